@@ -1,0 +1,82 @@
+import { z } from 'zod'
+
+const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback)
+const optionalSecret = (minLength: number) =>
+  z.preprocess((v) => (v === '' ? undefined : v), z.string().min(minLength).optional())
+
+/**
+ * Every environment variable central reads, with its default. `central/config.ts` is the
+ * only reader of the environment; the typed `Config` is passed down as an argument.
+ * README's configuration table mirrors this schema.
+ */
+const ConfigSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+  HOST: z.string().default('127.0.0.1'),
+  /** Absent: an embedded PostgreSQL under PORTCULLIS_DATA_DIR. */
+  DATABASE_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url().optional()),
+  PORTCULLIS_DATA_DIR: z.string().default('.portcullis'),
+  DATABASE_POOL_MAX: z.coerce.number().int().positive().default(10),
+  /** `iss` of every access token; the edge must be configured with the same value. */
+  ISSUER: z.url().default('http://127.0.0.1:8787'),
+  ACCESS_TOKEN_TTL_SECONDS: seconds(900),
+  REFRESH_IDLE_TTL_SECONDS: seconds(30 * 24 * 3600),
+  REFRESH_ABSOLUTE_TTL_SECONDS: seconds(90 * 24 * 3600),
+  REFRESH_GRACE_SECONDS: z.coerce.number().int().min(0).default(10),
+  /** Revoked/expired sessions and old audit-free rows are purged after this long. */
+  SESSION_RETENTION_SECONDS: seconds(30 * 24 * 3600),
+  /** Encrypts signing keys at rest. Required in production; a fixed local value otherwise. */
+  KEY_ENCRYPTION_SECRET: optionalSecret(32),
+  /** How long a new signing key is published before it signs (edges pick it up meanwhile). */
+  KEY_PUBLISH_AHEAD_SECONDS: z.coerce.number().int().min(0).default(3600),
+  /** Admin API Bearer token. Unset: the admin API is off. */
+  ADMIN_TOKEN: optionalSecret(24),
+  /** Shared secret the edge presents to read the revocation feed. Unset: feed off. */
+  EDGE_FEED_TOKEN: optionalSecret(24),
+  /** Bearer token for GET /metrics. Unset: metrics off. */
+  METRICS_TOKEN: optionalSecret(16),
+  /** How often edges poll the revocation feed; used to tell ops when a revocation takes effect. */
+  REVOCATION_POLL_SECONDS: seconds(5),
+  /** Edge clock tolerance; the feed keeps entries for ACCESS_TOKEN_TTL + this. */
+  CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).default(30),
+  LOGIN_MAX_FAILURES_PER_USERNAME: z.coerce.number().int().positive().default(5),
+  LOGIN_MAX_FAILURES_PER_IP: z.coerce.number().int().positive().default(50),
+  LOGIN_THROTTLE_WINDOW_SECONDS: seconds(900),
+  /** Browser origins allowed to use cookie-authenticated endpoints (CSRF Origin check), comma-separated. */
+  ALLOWED_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
+  /** Trust X-Forwarded-For from the edge/load balancer for the client IP. */
+  TRUST_PROXY: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
+  /** `Secure` cookies; only turn off for plain-http local development. */
+  COOKIE_SECURE: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  MAX_BODY_BYTES: z.coerce.number().int().positive().default(16 * 1024),
+  NODE_ENV: z.string().default('development'),
+})
+
+export type Config = z.infer<typeof ConfigSchema>
+
+/** Used only when KEY_ENCRYPTION_SECRET is unset outside production: local data is not secret. */
+export const LOCAL_KEY_ENCRYPTION_SECRET = 'portcullis-local-development-key-encryption-secret'
+
+export class ConfigError extends Error {}
+
+/** Parses the environment once at start; a bad value fails with a message naming the variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = ConfigSchema.safeParse(env)
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`)
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`)
+  }
+  const config = parsed.data
+  if (config.NODE_ENV === 'production' && !config.KEY_ENCRYPTION_SECRET) {
+    throw new ConfigError('invalid configuration:\n  KEY_ENCRYPTION_SECRET: required when NODE_ENV=production')
+  }
+  return config
+}

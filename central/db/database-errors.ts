@@ -1,0 +1,25 @@
+/**
+ * True when the error means "the database cannot be reached right now" (connection refused,
+ * reset, timed out, server shutting down) as opposed to a bug in a query. Such requests get
+ * a fast 503 and a retry leaves nothing changed, because their transaction never committed.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false
+  const code = (error as { code?: string }).code
+  return (
+    code === 'ECONNREFUSED' ||
+    code === 'ECONNRESET' ||
+    code === 'ETIMEDOUT' ||
+    code === 'EPIPE' ||
+    code === 'CONNECT_TIMEOUT' ||
+    code === 'CONNECTION_CLOSED' ||
+    code === 'CONNECTION_ENDED' ||
+    code === 'CONNECTION_DESTROYED' ||
+    code === '57P01' || // admin_shutdown
+    code === '57P02' || // crash_shutdown
+    code === '57P03' || // cannot_connect_now
+    code === '08006' || // connection_failure
+    code === '08001' || // sqlclient_unable_to_establish_sqlconnection
+    code === '08003' // connection_does_not_exist
+  )
+}

@@ -1,0 +1,41 @@
+import { bodyLimit } from 'hono/body-limit'
+import { PayloadTooLarge } from '../../shared/errors'
+import type { AppDeps } from './app-deps'
+import { createRouter } from './create-router'
+import { handleError } from './handle-error'
+import { adminSessionRoutes } from './admin-session-routes'
+import { adminUserRoutes } from './admin-user-routes'
+import { authRoutes } from './auth-routes'
+import { healthRoutes } from './health-routes'
+import { oauthRoutes } from './oauth-routes'
+import { wellKnownRoutes } from './well-known-routes'
+import { NotFound } from '../../shared/errors'
+
+/** Central's HTTP surface: every router mounted, one error mapping, the OpenAPI document. */
+export function createApp(deps: AppDeps) {
+  const app = createRouter()
+  app.onError(handleError)
+  app.notFound(() => {
+    throw new NotFound('no such route')
+  })
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: deps.config.MAX_BODY_BYTES,
+      onError: () => {
+        throw new PayloadTooLarge(`request body exceeds ${deps.config.MAX_BODY_BYTES} bytes`)
+      },
+    }),
+  )
+  app.route('/', healthRoutes(deps))
+  app.route('/', wellKnownRoutes(deps))
+  app.route('/', authRoutes(deps))
+  app.route('/', oauthRoutes(deps))
+  app.route('/', adminUserRoutes(deps))
+  app.route('/', adminSessionRoutes(deps))
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'portcullis central', version: '0.1.0' },
+  })
+  return app
+}

@@ -1,0 +1,7 @@
+import type { AppDeps } from './app-deps'
+import { createRouter } from './create-router'
+
+// Placeholder: routes land here (see the central issue's HTTP API table).
+export function authRoutes(_deps: AppDeps) {
+  return createRouter()
+}

@@ -1,0 +1,29 @@
+import type { Context } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import { PayloadTooLarge, PortcullisError, ServiceUnavailable, InvalidRequest } from '../../shared/errors'
+import { toErrorResponse } from '../../shared/oauth-error-response'
+import { isDatabaseUnavailable } from '../db/database-errors'
+
+/**
+ * `app.onError`: expected failures become RFC-style bodies; a database that cannot be reached
+ * becomes a fast 503; anything else is logged (message only — never request data, tokens or
+ * passwords) and answered with a bare 500.
+ */
+export function handleError(error: Error, c: Context): Response {
+  const known = classify(error)
+  if (known) return toErrorResponse(known, { realm: 'portcullis' })
+  console.error(
+    JSON.stringify({ level: 'error', msg: 'unhandled error', route: c.req.routePath, path: c.req.path, error: error.name, detail: error.message }),
+  )
+  return toErrorResponse(error)
+}
+
+function classify(error: Error): PortcullisError | undefined {
+  if (error instanceof PortcullisError) return error
+  if (isDatabaseUnavailable(error)) return new ServiceUnavailable('database unavailable, retry shortly', { cause: error })
+  if (error instanceof HTTPException) {
+    if (error.status === 413) return new PayloadTooLarge('request body too large')
+    if (error.status < 500) return new InvalidRequest(error.message || 'malformed request')
+  }
+  return undefined
+}

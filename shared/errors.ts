@@ -1,0 +1,134 @@
+/**
+ * Expected failures, each carrying its OAuth `error` code and HTTP status.
+ * Messages name the rule that failed; they never contain tokens, hashes or passwords
+ * (internal detail goes in `cause`).
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1
+ */
+export abstract class PortcullisError extends Error {
+  abstract readonly code: string
+  abstract readonly status: number
+  /** Extra response headers (e.g. `Retry-After`). */
+  headers: Record<string, string> = {}
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
+  }
+}
+
+/** RFC 6749 §5.2: malformed request (missing parameter, bad JSON, wrong content type). */
+export class InvalidRequest extends PortcullisError {
+  readonly code = 'invalid_request'
+  readonly status = 400
+}
+
+/** RFC 6749 §5.2: the refresh token is invalid, expired, revoked or bound to another client. */
+export class InvalidGrant extends PortcullisError {
+  readonly code = 'invalid_grant'
+  readonly status = 400
+}
+
+export class UnsupportedGrantType extends PortcullisError {
+  readonly code = 'unsupported_grant_type'
+  readonly status = 400
+}
+
+/** RFC 6749 §5.2: requested scope exceeds what the grant allows. */
+export class InvalidScope extends PortcullisError {
+  readonly code = 'invalid_scope'
+  readonly status = 400
+}
+
+/** RFC 8707 §2: requested resource is outside the session's audiences. */
+export class InvalidTarget extends PortcullisError {
+  readonly code = 'invalid_target'
+  readonly status = 400
+}
+
+/** RFC 6749 §5.2: client authentication failed / unknown client. */
+export class InvalidClient extends PortcullisError {
+  readonly code = 'invalid_client'
+  readonly status = 401
+}
+
+/** Login failed. One message for unknown user and wrong password alike. */
+export class InvalidCredentials extends PortcullisError {
+  readonly code = 'invalid_credentials'
+  readonly status = 401
+}
+
+/** Too many attempts; `retryAfterSeconds` becomes the `Retry-After` header. */
+export class TooManyRequests extends PortcullisError {
+  readonly code = 'too_many_requests'
+  readonly status = 429
+  constructor(message: string, readonly retryAfterSeconds: number) {
+    super(message)
+    this.headers['Retry-After'] = String(Math.max(1, Math.ceil(retryAfterSeconds)))
+  }
+}
+
+/** RFC 6750 §3.1: access token missing, malformed, expired, revoked or failing verification. */
+export class InvalidToken extends PortcullisError {
+  readonly code = 'invalid_token'
+  readonly status = 401
+  /** RFC 6750 §3.1: when the request carried no token at all, the challenge names no error. */
+  noTokenPresented = false
+
+  static missing(message = 'no access token presented'): InvalidToken {
+    const error = new InvalidToken(message)
+    error.noTokenPresented = true
+    return error
+  }
+}
+
+/** RFC 6750 §3.1: the token lacks the scope (or audience/role) the resource requires. */
+export class InsufficientScope extends PortcullisError {
+  readonly code = 'insufficient_scope'
+  readonly status = 403
+  constructor(message: string, readonly requiredScope?: string) {
+    super(message)
+  }
+}
+
+/** Authenticated but not allowed (e.g. admin API with a wrong role). */
+export class Forbidden extends PortcullisError {
+  readonly code = 'forbidden'
+  readonly status = 403
+}
+
+export class NotFound extends PortcullisError {
+  readonly code = 'not_found'
+  readonly status = 404
+}
+
+export class Conflict extends PortcullisError {
+  readonly code = 'conflict'
+  readonly status = 409
+}
+
+export class PayloadTooLarge extends PortcullisError {
+  readonly code = 'invalid_request'
+  readonly status = 413
+}
+
+export class UnsupportedMediaType extends PortcullisError {
+  readonly code = 'invalid_request'
+  readonly status = 415
+}
+
+/** A dependency (database, JWKS, revocation feed) is unavailable; answer fast, retry later. */
+export class ServiceUnavailable extends PortcullisError {
+  readonly code = 'temporarily_unavailable'
+  readonly status = 503
+}
+
+export class BadGateway extends PortcullisError {
+  readonly code = 'bad_gateway'
+  readonly status = 502
+}
+
+export class GatewayTimeout extends PortcullisError {
+  readonly code = 'gateway_timeout'
+  readonly status = 504
+}

@@ -1,0 +1,85 @@
+import type { Sql } from 'postgres'
+
+export type AuditEventType =
+  | 'session.created'
+  | 'session.refreshed'
+  | 'session.reuse_detected'
+  | 'session.revoked'
+  | 'user.created'
+  | 'user.updated'
+  | 'user.disabled'
+  | 'user.enabled'
+  | 'user.sessions_revoked'
+  | 'user.login_failed'
+  | 'key.created'
+  | 'key.activated'
+  | 'key.retired'
+  | 'console.sign_in'
+  | 'console.sign_out'
+
+export interface AuditEventInput {
+  type: AuditEventType
+  at: Date
+  /** 'user', 'system', or 'admin:<name>' — who made the change. */
+  actor: string
+  userId?: string | null
+  sessionId?: string | null
+  reason?: string | null
+  /** Extra facts (IP, user agent, presenters of a reused token). Never tokens or passwords. */
+  details?: Record<string, unknown>
+}
+
+export interface AuditEvent {
+  id: string
+  at: Date
+  type: AuditEventType
+  actor: string
+  userId: string | null
+  sessionId: string | null
+  reason: string | null
+  details: Record<string, unknown>
+}
+
+/** Appends one event. Pass the transaction (`tx`) when the event belongs to a state change. */
+export async function recordAuditEvent(sql: Sql, event: AuditEventInput): Promise<void> {
+  await sql`
+    insert into audit_events (at, event_type, actor, user_id, session_id, reason, details)
+    values (${event.at}, ${event.type}, ${event.actor}, ${event.userId ?? null}, ${event.sessionId ?? null},
+            ${event.reason ?? null}, ${sql.json((event.details ?? {}) as never)})`
+}
+
+export interface AuditQuery {
+  userId?: string
+  sessionId?: string
+  type?: string
+  /** Keyset paging: only events with id below this one (newest first). */
+  beforeId?: string
+  limit?: number
+}
+
+/** Newest first, filtered, keyset-paged (stable while new events arrive). */
+export async function listAuditEvents(sql: Sql, query: AuditQuery = {}): Promise<AuditEvent[]> {
+  const limit = Math.min(Math.max(query.limit ?? 50, 1), 500)
+  const rows = await sql<
+    { id: string; at: Date; event_type: AuditEventType; actor: string; user_id: string | null; session_id: string | null; reason: string | null; details: Record<string, unknown> }[]
+  >`
+    select id, at, event_type, actor, user_id, session_id, reason, details
+    from audit_events
+    where true
+      ${query.userId ? sql`and user_id = ${query.userId}` : sql``}
+      ${query.sessionId ? sql`and session_id = ${query.sessionId}` : sql``}
+      ${query.type ? sql`and event_type = ${query.type}` : sql``}
+      ${query.beforeId ? sql`and id < ${query.beforeId}` : sql``}
+    order by id desc
+    limit ${limit}`
+  return rows.map((r) => ({
+    id: String(r.id),
+    at: r.at,
+    type: r.event_type,
+    actor: r.actor,
+    userId: r.user_id,
+    sessionId: r.session_id,
+    reason: r.reason,
+    details: r.details,
+  }))
+}

@@ -6,6 +6,7 @@ import { handleError } from './handle-error'
 import { adminSessionRoutes } from './admin-session-routes'
 import { adminUserRoutes } from './admin-user-routes'
 import { authRoutes } from './auth-routes'
+import { edgeFeedRoutes } from './edge-feed-routes'
 import { healthRoutes } from './health-routes'
 import { oauthRoutes } from './oauth-routes'
 import { wellKnownRoutes } from './well-known-routes'
@@ -33,6 +34,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', oauthRoutes(deps))
   app.route('/', adminUserRoutes(deps))
   app.route('/', adminSessionRoutes(deps))
+  app.route('/', edgeFeedRoutes(deps))
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'portcullis central', version: '0.1.0' },

@@ -1,0 +1,22 @@
+import { z } from 'zod'
+
+/**
+ * Wire format of central's `GET /edge/revocations`: what was revoked within the last
+ * access-token lifetime (+ clock tolerance). Older entries are pointless — every token they
+ * could apply to has expired — so the feed is bounded by revocation rate × token lifetime,
+ * not by the number of users. Times are epoch seconds, like JWT claims.
+ */
+export const RevocationFeedSchema = z.object({
+  /** Content version; also the ETag, so an unchanged feed answers 304. */
+  version: z.string().min(1),
+  generated_at: z.number().int(),
+  window_seconds: z.number().int().positive(),
+  /** Sessions ended one by one: any token with this `sid` is dead. */
+  sessions: z.array(z.object({ sid: z.string().min(1), revoked_at: z.number().int() })),
+  /** "Log out everywhere": tokens of this `sub` issued before `not_before` are dead. */
+  users: z.array(z.object({ sub: z.string().min(1), not_before: z.number().int() })),
+})
+
+export type RevocationFeed = z.infer<typeof RevocationFeedSchema>
+
+export const REVOCATION_FEED_PATH = '/edge/revocations'

@@ -1,4 +1,4 @@
-import type { Sql } from 'postgres'
+import type { Queryable } from '../db/pool'
 
 export type AuditEventType =
   | 'session.created'
@@ -41,7 +41,7 @@ export interface AuditEvent {
 }
 
 /** Appends one event. Pass the transaction (`tx`) when the event belongs to a state change. */
-export async function recordAuditEvent(sql: Sql, event: AuditEventInput): Promise<void> {
+export async function recordAuditEvent(sql: Queryable, event: AuditEventInput): Promise<void> {
   await sql`
     insert into audit_events (at, event_type, actor, user_id, session_id, reason, details)
     values (${event.at}, ${event.type}, ${event.actor}, ${event.userId ?? null}, ${event.sessionId ?? null},
@@ -58,7 +58,7 @@ export interface AuditQuery {
 }
 
 /** Newest first, filtered, keyset-paged (stable while new events arrive). */
-export async function listAuditEvents(sql: Sql, query: AuditQuery = {}): Promise<AuditEvent[]> {
+export async function listAuditEvents(sql: Queryable, query: AuditQuery = {}): Promise<AuditEvent[]> {
   const limit = Math.min(Math.max(query.limit ?? 50, 1), 500)
   const rows = await sql<
     { id: string; at: Date; event_type: AuditEventType; actor: string; user_id: string | null; session_id: string | null; reason: string | null; details: Record<string, unknown> }[]

@@ -16,3 +16,10 @@ export function createPool(databaseUrl: string, options: PoolOptions = {}): Sql 
     transform: { undefined: null },
   })
 }
+
+/**
+ * What a store function needs to run queries: the pool or a transaction (`sql.begin((tx) => …)`).
+ * postgres.js types `TransactionSql` apart from `Sql`; both extend `ISql`, so store functions
+ * that may run inside a caller's transaction take this.
+ */
+export type Queryable = postgres.ISql

@@ -1,0 +1,75 @@
+import type { Sql } from 'postgres'
+import type { Config } from '../config'
+import { InvalidCredentials, TooManyRequests } from '../../shared/errors'
+import { dummyPasswordHash, verifyPassword } from './passwords'
+import { decideLoginThrottle, ipKey, usernameKey } from './login-throttle'
+import {
+  findUserByUsername,
+  recordLoginFailure,
+  releaseLoginAttempt,
+  reserveLoginAttempts,
+  resetLoginAttempts,
+} from './store'
+
+/** Who logged in, and what they may be granted. No password hash, no personal data beyond the username. */
+export interface AuthenticatedUser {
+  id: string
+  username: string
+  audiences: string[]
+  scopes: string[]
+  roles: string[]
+}
+
+export interface LoginAttempt {
+  username: string
+  password: string
+  /** Client address as central sees it (after TRUST_PROXY handling); '' when unknown. */
+  ip: string
+  now: Date
+}
+
+/** The same message for unknown user, wrong password and disabled user: nothing tells them apart. */
+const INVALID_CREDENTIALS = 'username or password is incorrect'
+
+/**
+ * Checks a username and password. Unknown user, wrong password and disabled user all throw
+ * the same `InvalidCredentials` after the same argon2 work (an unknown user is verified
+ * against a dummy hash), so neither the answer nor its timing reveals which usernames exist.
+ * Attempts are reserved in PostgreSQL per username and per IP before the password is checked
+ * (see login-throttle.ts); over a limit → `TooManyRequests` with the seconds until the
+ * window ends. Success resets the username's count.
+ * @see https://cheatsheetseries.owasp.org/cheatsheets/Authentication_Cheat_Sheet.html#authentication-and-error-messages
+ */
+export async function authenticateUser(
+  sql: Sql,
+  config: Pick<Config, 'LOGIN_MAX_FAILURES_PER_USERNAME' | 'LOGIN_MAX_FAILURES_PER_IP' | 'LOGIN_THROTTLE_WINDOW_SECONDS'>,
+  attempt: LoginAttempt,
+): Promise<AuthenticatedUser> {
+  const userKey = usernameKey(attempt.username)
+  const addressKey = ipKey(attempt.ip)
+  const limits = {
+    maxFailuresPerUsername: config.LOGIN_MAX_FAILURES_PER_USERNAME,
+    maxFailuresPerIp: config.LOGIN_MAX_FAILURES_PER_IP,
+    windowSeconds: config.LOGIN_THROTTLE_WINDOW_SECONDS,
+  }
+  const counts = await reserveLoginAttempts(sql, [userKey, addressKey], { ...limits, now: attempt.now })
+  const decision = decideLoginThrottle(counts, limits, attempt.now)
+  if (decision.kind === 'throttled') {
+    const which = decision.key.startsWith('ip:') ? 'from this address' : 'for this username'
+    throw new TooManyRequests(`too many failed login attempts ${which}; retry later`, decision.retryAfterSeconds)
+  }
+
+  const user = await findUserByUsername(sql, attempt.username)
+  const passwordMatches = await verifyPassword(user?.passwordHash ?? (await dummyPasswordHash()), attempt.password)
+  if (!user || !user.passwordHash || !passwordMatches || !user.enabled) {
+    if (user) {
+      const reason = !user.passwordHash ? 'no_password' : !passwordMatches ? 'wrong_password' : 'disabled'
+      await recordLoginFailure(sql, { userId: user.id, ip: attempt.ip, reason, now: attempt.now })
+    }
+    throw new InvalidCredentials(INVALID_CREDENTIALS)
+  }
+
+  await resetLoginAttempts(sql, userKey)
+  await releaseLoginAttempt(sql, addressKey)
+  return { id: user.id, username: user.username, audiences: user.audiences, scopes: user.scopes, roles: user.roles }
+}

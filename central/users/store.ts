@@ -1,0 +1,224 @@
+import type { Sql } from 'postgres'
+import type { Queryable } from '../db/pool'
+import { recordAuditEvent } from '../audit/store'
+import { Conflict } from '../../shared/errors'
+import type { UserRecord } from './user-record'
+import type { AttemptCount } from './login-throttle'
+
+interface UserRow {
+  id: string
+  username: string
+  password_hash: string | null
+  enabled: boolean
+  audiences: string[]
+  scopes: string[]
+  roles: string[]
+  not_before: Date | null
+  created_at: Date
+  updated_at: Date
+}
+
+const userColumns = ['id', 'username', 'password_hash', 'enabled', 'audiences', 'scopes', 'roles', 'not_before', 'created_at', 'updated_at']
+
+function toUserRecord(row: UserRow): UserRecord {
+  return {
+    id: row.id,
+    username: row.username,
+    passwordHash: row.password_hash,
+    enabled: row.enabled,
+    audiences: row.audiences,
+    scopes: row.scopes,
+    roles: row.roles,
+    notBefore: row.not_before,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  }
+}
+
+export interface NewUser {
+  username: string
+  /** argon2id PHC string from `hashPassword`; null for externally authenticated subjects. */
+  passwordHash: string | null
+  audiences: string[]
+  scopes: string[]
+  roles: string[]
+  actor: string
+  now: Date
+}
+
+/**
+ * Inserts a user and its `user.created` audit event in one transaction.
+ * Throws `Conflict` when the username is taken (the unique index decides, so two concurrent
+ * creations cannot both succeed).
+ * @see ../../shared/errors.ts
+ */
+export async function createUser(sql: Sql, input: NewUser): Promise<UserRecord> {
+  try {
+    return await sql.begin(async (tx) => {
+      const [row]: [UserRow?] = await tx`
+        insert into users (username, password_hash, audiences, scopes, roles, created_at, updated_at)
+        values (${input.username}, ${input.passwordHash}, ${input.audiences}, ${input.scopes}, ${input.roles},
+                ${input.now}, ${input.now})
+        returning ${tx(userColumns)}`
+      if (!row) throw new Error('insert into users returned no row')
+      await recordAuditEvent(tx, {
+        type: 'user.created',
+        at: input.now,
+        actor: input.actor,
+        userId: row.id,
+        details: { username: row.username, audiences: row.audiences, scopes: row.scopes, roles: row.roles },
+      })
+      return toUserRecord(row)
+    })
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new Conflict(`username is already taken`, { cause: error })
+    throw error
+  }
+}
+
+/** The user with exactly this username, or undefined. */
+export async function findUserByUsername(sql: Queryable, username: string): Promise<UserRecord | undefined> {
+  const [row]: [UserRow?] = await sql`select ${sql(userColumns)} from users where username = ${username}`
+  return row && toUserRecord(row)
+}
+
+/** The user with this id, or undefined. */
+export async function findUserById(sql: Queryable, userId: string): Promise<UserRecord | undefined> {
+  const [row]: [UserRow?] = await sql`select ${sql(userColumns)} from users where id = ${userId}`
+  return row && toUserRecord(row)
+}
+
+/**
+ * Users whose username starts with `prefix` (literally: `%` and `_` in the prefix match
+ * themselves), ordered by username, at most `limit` (1–500).
+ */
+export async function searchUsersByPrefix(sql: Queryable, prefix: string, limit: number): Promise<UserRecord[]> {
+  const bounded = Math.min(Math.max(Math.trunc(limit) || 1, 1), 500)
+  const pattern = prefix.replace(/[\\%_]/g, '\\$&') + '%'
+  const rows = await sql<UserRow[]>`
+    select ${sql(userColumns)} from users
+    where username like ${pattern}
+    order by username
+    limit ${bounded}`
+  return rows.map(toUserRecord)
+}
+
+export interface UserPatch {
+  enabled?: boolean
+  audiences?: string[]
+  scopes?: string[]
+  roles?: string[]
+  /** A new argon2id hash (never the password itself). */
+  passwordHash?: string
+}
+
+export interface UpdatedUser {
+  user: UserRecord
+  /** True when this update turned an enabled user into a disabled one. */
+  disabled: boolean
+}
+
+/**
+ * Applies a patch to one user and records what changed (`user.updated`, `user.disabled`,
+ * `user.enabled`), in the caller's transaction. Returns undefined for an unknown username.
+ * The previous `enabled` is read under `for update`, so two concurrent disables report
+ * `disabled: true` only once.
+ */
+export async function updateUser(
+  sql: Queryable,
+  username: string,
+  patch: UserPatch,
+  actor: string,
+  now: Date,
+): Promise<UpdatedUser | undefined> {
+  const [before]: [{ id: string; enabled: boolean }?] = await sql`
+    select id, enabled from users where username = ${username} for update`
+  if (!before) return undefined
+  const [row]: [UserRow?] = await sql`
+    update users set
+      enabled = coalesce(${patch.enabled ?? null}::boolean, enabled),
+      audiences = coalesce(${patch.audiences ?? null}::text[], audiences),
+      scopes = coalesce(${patch.scopes ?? null}::text[], scopes),
+      roles = coalesce(${patch.roles ?? null}::text[], roles),
+      password_hash = coalesce(${patch.passwordHash ?? null}::text, password_hash),
+      updated_at = ${now}
+    where id = ${before.id}
+    returning ${sql(userColumns)}`
+  if (!row) return undefined
+  const changed = Object.keys(patch).filter((k) => patch[k as keyof UserPatch] !== undefined)
+  // The audit trail says *that* the password changed, never anything about it.
+  const details = {
+    changed: changed.map((k) => (k === 'passwordHash' ? 'password' : k)),
+    ...(patch.audiences && { audiences: patch.audiences }),
+    ...(patch.scopes && { scopes: patch.scopes }),
+    ...(patch.roles && { roles: patch.roles }),
+  }
+  await recordAuditEvent(sql, { type: 'user.updated', at: now, actor, userId: row.id, details })
+  const disabled = before.enabled && !row.enabled
+  const enabled = !before.enabled && row.enabled
+  if (disabled || enabled) {
+    await recordAuditEvent(sql, { type: disabled ? 'user.disabled' : 'user.enabled', at: now, actor, userId: row.id })
+  }
+  return { user: toUserRecord(row), disabled }
+}
+
+/** Records a failed login of a known user (unknown usernames are not audited: they would flood the trail). */
+export async function recordLoginFailure(
+  sql: Queryable,
+  input: { userId: string; ip: string; reason: 'wrong_password' | 'disabled' | 'no_password'; now: Date },
+): Promise<void> {
+  await recordAuditEvent(sql, {
+    type: 'user.login_failed',
+    at: input.now,
+    actor: 'user',
+    userId: input.userId,
+    reason: input.reason,
+    details: { ip: input.ip },
+  })
+}
+
+/**
+ * Reserves one login attempt on each key in a single statement: the counter starts a new
+ * window when the old one has ended, else it is incremented. `returning` hands back the
+ * counts as the database settled them, so concurrent attempts on several central instances
+ * each see a distinct count (see login-throttle.ts). `locked_until` is kept for operators.
+ */
+export async function reserveLoginAttempts(
+  sql: Queryable,
+  keys: string[],
+  input: { maxFailuresPerUsername: number; maxFailuresPerIp: number; windowSeconds: number; now: Date },
+): Promise<AttemptCount[]> {
+  const windowStartCutoff = new Date(input.now.getTime() - input.windowSeconds * 1000)
+  const rows = await sql<{ key: string; failures: number; window_start: Date }[]>`
+    insert into login_attempts ${sql(keys.map((key) => ({ key, failures: 1, window_start: input.now, locked_until: null })))}
+    on conflict (key) do update set
+      failures = case when login_attempts.window_start <= ${windowStartCutoff} then 1 else login_attempts.failures + 1 end,
+      window_start = case when login_attempts.window_start <= ${windowStartCutoff} then ${input.now}::timestamptz else login_attempts.window_start end,
+      locked_until = case
+        when login_attempts.window_start <= ${windowStartCutoff} then null
+        when login_attempts.failures + 1 >= (case when login_attempts.key like 'ip:%' then ${input.maxFailuresPerIp}::int else ${input.maxFailuresPerUsername}::int end)
+          then login_attempts.window_start + make_interval(secs => ${input.windowSeconds})
+        else login_attempts.locked_until end
+    returning key, failures, window_start`
+  return rows.map((r) => ({ key: r.key, failures: r.failures, windowStart: r.window_start }))
+}
+
+/** A successful login: the username's count starts over. */
+export async function resetLoginAttempts(sql: Queryable, key: string): Promise<void> {
+  await sql`delete from login_attempts where key = ${key}`
+}
+
+/** A successful login hands back its reservation on a shared key (an office behind one IP). */
+export async function releaseLoginAttempt(sql: Queryable, key: string): Promise<void> {
+  await sql`update login_attempts set failures = greatest(failures - 1, 0) where key = ${key}`
+}
+
+/** Drops counters whose window ended before `olderThan` (they would restart at 1 anyway). */
+export async function purgeLoginAttempts(sql: Queryable, olderThan: Date): Promise<number> {
+  const result = await sql`delete from login_attempts where window_start < ${olderThan}`
+  return result.count
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return error instanceof Error && (error as { code?: string }).code === '23505'
+}

@@ -1,0 +1,67 @@
+import { recordAuditEvent } from '../audit/store'
+import type { AppDeps } from '../http/app-deps'
+import { mintAccessToken } from '../tokens/mint-access-token'
+import { generateRefreshToken, hashRefreshToken } from './refresh-token'
+import { insertSession } from './store'
+import { audiencesOrIssuer, type TokenSet } from './token-set'
+
+export const DEFAULT_CLIENT_ID = 'web'
+
+export interface SessionStart {
+  user: { id: string; audiences: string[]; scopes: string[]; roles: string[] }
+  clientId?: string
+  userAgent?: string | null
+  ip?: string | null
+  /** Who started it: 'user' for a login, 'admin:<name>' for `POST /admin/sessions`. */
+  actor: string
+}
+
+/**
+ * One login = one session: a session row, its first refresh token (stored as a hash) and an
+ * access token carrying the session's grant. Session, token and audit event commit together.
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.1
+ */
+export async function startSession(deps: AppDeps, start: SessionStart): Promise<TokenSet> {
+  const now = deps.clock()
+  const { config } = deps
+  const refreshToken = generateRefreshToken()
+  const clientId = start.clientId ?? DEFAULT_CLIENT_ID
+  const absoluteExpiresAt = new Date(+now + config.REFRESH_ABSOLUTE_TTL_SECONDS * 1000)
+  const idleExpiresAt = new Date(Math.min(+now + config.REFRESH_IDLE_TTL_SECONDS * 1000, +absoluteExpiresAt))
+  return deps.sql.begin(async (tx) => {
+    const sessionId = await insertSession(tx, {
+      userId: start.user.id,
+      clientId,
+      audiences: start.user.audiences,
+      scopes: start.user.scopes,
+      roles: start.user.roles,
+      userAgent: start.userAgent ?? null,
+      ip: start.ip ?? null,
+      now,
+      idleExpiresAt,
+      absoluteExpiresAt,
+      tokenHash: hashRefreshToken(refreshToken),
+    })
+    await recordAuditEvent(tx, {
+      type: 'session.created',
+      at: now,
+      actor: start.actor,
+      userId: start.user.id,
+      sessionId,
+      details: { clientId, ip: start.ip ?? null, userAgent: start.userAgent ?? null },
+    })
+    const { accessToken, expiresIn } = await mintAccessToken(
+      deps,
+      {
+        userId: start.user.id,
+        sessionId,
+        clientId,
+        audiences: audiencesOrIssuer(start.user.audiences, config.ISSUER),
+        scopes: start.user.scopes,
+        roles: start.user.roles,
+      },
+      now,
+    )
+    return { accessToken, refreshToken, expiresIn, scope: start.user.scopes.join(' '), sessionId }
+  })
+}

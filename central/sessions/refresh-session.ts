@@ -1,0 +1,101 @@
+import { recordAuditEvent } from '../audit/store'
+import type { AppDeps } from '../http/app-deps'
+import { mintAccessToken } from '../tokens/mint-access-token'
+import { InvalidGrant } from '../../shared/errors'
+import { DEFAULT_CLIENT_ID } from './create-session'
+import { decideRefresh } from './decide-refresh'
+import { narrowGrant } from './narrow-grant'
+import { generateRefreshToken, hashRefreshToken, looksLikeRefreshToken, openSuccessor, sealSuccessor } from './refresh-token'
+import { findRefreshTokenByHash, lockSessionByTokenHash, revokeSessionForReuse, rotateRefreshToken, touchSession } from './store'
+import { audiencesOrIssuer, type TokenSet } from './token-set'
+
+export interface RefreshRequest {
+  refreshToken: string
+  clientId?: string
+  /** RFC 6749 §6 `scope`, already split; narrows the access token. */
+  scopes?: string[]
+  /** RFC 8707 `resource`: one audience for the access token. */
+  resource?: string
+  ip: string | null
+  userAgent: string | null
+}
+
+type RefreshOutcome = { kind: 'issued'; tokens: TokenSet } | { kind: 'refused'; reason: string }
+
+/**
+ * RFC 6749 §6 refresh with rotation, in ONE transaction: lock the session → read the token →
+ * decide → rotate / replay / revoke → mint. A failure anywhere rolls everything back, so the
+ * presented token stays exactly as valid as before (never spent without a successor, never
+ * counted as reuse by a retry). Refusals are answered only after the transaction commits, so
+ * a reuse revocation is not undone by the error.
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-6
+ * @see https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2
+ */
+export async function refreshSession(deps: AppDeps, request: RefreshRequest): Promise<TokenSet> {
+  // Garbage, truncated or oversized tokens never reach the database.
+  if (!looksLikeRefreshToken(request.refreshToken)) throw new InvalidGrant('refresh token is not valid')
+  const now = deps.clock()
+  const { config } = deps
+  const tokenHash = hashRefreshToken(request.refreshToken)
+  const clientId = request.clientId ?? DEFAULT_CLIENT_ID
+
+  const outcome = await deps.sql.begin(async (tx): Promise<RefreshOutcome> => {
+    const session = await lockSessionByTokenHash(tx, tokenHash)
+    if (!session) return { kind: 'refused', reason: 'refresh token is not valid' }
+    const token = await findRefreshTokenByHash(tx, tokenHash)
+    if (!token) return { kind: 'refused', reason: 'refresh token is not valid' }
+    const decision = decideRefresh({ session, token, clientId, now, graceSeconds: config.REFRESH_GRACE_SECONDS })
+
+    if (decision.kind === 'reject') return { kind: 'refused', reason: decision.reason }
+    if (decision.kind === 'reuse') {
+      await revokeSessionForReuse(tx, { session, token, now, ip: request.ip, userAgent: request.userAgent })
+      return { kind: 'refused', reason: 'refresh token was already used; the session is revoked' }
+    }
+
+    // Narrow before spending anything: a bad scope/resource throws and rolls back.
+    const grant = narrowGrant(session, { resource: request.resource, scopes: request.scopes })
+
+    let successor: string
+    if (decision.kind === 'replay') {
+      successor = openSuccessor(request.refreshToken, token.successorSealed!, session.id)
+    } else {
+      successor = generateRefreshToken()
+      const rotated = await rotateRefreshToken(tx, {
+        tokenId: token.id,
+        sessionId: session.id,
+        successorHash: hashRefreshToken(successor),
+        successorSealed: sealSuccessor(request.refreshToken, successor, session.id),
+        now,
+        ip: request.ip,
+        userAgent: request.userAgent,
+      })
+      // Cannot happen while we hold the session lock; throwing rolls back the inserted successor.
+      if (!rotated) throw new Error('refresh token rotated concurrently despite the session lock')
+      const idleExpiresAt = new Date(Math.min(+now + config.REFRESH_IDLE_TTL_SECONDS * 1000, +session.absoluteExpiresAt))
+      await touchSession(tx, session.id, now, idleExpiresAt)
+      await recordAuditEvent(tx, {
+        type: 'session.refreshed',
+        at: now,
+        actor: 'user',
+        userId: session.userId,
+        sessionId: session.id,
+        details: { ip: request.ip, userAgent: request.userAgent },
+      })
+    }
+    const { accessToken, expiresIn } = await mintAccessToken(
+      deps,
+      {
+        userId: session.userId,
+        sessionId: session.id,
+        clientId: session.clientId,
+        audiences: audiencesOrIssuer(grant.audiences, config.ISSUER),
+        scopes: grant.scopes,
+        roles: session.roles,
+      },
+      now,
+    )
+    return { kind: 'issued', tokens: { accessToken, refreshToken: successor, expiresIn, scope: grant.scopes.join(' '), sessionId: session.id } }
+  })
+  if (outcome.kind === 'refused') throw new InvalidGrant(outcome.reason)
+  return outcome.tokens
+}

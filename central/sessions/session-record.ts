@@ -1,0 +1,52 @@
+/** A session (one refresh-token chain) as locked for a refresh. */
+export interface SessionRecord {
+  id: string
+  userId: string
+  clientId: string
+  audiences: string[]
+  scopes: string[]
+  roles: string[]
+  createdAt: Date
+  lastUsedAt: Date
+  idleExpiresAt: Date
+  absoluteExpiresAt: Date
+  revokedAt: Date | null
+  userEnabled: boolean
+}
+
+/** The presented refresh token's row. */
+export interface RefreshTokenRecord {
+  id: string
+  sessionId: string
+  rotatedAt: Date | null
+  successorSealed: Buffer | null
+  rotatedIp: string | null
+  rotatedUserAgent: string | null
+}
+
+export type SessionState = 'active' | 'revoked' | 'expired'
+
+/** What a user or ops see about a session. */
+export interface SessionView {
+  id: string
+  userId: string
+  createdAt: Date
+  lastUsedAt: Date
+  userAgent: string | null
+  ip: string | null
+  clientId: string
+  audiences: string[]
+  scopes: string[]
+  state: SessionState
+  idleExpiresAt: Date
+  absoluteExpiresAt: Date
+  revokedAt: Date | null
+  revokedReason: string | null
+  revokedBy: string | null
+}
+
+export function sessionState(s: { revokedAt: Date | null; idleExpiresAt: Date; absoluteExpiresAt: Date }, now: Date): SessionState {
+  if (s.revokedAt) return 'revoked'
+  if (s.idleExpiresAt <= now || s.absoluteExpiresAt <= now) return 'expired'
+  return 'active'
+}

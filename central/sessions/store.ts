@@ -1,0 +1,311 @@
+import { isIP } from 'node:net'
+import type { Sql } from 'postgres'
+import { recordAuditEvent } from '../audit/store'
+import type { Queryable } from '../db/pool'
+import { sessionState, type RefreshTokenRecord, type SessionRecord, type SessionView } from './session-record'
+
+/** Runs `fn` in a transaction, or inside the caller's when `sql` already is one. */
+async function inTransaction<T>(sql: Queryable, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  if ('begin' in sql && typeof (sql as Sql).begin === 'function') {
+    return (await (sql as Sql).begin((tx) => fn(tx))) as T
+  }
+  return fn(sql)
+}
+
+/** `inet` rejects anything but an address; a bad X-Forwarded-For must not become a 500. */
+function toInet(ip: string | null | undefined): string | null {
+  return ip && isIP(ip) ? ip : null
+}
+
+// --- Refresh ------------------------------------------------------------------------------
+
+/**
+ * Locks the session a refresh token belongs to (`for update`), with the user's enabled flag.
+ * Every refresh, reuse check and revoke of one session serialises on this row lock, so a
+ * revoke that commits first is seen by every refresh that follows (READ COMMITTED: the
+ * lock wait ends with the newest row version), and no refresh can slip past it.
+ */
+export async function lockSessionByTokenHash(tx: Queryable, tokenHash: Buffer): Promise<SessionRecord | undefined> {
+  const [row]: [(SessionRow & { enabled: boolean })?] = await tx`
+    select s.*, u.enabled
+    from sessions s join users u on u.id = s.user_id
+    where s.id = (select session_id from refresh_tokens where token_hash = ${tokenHash})
+    for update of s`
+  return row && { ...toSessionRecordBase(row), userEnabled: row.enabled }
+}
+
+/**
+ * Reads the presented token after its session is locked. A separate statement on purpose:
+ * under READ COMMITTED it takes a fresh snapshot, so it sees a rotation committed by the
+ * transaction that held the lock before us.
+ */
+export async function findRefreshTokenByHash(tx: Queryable, tokenHash: Buffer): Promise<RefreshTokenRecord | undefined> {
+  const [row]: [{ id: string; session_id: string; rotated_at: Date | null; successor_sealed: Buffer | null; rotated_ip: string | null; rotated_user_agent: string | null }?] = await tx`
+    select id, session_id, rotated_at, successor_sealed, host(rotated_ip) as rotated_ip, rotated_user_agent
+    from refresh_tokens where token_hash = ${tokenHash}`
+  return (
+    row && {
+      id: String(row.id),
+      sessionId: row.session_id,
+      rotatedAt: row.rotated_at,
+      successorSealed: row.successor_sealed,
+      rotatedIp: row.rotated_ip,
+      rotatedUserAgent: row.rotated_user_agent,
+    }
+  )
+}
+
+/**
+ * Spends the presented token and records its successor in one statement. The WHERE clause is
+ * the check (`rotated_at is null`), so even without the session lock only one caller could win
+ * (RFC 6749 §10.4). Returns false when the token was already spent.
+ */
+export async function rotateRefreshToken(
+  tx: Queryable,
+  rotation: { tokenId: string; sessionId: string; successorHash: Buffer; successorSealed: Buffer; now: Date; ip: string | null; userAgent: string | null },
+): Promise<boolean> {
+  const rows = await tx`
+    with successor as (
+      insert into refresh_tokens (session_id, token_hash, created_at)
+      values (${rotation.sessionId}, ${rotation.successorHash}, ${rotation.now})
+      returning id
+    )
+    update refresh_tokens
+    set rotated_at = ${rotation.now}, successor_id = (select id from successor), successor_sealed = ${rotation.successorSealed},
+        rotated_ip = ${toInet(rotation.ip)}, rotated_user_agent = ${rotation.userAgent}
+    where id = ${rotation.tokenId} and rotated_at is null
+    returning id`
+  return rows.length === 1
+}
+
+/** Slides the idle expiry (never past the absolute one) and records the use. */
+export async function touchSession(tx: Queryable, sessionId: string, now: Date, idleExpiresAt: Date): Promise<void> {
+  await tx`update sessions set last_used_at = ${now}, idle_expires_at = ${idleExpiresAt} where id = ${sessionId}`
+}
+
+// --- Creation -----------------------------------------------------------------------------
+
+export interface NewSession {
+  userId: string
+  clientId: string
+  audiences: string[]
+  scopes: string[]
+  roles: string[]
+  userAgent: string | null
+  ip: string | null
+  now: Date
+  idleExpiresAt: Date
+  absoluteExpiresAt: Date
+  tokenHash: Buffer
+}
+
+/** Inserts the session and its first refresh token; returns the session id (the `sid`). */
+export async function insertSession(tx: Queryable, session: NewSession): Promise<string> {
+  const [row] = await tx<{ id: string }[]>`
+    insert into sessions (user_id, client_id, audiences, scopes, roles, user_agent, ip, created_at, last_used_at,
+                          idle_expires_at, absolute_expires_at)
+    values (${session.userId}, ${session.clientId}, ${session.audiences}, ${session.scopes}, ${session.roles},
+            ${session.userAgent}, ${toInet(session.ip)}, ${session.now}, ${session.now}, ${session.idleExpiresAt},
+            ${session.absoluteExpiresAt})
+    returning id`
+  const sessionId = row!.id
+  await tx`insert into refresh_tokens (session_id, token_hash, created_at) values (${sessionId}, ${session.tokenHash}, ${session.now})`
+  return sessionId
+}
+
+// --- Revocation ---------------------------------------------------------------------------
+
+async function markSessionRevoked(tx: Queryable, sessionId: string, now: Date, reason: string, actor: string): Promise<{ userId: string } | undefined> {
+  const [row]: [{ user_id: string }?] = await tx`
+    update sessions set revoked_at = ${now}, revoked_reason = ${reason}, revoked_by = ${actor}
+    where id = ${sessionId} and revoked_at is null
+    returning user_id`
+  return row && { userId: row.user_id }
+}
+
+/**
+ * Revokes one session (its whole refresh chain) and records who and why, in one transaction.
+ * Returns false when the session is unknown or already revoked (nothing changes).
+ * Pass a transaction to make it part of a larger change.
+ * @see https://www.rfc-editor.org/rfc/rfc7009
+ */
+export async function revokeSession(
+  sql: Queryable,
+  input: { sessionId: string; actor: string; reason: string; now: Date },
+): Promise<boolean> {
+  return inTransaction(sql, async (tx) => {
+    const revoked = await markSessionRevoked(tx, input.sessionId, input.now, input.reason, input.actor)
+    if (!revoked) return false
+    await recordAuditEvent(tx, { type: 'session.revoked', at: input.now, actor: input.actor, userId: revoked.userId, sessionId: input.sessionId, reason: input.reason })
+    return true
+  })
+}
+
+/**
+ * Reuse detected: revokes the session and records both presenters, so ops can tell which
+ * device holds a stolen token. Runs inside the refresh transaction (the session is locked).
+ */
+export async function revokeSessionForReuse(
+  tx: Queryable,
+  input: { session: SessionRecord; token: RefreshTokenRecord; now: Date; ip: string | null; userAgent: string | null },
+): Promise<void> {
+  const reason = 'refresh token reused after rotation'
+  await markSessionRevoked(tx, input.session.id, input.now, reason, 'system')
+  await recordAuditEvent(tx, {
+    type: 'session.reuse_detected',
+    at: input.now,
+    actor: 'system',
+    userId: input.session.userId,
+    sessionId: input.session.id,
+    reason,
+    details: {
+      rotation: { at: input.token.rotatedAt, ip: input.token.rotatedIp, userAgent: input.token.rotatedUserAgent },
+      reuse: { at: input.now, ip: toInet(input.ip), userAgent: input.userAgent },
+    },
+  })
+}
+
+/**
+ * "Log out everywhere": revokes every live session of the user and sets `users.not_before`
+ * (whole seconds, as JWT `iat` is) so the edge can drop their access tokens too.
+ * Returns how many sessions were revoked. Pass a transaction to make it part of a larger change.
+ */
+export async function revokeAllUserSessions(
+  sql: Queryable,
+  input: { userId: string; actor: string; reason: string; now: Date },
+): Promise<number> {
+  return inTransaction(sql, async (tx) => {
+    const rows = await tx<{ id: string }[]>`
+      update sessions set revoked_at = ${input.now}, revoked_reason = ${input.reason}, revoked_by = ${input.actor}
+      where user_id = ${input.userId} and revoked_at is null
+      returning id`
+    const notBefore = new Date(Math.floor(input.now.getTime() / 1000) * 1000)
+    await tx`update users set not_before = ${notBefore}, updated_at = ${input.now} where id = ${input.userId}`
+    for (const row of rows) {
+      await recordAuditEvent(tx, { type: 'session.revoked', at: input.now, actor: input.actor, userId: input.userId, sessionId: row.id, reason: input.reason })
+    }
+    await recordAuditEvent(tx, {
+      type: 'user.sessions_revoked',
+      at: input.now,
+      actor: input.actor,
+      userId: input.userId,
+      reason: input.reason,
+      details: { sessions: rows.length, notBefore },
+    })
+    return rows.length
+  })
+}
+
+/** Deletes sessions revoked or expired before `olderThan` (their tokens cascade). */
+export async function purgeEndedSessions(sql: Queryable, input: { olderThan: Date }): Promise<number> {
+  const rows = await sql`
+    delete from sessions
+    where revoked_at < ${input.olderThan}
+       or idle_expires_at < ${input.olderThan}
+       or absolute_expires_at < ${input.olderThan}
+    returning id`
+  return rows.length
+}
+
+// --- Reads --------------------------------------------------------------------------------
+
+export async function findSession(sql: Queryable, sessionId: string, now: Date): Promise<SessionView | undefined> {
+  const [row]: [SessionRow?] = await sql`select s.* from sessions s where id = ${sessionId}`
+  return row && toSessionView(row, now)
+}
+
+/** A user's sessions, newest first, with their state at `now`. */
+export async function listUserSessions(sql: Queryable, userId: string, now: Date): Promise<SessionView[]> {
+  const rows = await sql<SessionRow[]>`select s.* from sessions s where user_id = ${userId} order by created_at desc, id`
+  return rows.map((r) => toSessionView(r, now))
+}
+
+// --- Users seen from sessions --------------------------------------------------------------
+
+export interface SessionSubject {
+  id: string
+  username: string
+  enabled: boolean
+  audiences: string[]
+  scopes: string[]
+  roles: string[]
+}
+
+export async function findSubjectByUsername(sql: Queryable, username: string): Promise<SessionSubject | undefined> {
+  const [row]: [SessionSubject?] = await sql`
+    select id, username, enabled, audiences, scopes, roles from users where username = ${username}`
+  return row
+}
+
+/**
+ * `POST /admin/sessions`: the subject is authenticated by another system, so it gets a user row
+ * with no password (it can never log in with one). An existing row is reused; the insert is
+ * `on conflict do nothing` so two concurrent calls create one row.
+ */
+export async function findOrCreateExternalSubject(sql: Queryable, username: string, now: Date): Promise<SessionSubject & { created: boolean }> {
+  const [inserted]: [SessionSubject?] = await sql`
+    insert into users (username, password_hash, created_at, updated_at) values (${username}, null, ${now}, ${now})
+    on conflict (username) do nothing
+    returning id, username, enabled, audiences, scopes, roles`
+  if (inserted) return { ...inserted, created: true }
+  const existing = await findSubjectByUsername(sql, username)
+  if (!existing) throw new Error('user vanished between insert and select')
+  return { ...existing, created: false }
+}
+
+// --- Row mapping --------------------------------------------------------------------------
+
+interface SessionRow {
+  id: string
+  user_id: string
+  client_id: string
+  audiences: string[]
+  scopes: string[]
+  roles: string[]
+  user_agent: string | null
+  ip: string | null
+  created_at: Date
+  last_used_at: Date
+  idle_expires_at: Date
+  absolute_expires_at: Date
+  revoked_at: Date | null
+  revoked_reason: string | null
+  revoked_by: string | null
+}
+
+function toSessionRecordBase(row: SessionRow): Omit<SessionRecord, 'userEnabled'> {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    clientId: row.client_id,
+    audiences: row.audiences,
+    scopes: row.scopes,
+    roles: row.roles,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+    idleExpiresAt: row.idle_expires_at,
+    absoluteExpiresAt: row.absolute_expires_at,
+    revokedAt: row.revoked_at,
+  }
+}
+
+function toSessionView(row: SessionRow, now: Date): SessionView {
+  const view = {
+    id: row.id,
+    userId: row.user_id,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+    userAgent: row.user_agent,
+    // inet comes back as text such as '10.0.0.1' (no mask for host addresses).
+    ip: row.ip ? String(row.ip).replace(/\/(32|128)$/, '') : null,
+    clientId: row.client_id,
+    audiences: row.audiences,
+    scopes: row.scopes,
+    idleExpiresAt: row.idle_expires_at,
+    absoluteExpiresAt: row.absolute_expires_at,
+    revokedAt: row.revoked_at,
+    revokedReason: row.revoked_reason,
+    revokedBy: row.revoked_by,
+  }
+  return { ...view, state: sessionState({ revokedAt: row.revoked_at, idleExpiresAt: row.idle_expires_at, absoluteExpiresAt: row.absolute_expires_at }, now) }
+}

@@ -1,0 +1,14 @@
+/** What login, refresh and `POST /admin/sessions` hand back (RFC 6749 §5.1, in domain names). */
+export interface TokenSet {
+  accessToken: string
+  refreshToken: string
+  expiresIn: number
+  /** Space-separated scopes of the access token (RFC 6749 §3.3). */
+  scope: string
+  sessionId: string
+}
+
+/** An access token with no audience is useless at the edge; it is then scoped to central itself. */
+export function audiencesOrIssuer(audiences: string[], issuer: string): string[] {
+  return audiences.length > 0 ? audiences : [issuer]
+}

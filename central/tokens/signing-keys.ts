@@ -1,0 +1,196 @@
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose'
+import { recordAuditEvent } from '../audit/store'
+import { LOCAL_KEY_ENCRYPTION_SECRET, type Config } from '../config'
+import type { Queryable } from '../db/pool'
+import type { Sql } from 'postgres'
+import { Conflict } from '../../shared/errors'
+import { deriveKey, open, seal } from './seal'
+import { insertSigningKey, lockSigningKeys, scheduleKeyRetirement, selectSigningKeys, type SigningKeyRow } from './store'
+
+export const SIGNING_ALGORITHM = 'ES256'
+
+export type SigningKeyState = 'next' | 'active' | 'retired'
+
+/** What ops see about a key (never the private part). */
+export interface SigningKeyView {
+  kid: string
+  alg: string
+  state: SigningKeyState
+  /** False once `unpublishAt` has passed: the key is gone from the JWKS. */
+  published: boolean
+  createdAt: Date
+  activatesAt: Date
+  retiredAt: Date | null
+  unpublishAt: Date | null
+}
+
+/**
+ * A key's state follows from its timestamps alone, so every instance agrees without a job
+ * promoting keys: `next` (published, not yet signing) until `activatesAt`, then `active`
+ * until `retiredAt`, then `retired` (still published until `unpublishAt`).
+ */
+export function signingKeyState(key: Pick<SigningKeyRow, 'activatesAt' | 'retiredAt'>, now: Date): SigningKeyState {
+  if (key.activatesAt > now) return 'next'
+  if (key.retiredAt && key.retiredAt <= now) return 'retired'
+  return 'active'
+}
+
+function isPublished(key: Pick<SigningKeyRow, 'unpublishAt'>, now: Date): boolean {
+  return !key.unpublishAt || key.unpublishAt > now
+}
+
+/** The key that signs at `now`: the most recently activated one not yet retired. */
+export function pickSigningKey<K extends Pick<SigningKeyRow, 'activatesAt' | 'retiredAt'>>(keys: K[], now: Date): K | undefined {
+  return keys
+    .filter((k) => signingKeyState(k, now) === 'active')
+    .sort((a, b) => b.activatesAt.getTime() - a.activatesAt.getTime())[0]
+}
+
+/** Seconds a token signed just before retirement can still be accepted somewhere: TTL + edge clock skew. */
+function retiredKeyOverlapSeconds(config: Config): number {
+  return config.ACCESS_TOKEN_TTL_SECONDS + config.CLOCK_TOLERANCE_SECONDS
+}
+
+/**
+ * Called once at start: creates the first ES256 key (active at once) when no key signs now.
+ * Keys scheduled by `rotateSigningKey` become active by their timestamps, with no promotion
+ * step (see `signingKeyState`). An advisory lock makes two instances starting together
+ * create one key, not two.
+ * @see https://www.rfc-editor.org/rfc/rfc7517
+ */
+export async function ensureSigningKeys(sql: Sql, config: Config, now: Date): Promise<void> {
+  await sql.begin(async (tx) => {
+    await lockSigningKeys(tx)
+    const keys = await selectSigningKeys(tx)
+    if (pickSigningKey(keys, now)) return
+    const next = keys.filter((k) => signingKeyState(k, now) === 'next').sort((a, b) => +a.activatesAt - +b.activatesAt)[0]
+    const created = await createKey(config, now, now)
+    if (next) {
+      // A key is already scheduled: this stop-gap key hands over to it when it activates.
+      created.retiredAt = next.activatesAt
+      created.unpublishAt = new Date(+next.activatesAt + retiredKeyOverlapSeconds(config) * 1000)
+    }
+    await insertSigningKey(tx, created)
+    await recordAuditEvent(tx, { type: 'key.created', at: now, actor: 'system', reason: 'no signing key', details: { kid: created.kid } })
+  })
+  forgetCachedKeys(sql)
+}
+
+/**
+ * Rotates with overlap: the new key is published now and signs only after
+ * KEY_PUBLISH_AHEAD_SECONDS (edges fetch it meanwhile); the current key retires at that moment
+ * and stays published for ACCESS_TOKEN_TTL_SECONDS + CLOCK_TOLERANCE_SECONDS more, until every
+ * token it signed has expired. With no current key the new one signs at once.
+ * @see https://www.rfc-editor.org/rfc/rfc7517#section-4.5
+ */
+export async function rotateSigningKey(sql: Sql, config: Config, now: Date, actor: string): Promise<{ kid: string; activatesAt: Date }> {
+  const result = await sql.begin(async (tx) => {
+    await lockSigningKeys(tx)
+    const keys = await selectSigningKeys(tx)
+    const pending = keys.find((k) => signingKeyState(k, now) === 'next')
+    if (pending) {
+      throw new Conflict(`key ${pending.kid} is already scheduled to sign from ${pending.activatesAt.toISOString()}`)
+    }
+    const current = pickSigningKey(keys, now)
+    const activatesAt = current ? new Date(+now + config.KEY_PUBLISH_AHEAD_SECONDS * 1000) : now
+    const created = await createKey(config, now, activatesAt)
+    await insertSigningKey(tx, created)
+    await recordAuditEvent(tx, { type: 'key.created', at: now, actor, reason: 'rotation', details: { kid: created.kid, activatesAt } })
+    if (current) {
+      const unpublishAt = new Date(+activatesAt + retiredKeyOverlapSeconds(config) * 1000)
+      await scheduleKeyRetirement(tx, current.kid, activatesAt, unpublishAt)
+      await recordAuditEvent(tx, { type: 'key.retired', at: now, actor, reason: 'rotation', details: { kid: current.kid, retiredAt: activatesAt, unpublishAt } })
+    }
+    return { kid: created.kid, activatesAt }
+  })
+  forgetCachedKeys(sql)
+  return result
+}
+
+/** Every key with its state at `now`, newest first. */
+export async function listSigningKeys(sql: Queryable, now: Date): Promise<SigningKeyView[]> {
+  const keys = await selectSigningKeys(sql)
+  return keys.map((k) => ({
+    kid: k.kid,
+    alg: k.alg,
+    state: signingKeyState(k, now),
+    published: isPublished(k, now),
+    createdAt: k.createdAt,
+    activatesAt: k.activatesAt,
+    retiredAt: k.retiredAt,
+    unpublishAt: k.unpublishAt,
+  }))
+}
+
+async function createKey(config: Config, now: Date, activatesAt: Date): Promise<SigningKeyRow> {
+  const { publicKey, privateKey } = await generateKeyPair(SIGNING_ALGORITHM, { extractable: true })
+  const publicJwk = await exportJWK(publicKey)
+  // RFC 7638 thumbprint as kid: stable, derived from the key, no coordination needed.
+  const kid = await calculateJwkThumbprint(publicJwk)
+  const privateJwk = await exportJWK(privateKey)
+  return {
+    kid,
+    alg: SIGNING_ALGORITHM,
+    publicJwk: { ...publicJwk, kid, alg: SIGNING_ALGORITHM, use: 'sig' },
+    privateJwkSealed: seal(keyEncryptionKey(config), Buffer.from(JSON.stringify(privateJwk)), kid),
+    createdAt: now,
+    activatesAt,
+    retiredAt: null,
+    unpublishAt: null,
+  }
+}
+
+function keyEncryptionKey(config: Config): Buffer {
+  return deriveKey(config.KEY_ENCRYPTION_SECRET ?? LOCAL_KEY_ENCRYPTION_SECRET, 'signing-key-encryption/v1')
+}
+
+// --- Per-process cache -----------------------------------------------------------------
+// The key table is re-read at most every CACHE_SECONDS (of the injected clock) per pool;
+// decrypted private keys are cached by kid (a kid's key never changes). A key scheduled on
+// another instance is seen within CACHE_SECONDS — far inside KEY_PUBLISH_AHEAD_SECONDS.
+const CACHE_SECONDS = 10
+
+type PrivateKey = Awaited<ReturnType<typeof importJWK>>
+
+interface KeyCache {
+  loadedAtMs: number
+  rows: SigningKeyRow[]
+  privateKeys: Map<string, PrivateKey>
+}
+const caches = new WeakMap<object, KeyCache>()
+
+function forgetCachedKeys(sql: object): void {
+  const cache = caches.get(sql)
+  if (cache) cache.loadedAtMs = Number.NEGATIVE_INFINITY
+}
+
+async function cachedRows(sql: Sql, now: Date): Promise<KeyCache> {
+  let cache = caches.get(sql)
+  const age = cache ? now.getTime() - cache.loadedAtMs : Infinity
+  if (!cache || age > CACHE_SECONDS * 1000 || age < 0) {
+    const rows = await selectSigningKeys(sql)
+    cache = { loadedAtMs: now.getTime(), rows, privateKeys: cache?.privateKeys ?? new Map() }
+    caches.set(sql, cache)
+  }
+  return cache
+}
+
+/** The key that signs access tokens at `now`, decrypted. Throws if none (ensureSigningKeys not run). */
+export async function getSigningKey(sql: Sql, config: Config, now: Date): Promise<{ kid: string; privateKey: PrivateKey }> {
+  const cache = await cachedRows(sql, now)
+  const row = pickSigningKey(cache.rows, now)
+  if (!row) throw new Error('no active signing key; ensureSigningKeys was not run')
+  let privateKey = cache.privateKeys.get(row.kid)
+  if (!privateKey) {
+    const jwk = JSON.parse(open(keyEncryptionKey(config), row.privateJwkSealed, row.kid).toString('utf8')) as JWK
+    privateKey = await importJWK(jwk, row.alg)
+    cache.privateKeys.set(row.kid, privateKey)
+  }
+  return { kid: row.kid, privateKey }
+}
+
+/** RFC 7517 public keys to publish at `now`: next, active and not-yet-unpublished retired keys. */
+export async function getPublishedJwks(sql: Sql, now: Date): Promise<{ keys: JWK[] }> {
+  const cache = await cachedRows(sql, now)
+  return { keys: cache.rows.filter((k) => isPublished(k, now)).map((k) => k.publicJwk as JWK) }
+}

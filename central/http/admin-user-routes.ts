@@ -1,7 +1,232 @@
+import { createRoute, z } from '@hono/zod-openapi'
+import { NotFound } from '../../shared/errors'
+import { hashPassword, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../users/passwords'
+import { createUser, findUserById, findUserByUsername, searchUsersByPrefix, updateUser } from '../users/store'
+import { toUserView, type UserRecord } from '../users/user-record'
 import type { AppDeps } from './app-deps'
 import { createRouter } from './create-router'
+import { requireAdminToken } from './require-admin-token'
+import type { Queryable } from '../db/pool'
+import { revokeAllUserSessions } from '../sessions/store'
 
-// Placeholder: routes land here (see the central issue's HTTP API table).
-export function adminUserRoutes(_deps: AppDeps) {
-  return createRouter()
+/** Usernames travel in URL paths (`/admin/users/:username`), so they stay path-safe. */
+const UsernameSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9._@+-]+$/, 'letters, digits and . _ @ + - only')
+  .openapi({ example: 'alice' })
+
+/** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. Audiences and roles follow the same rule. */
+const GrantSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'printable ASCII without space, " or \\')
+const GrantListSchema = z.array(GrantSchema).max(100)
+
+const PasswordSchema = z
+  .string()
+  .min(PASSWORD_MIN_LENGTH, `at least ${PASSWORD_MIN_LENGTH} characters`)
+  .max(PASSWORD_MAX_LENGTH, `at most ${PASSWORD_MAX_LENGTH} characters`)
+
+const UserSchema = z
+  .object({
+    id: z.string().uuid(),
+    username: z.string(),
+    enabled: z.boolean(),
+    has_password: z.boolean(),
+    audiences: z.array(z.string()),
+    scopes: z.array(z.string()),
+    roles: z.array(z.string()),
+    not_before: z.string().nullable().openapi({ description: 'Access tokens issued before this instant are revoked' }),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi('User')
+
+const CreateUserSchema = z
+  .object({
+    username: UsernameSchema,
+    password: PasswordSchema,
+    audiences: GrantListSchema.default([]),
+    scopes: GrantListSchema.default([]),
+    roles: GrantListSchema.default([]),
+  })
+  .strict()
+  .openapi('CreateUser')
+
+const UpdateUserSchema = z
+  .object({
+    enabled: z.boolean().optional().openapi({ description: 'false revokes every session of the user' }),
+    password: PasswordSchema.optional(),
+    audiences: GrantListSchema.optional(),
+    scopes: GrantListSchema.optional(),
+    roles: GrantListSchema.optional(),
+  })
+  .strict()
+  .refine((patch) => Object.values(patch).some((v) => v !== undefined), 'at least one field to change')
+  .openapi('UpdateUser')
+
+const ErrorSchema = z.object({ error: z.string(), error_description: z.string().optional() }).openapi('Error')
+const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ErrorSchema } } })
+const adminErrors = {
+  400: errorResponse('Invalid input (`invalid_request`)'),
+  401: errorResponse('Missing or wrong admin token (`invalid_token`)'),
+  404: errorResponse('Unknown user, or admin API disabled (`not_found`)'),
+  503: errorResponse('Database unavailable (`temporarily_unavailable`)'),
+}
+
+const UsernameParamSchema = z.object({ username: UsernameSchema.openapi({ param: { name: 'username', in: 'path' } }) })
+
+/** The admin API's wire shape of a user: snake_case, ISO dates, never the password hash. */
+function toUserBody(user: UserRecord): z.infer<typeof UserSchema> {
+  const view = toUserView(user)
+  return {
+    id: view.id,
+    username: view.username,
+    enabled: view.enabled,
+    has_password: view.hasPassword,
+    audiences: view.audiences,
+    scopes: view.scopes,
+    roles: view.roles,
+    not_before: view.notBefore?.toISOString() ?? null,
+    created_at: view.createdAt.toISOString(),
+    updated_at: view.updatedAt.toISOString(),
+  }
+}
+
+/**
+ * `/admin/users`: create, read, search and change users (Bearer ADMIN_TOKEN).
+ * Every change lands in the audit trail; disabling a user revokes all of its sessions.
+ */
+export function adminUserRoutes({ sql, config, clock }: AppDeps) {
+  const router = createRouter()
+  const adminOnly = requireAdminToken(config)
+  const security = [{ bearerAuth: [] }]
+
+  router.openapi(
+    createRoute({
+      method: 'post',
+      path: '/admin/users',
+      summary: 'Create a user',
+      tags: ['admin'],
+      security,
+      middleware: [adminOnly] as const,
+      request: { body: { required: true, content: { 'application/json': { schema: CreateUserSchema } } } },
+      responses: {
+        201: { description: 'Created', content: { 'application/json': { schema: UserSchema } } },
+        409: errorResponse('Username taken (`conflict`)'),
+        ...adminErrors,
+      },
+    }),
+    async (c) => {
+      const input = c.req.valid('json')
+      const user = await createUser(sql, {
+        username: input.username,
+        passwordHash: await hashPassword(input.password),
+        audiences: input.audiences,
+        scopes: input.scopes,
+        roles: input.roles,
+        actor: 'admin:api',
+        now: clock(),
+      })
+      return c.json(toUserBody(user), 201)
+    },
+  )
+
+  router.openapi(
+    createRoute({
+      method: 'get',
+      path: '/admin/users',
+      summary: 'List users whose username starts with a prefix',
+      tags: ['admin'],
+      security,
+      middleware: [adminOnly] as const,
+      request: {
+        query: z.object({
+          prefix: z.string().max(200).default(''),
+          limit: z.coerce.number().int().min(1).max(500).default(50),
+        }),
+      },
+      responses: {
+        200: { description: 'Users, by username', content: { 'application/json': { schema: z.object({ users: z.array(UserSchema) }) } } },
+        ...adminErrors,
+      },
+    }),
+    async (c) => {
+      const { prefix, limit } = c.req.valid('query')
+      const users = await searchUsersByPrefix(sql, prefix, limit)
+      return c.json({ users: users.map(toUserBody) }, 200)
+    },
+  )
+
+  router.openapi(
+    createRoute({
+      method: 'get',
+      path: '/admin/users/{username}',
+      summary: 'Show one user',
+      tags: ['admin'],
+      security,
+      middleware: [adminOnly] as const,
+      request: { params: UsernameParamSchema },
+      responses: { 200: { description: 'The user', content: { 'application/json': { schema: UserSchema } } }, ...adminErrors },
+    }),
+    async (c) => {
+      const { username } = c.req.valid('param')
+      const user = await findUserByUsername(sql, username)
+      if (!user) throw new NotFound('no user with this username')
+      return c.json(toUserBody(user), 200)
+    },
+  )
+
+  router.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/admin/users/{username}',
+      summary: 'Enable/disable a user, change its grants or password',
+      description: 'Disabling a user revokes all of its sessions (reported as `sessions_revoked`).',
+      tags: ['admin'],
+      security,
+      middleware: [adminOnly] as const,
+      request: {
+        params: UsernameParamSchema,
+        body: { required: true, content: { 'application/json': { schema: UpdateUserSchema } } },
+      },
+      responses: {
+        200: {
+          description: 'The updated user',
+          content: { 'application/json': { schema: UserSchema.extend({ sessions_revoked: z.number().int() }) } },
+        },
+        ...adminErrors,
+      },
+    }),
+    async (c) => {
+      const { username } = c.req.valid('param')
+      const patch = c.req.valid('json')
+      const passwordHash = patch.password === undefined ? undefined : await hashPassword(patch.password)
+      const now = clock()
+      const result = await sql.begin(async (tx) => {
+        const updated = await updateUser(
+          tx,
+          username,
+          { enabled: patch.enabled, audiences: patch.audiences, scopes: patch.scopes, roles: patch.roles, passwordHash },
+          'admin:api',
+          now,
+        )
+        if (!updated) throw new NotFound('no user with this username')
+        if (!updated.disabled) return { user: updated.user, sessionsRevoked: 0 }
+        // Same transaction: a disabled user never keeps a session that could still refresh.
+        const sessionsRevoked = await revokeSessionsOfDisabledUser(tx, updated.user.id, now)
+        return { user: (await findUserById(tx, updated.user.id)) ?? updated.user, sessionsRevoked }
+      })
+      return c.json({ ...toUserBody(result.user), sessions_revoked: result.sessionsRevoked }, 200)
+    },
+  )
+
+  return router
+}
+
+async function revokeSessionsOfDisabledUser(tx: Queryable, userId: string, now: Date): Promise<number> {
+  return revokeAllUserSessions(tx, { userId, actor: 'admin:api', reason: 'user disabled', now })
 }

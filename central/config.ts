@@ -56,6 +56,8 @@ const ConfigSchema = z.object({
     .enum(['true', 'false'])
     .default('true')
     .transform((v) => v === 'true'),
+  /** Lifetime of an ops console sign-in (absolute; sign in again afterwards). */
+  CONSOLE_SESSION_TTL_SECONDS: seconds(8 * 3600),
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(16 * 1024),
   NODE_ENV: z.string().default('development'),
 })

@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/pool'
+import { observeAuditEvent } from '../metrics/audit-observer'
 
 export type AuditEventType =
   | 'session.created'
@@ -46,6 +47,8 @@ export async function recordAuditEvent(sql: Queryable, event: AuditEventInput): 
     insert into audit_events (at, event_type, actor, user_id, session_id, reason, details)
     values (${event.at}, ${event.type}, ${event.actor}, ${event.userId ?? null}, ${event.sessionId ?? null},
             ${event.reason ?? null}, ${sql.json((event.details ?? {}) as never)})`
+  // Metrics are derived from the audit trail in one place (central/metrics/observe-http-request.ts).
+  observeAuditEvent(event)
 }
 
 export interface AuditQuery {

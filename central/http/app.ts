@@ -11,11 +11,18 @@ import { healthRoutes } from './health-routes'
 import { oauthRoutes } from './oauth-routes'
 import { wellKnownRoutes } from './well-known-routes'
 import { NotFound } from '../../shared/errors'
+import { createAppMetrics } from '../metrics/app-metrics'
+import { observeHttpRequests } from '../metrics/observe-http-request'
+import { metricsRoutes } from './metrics-routes'
+import { consoleRoutes } from './console-routes'
 
 /** Central's HTTP surface: every router mounted, one error mapping, the OpenAPI document. */
 export function createApp(deps: AppDeps) {
   const app = createRouter()
   app.onError(handleError)
+  // A registry per app instance (not prom-client's global), so apps in one process never clash.
+  const metrics = createAppMetrics({ sql: deps.sql, clock: deps.clock, poolMaxConnections: deps.config.DATABASE_POOL_MAX })
+  app.use('*', observeHttpRequests(metrics))
   app.notFound(() => {
     throw new NotFound('no such route')
   })
@@ -35,6 +42,8 @@ export function createApp(deps: AppDeps) {
   app.route('/', adminUserRoutes(deps))
   app.route('/', adminSessionRoutes(deps))
   app.route('/', edgeFeedRoutes(deps))
+  app.route('/', metricsRoutes(deps, metrics))
+  app.route('/', consoleRoutes(deps))
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'portcullis central', version: '0.1.0' },

@@ -1,0 +1,320 @@
+import { Command, CommanderError, Option } from 'commander'
+import { AdminClient } from './admin-client'
+import { CliError, ExitCode, type ExitCodeValue } from './exit-codes'
+import { formatCell, formatRecord, formatTable, type Column } from './format-table'
+
+/** Where the CLI writes and reads; injectable so the program is testable without a terminal. */
+export interface CliIo {
+  stdout: (text: string) => void
+  stderr: (text: string) => void
+  readStdin: () => Promise<string>
+  env: Record<string, string | undefined>
+  /** Resolves when `audit --follow` should stop (SIGINT in the real CLI). */
+  stopSignal?: AbortSignal
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
+}
+
+type Row = Record<string, unknown>
+
+/**
+ * `portcullis …`: the ops CLI over central's admin API. Returns the process exit code
+ * (see exit-codes.ts) instead of exiting, so the shim owns `process.exit`.
+ * @see https://github.com/tj/commander.js#readme
+ */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCodeValue> {
+  const program = buildProgram(io)
+  try {
+    await program.parseAsync(argv, { from: 'user' })
+    return ExitCode.ok
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and --version "fail" with exit code 0; every other commander error is a usage error.
+      if (error.exitCode === 0) return ExitCode.ok
+      return ExitCode.usage
+    }
+    if (error instanceof CliError) {
+      io.stderr(`portcullis: ${error.message}\n`)
+      return error.exitCode
+    }
+    io.stderr(`portcullis: ${(error as Error).message}\n`)
+    return ExitCode.generic
+  }
+}
+
+function buildProgram(io: CliIo): Command {
+  const program = new Command('portcullis')
+    .description('Operate portcullis through its admin API (PORTCULLIS_URL, PORTCULLIS_ADMIN_TOKEN).')
+    .option('--json', 'print JSON instead of tables (for scripts)')
+    .option('--url <url>', 'central base URL (default: $PORTCULLIS_URL or http://127.0.0.1:8787)')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 ok, 1 error, 2 usage, 3 unreachable, 4 unauthorized, 5 not found.',
+    )
+
+  const client = () =>
+    new AdminClient({
+      baseUrl: program.opts<{ url?: string }>().url ?? io.env.PORTCULLIS_URL ?? 'http://127.0.0.1:8787',
+      adminToken: io.env.PORTCULLIS_ADMIN_TOKEN,
+    })
+  const json = () => program.opts<{ json?: boolean }>().json === true
+  const print = (data: unknown, human: () => string) => io.stdout(`${json() ? JSON.stringify(data, null, 2) : human()}\n`)
+  const user = (name: string) => `/admin/users/${encodeURIComponent(name)}`
+  // Subcommands inherit exitOverride/output only when set on each; commander copies settings
+  // made before .command() is called, so configure the root first (above).
+
+  const users = program.command('users').description('create, inspect, enable and disable users')
+  users
+    .command('add <username>')
+    .description('create a user; the password is read from stdin (never from argv, which `ps` shows)')
+    .option('--audience <aud...>', 'granted audiences (RFC 8707 resources)', [])
+    .option('--scope <scope...>', 'granted scopes', [])
+    .option('--role <role...>', 'roles (portcullis:admin may use the console)', [])
+    .option('--no-password', 'create a subject without a password (for POST /admin/sessions)')
+    .action(async (username: string, options: { audience: string[]; scope: string[]; role: string[]; password: boolean }) => {
+      const password = options.password ? firstLine(await io.readStdin()) : undefined
+      if (options.password && !password) throw new CliError('pipe the password on stdin, e.g. `printf %s "$PW" | portcullis users add alice`', ExitCode.usage)
+      const created = await client().post<Row>('/admin/users', {
+        username,
+        ...(password ? { password } : {}),
+        audiences: options.audience,
+        scopes: options.scope,
+        roles: options.role,
+      })
+      print(created, () => formatUser(unwrap(created, 'user')))
+    })
+  users
+    .command('show <username>')
+    .description('show a user: grants, enabled flag, dates')
+    .action(async (username: string) => {
+      const found = await client().get<Row>(user(username))
+      print(found, () => formatUser(unwrap(found, 'user')))
+    })
+  for (const [name, enabled] of [['disable', false], ['enable', true]] as const) {
+    users
+      .command(`${name} <username>`)
+      .description(enabled ? 'enable a user again' : 'disable a user (revokes every session they hold)')
+      .action(async (username: string) => {
+        const updated = await client().patch<Row>(user(username), { enabled })
+        print(updated, () => formatUser(unwrap(updated, 'user')))
+      })
+  }
+
+  const sessions = program.command('sessions').description('list and revoke sessions')
+  sessions
+    .command('list <username>')
+    .description("list a user's sessions (newest first)")
+    .option('--all', 'include revoked and expired sessions')
+    .action(async (username: string, options: { all?: boolean }) => {
+      const body = await client().get<unknown>(`${user(username)}/sessions`)
+      const rows = listOf(body, 'sessions').filter((s) => options.all || stateOf(s) === 'active')
+      print(json() ? body : rows, () => (rows.length ? formatTable(rows, sessionColumns) : 'no sessions'))
+    })
+  sessions
+    .command('revoke <sessionId>')
+    .description('revoke one session (its refresh token dies now; the edge rejects its access tokens within the feed poll interval)')
+    .action(async (sessionId: string) => {
+      const body = await client().delete<Row | undefined>(`/admin/sessions/${encodeURIComponent(sessionId)}`)
+      print(body ?? { revoked: sessionId }, () => `revoked session ${sessionId}`)
+    })
+  sessions
+    .command('revoke-all <username>')
+    .description('revoke every session of a user ("log out everywhere")')
+    .action(async (username: string) => {
+      const body = await client().delete<Row | undefined>(`${user(username)}/sessions`)
+      const count = body && typeof body === 'object' ? (body.revoked ?? body.count ?? body.revokedCount) : undefined
+      print(body ?? { username }, () => `revoked ${typeof count === 'number' ? `${count} session(s)` : 'all sessions'} of ${username}`)
+    })
+
+  const keys = program.command('keys').description('signing keys')
+  keys
+    .command('list')
+    .description('list signing keys (next, active, retired) with their dates')
+    .action(async () => {
+      const body = await client().get<unknown>('/admin/keys')
+      const rows = listOf(body, 'keys')
+      print(body, () => formatTable(rows, keyColumns))
+    })
+  keys
+    .command('rotate')
+    .description('publish a new signing key; it signs once edges have had time to fetch it')
+    .action(async () => {
+      const body = await client().post<unknown>('/admin/keys/rotate')
+      print(body, () => {
+        const rows = listOf(body, 'keys')
+        return rows.length ? formatTable(rows, keyColumns) : formatRecord(Object.entries((body ?? {}) as Row))
+      })
+    })
+
+  program
+    .command('audit')
+    .description('the audit trail, newest first (with --follow: oldest first, then new events as they happen)')
+    .option('--user <username>', 'only events about this user')
+    .option('--session <id>', 'only events about this session')
+    .option('--type <type>', 'only this event type (e.g. session.revoked)')
+    .addOption(new Option('--limit <n>', 'how many events').default(50).argParser(positiveInt))
+    .option('--follow', 'keep polling for new events until interrupted')
+    .addOption(new Option('--interval <seconds>', 'poll interval for --follow').default(2).argParser(positiveInt))
+    .action(async (options: { user?: string; session?: string; type?: string; limit: number; follow?: boolean; interval: number }) => {
+      const api = client()
+      const filters = { user: options.user, session: options.session, type: options.type }
+      const fetchPage = async (before?: string) =>
+        listOf(await api.get<unknown>('/admin/audit', { ...filters, before, limit: options.limit }), 'events')
+      const first = await fetchPage()
+      if (!options.follow) {
+        print(json() ? first : first, () => (first.length ? formatTable(first, auditColumns) : 'no events'))
+        return
+      }
+      // --follow: print oldest first like `tail -f`, one JSON object per line with --json.
+      const emit = (events: Row[]) => {
+        for (const event of events) io.stdout(`${json() ? JSON.stringify(event) : formatAuditLine(event)}\n`)
+      }
+      emit([...first].reverse())
+      let lastId = first.length ? String(first[0]!.id) : '0'
+      const sleep = io.sleep ?? defaultSleep
+      while (!io.stopSignal?.aborted) {
+        await sleep(options.interval * 1000, io.stopSignal)
+        if (io.stopSignal?.aborted) break
+        // Newest first from the API: page back until we reach what we already printed.
+        const fresh: Row[] = []
+        let before: string | undefined
+        for (;;) {
+          const page = await fetchPage(before)
+          const newer = page.filter((e) => BigInt(String(e.id)) > BigInt(lastId))
+          fresh.push(...newer)
+          if (newer.length < page.length || page.length < options.limit) break
+          before = String(page[page.length - 1]!.id)
+        }
+        if (fresh.length) {
+          emit(fresh.reverse())
+          lastId = String(fresh[fresh.length - 1]!.id)
+        }
+      }
+    })
+
+  const token = program.command('token').description('tokens for service teams')
+  token
+    .command('mint')
+    .description('create a session for a subject authenticated elsewhere (POST /admin/sessions) and print its token pair')
+    .requiredOption('--subject <username>', 'the user (subject) the session belongs to')
+    .option('--audience <aud...>', 'audiences (default: the user’s grant)')
+    .option('--scope <scope...>', 'scopes (default: the user’s grant)')
+    .option('--role <role...>', 'roles (default: the user’s roles)')
+    .option('--client-id <id>', 'client the session is bound to', 'service')
+    .action(async (options: { subject: string; audience?: string[]; scope?: string[]; role?: string[]; clientId: string }) => {
+      const body = await client().post<Row>('/admin/sessions', {
+        subject: options.subject,
+        ...(options.audience ? { audiences: options.audience } : {}),
+        ...(options.scope ? { scopes: options.scope } : {}),
+        ...(options.role ? { roles: options.role } : {}),
+        client_id: options.clientId,
+      })
+      print(body, () => formatRecord(Object.entries(body)))
+    })
+
+  for (const command of allCommands(program)) {
+    command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+  }
+  return program
+}
+
+function allCommands(command: Command): Command[] {
+  return command.commands.flatMap((c) => [c, ...allCommands(c)])
+}
+
+const pick = (row: Row, ...names: string[]): unknown => {
+  for (const name of names) if (row[name] !== undefined) return row[name]
+  return undefined
+}
+
+function stateOf(session: Row): string {
+  const state = pick(session, 'state', 'status')
+  if (typeof state === 'string') return state
+  return pick(session, 'revokedAt', 'revoked_at') ? 'revoked' : 'active'
+}
+
+const sessionColumns: Column<Row>[] = [
+  { header: 'id', value: (s) => pick(s, 'id', 'sid') },
+  { header: 'state', value: stateOf },
+  { header: 'client', value: (s) => pick(s, 'clientId', 'client_id') },
+  { header: 'ip', value: (s) => pick(s, 'ip') },
+  { header: 'created', value: (s) => pick(s, 'createdAt', 'created_at') },
+  { header: 'last used', value: (s) => pick(s, 'lastUsedAt', 'last_used_at') },
+  { header: 'audiences', value: (s) => pick(s, 'audiences') },
+  { header: 'user agent', value: (s) => truncate(pick(s, 'userAgent', 'user_agent'), 48) },
+]
+
+const keyColumns: Column<Row>[] = [
+  { header: 'kid', value: (k) => pick(k, 'kid') },
+  { header: 'state', value: (k) => pick(k, 'state', 'status') },
+  { header: 'alg', value: (k) => pick(k, 'alg') },
+  { header: 'created', value: (k) => pick(k, 'createdAt', 'created_at') },
+  { header: 'activates', value: (k) => pick(k, 'activatesAt', 'activates_at') },
+  { header: 'retired', value: (k) => pick(k, 'retiredAt', 'retired_at') },
+  { header: 'unpublish', value: (k) => pick(k, 'unpublishAt', 'unpublish_at') },
+]
+
+const auditColumns: Column<Row>[] = [
+  { header: 'id', value: (e) => e.id },
+  { header: 'at', value: (e) => e.at },
+  { header: 'type', value: (e) => pick(e, 'type', 'event_type') },
+  { header: 'actor', value: (e) => e.actor },
+  { header: 'user', value: (e) => pick(e, 'username', 'userId', 'user_id') },
+  { header: 'session', value: (e) => pick(e, 'sessionId', 'session_id') },
+  { header: 'reason', value: (e) => e.reason },
+]
+
+function formatAuditLine(event: Row): string {
+  return auditColumns.map((c) => formatCell(c.value(event))).join('  ')
+}
+
+function formatUser(user: Row): string {
+  return formatRecord([
+    ['username', user.username],
+    ['id', user.id],
+    ['enabled', user.enabled],
+    ['audiences', user.audiences],
+    ['scopes', user.scopes],
+    ['roles', user.roles],
+    ['created', pick(user, 'createdAt', 'created_at')],
+    ['updated', pick(user, 'updatedAt', 'updated_at')],
+  ])
+}
+
+/** Accepts both `[...]` and `{ <key>: [...] }` bodies. */
+function listOf(body: unknown, key: string): Row[] {
+  if (Array.isArray(body)) return body as Row[]
+  if (body && typeof body === 'object' && Array.isArray((body as Row)[key])) return (body as Row)[key] as Row[]
+  return []
+}
+
+function unwrap(body: Row, key: string): Row {
+  const inner = body[key]
+  return inner && typeof inner === 'object' && !Array.isArray(inner) ? (inner as Row) : body
+}
+
+function truncate(value: unknown, max: number): unknown {
+  return typeof value === 'string' && value.length > max ? `${value.slice(0, max - 1)}…` : value
+}
+
+function firstLine(text: string): string {
+  return text.split(/\r?\n/)[0] ?? ''
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n <= 0) throw new CommanderError(2, 'portcullis.invalidArgument', `not a positive integer: ${value}`)
+  return n
+}
+
+function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer)
+      resolve()
+    }, { once: true })
+  })
+}

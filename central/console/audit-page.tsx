@@ -1,0 +1,117 @@
+import type { AuditEvent } from '../audit/store'
+import { formatInstant } from './format'
+import { Layout, Notice, type LayoutProps } from './layout'
+
+export const AUDIT_EVENT_TYPES = [
+  'session.created',
+  'session.refreshed',
+  'session.reuse_detected',
+  'session.revoked',
+  'user.created',
+  'user.updated',
+  'user.disabled',
+  'user.enabled',
+  'user.sessions_revoked',
+  'user.login_failed',
+  'key.created',
+  'key.activated',
+  'key.retired',
+  'console.sign_in',
+  'console.sign_out',
+] as const
+
+export interface AuditFilter {
+  user: string
+  session: string
+  type: string
+}
+
+export interface AuditPageProps {
+  admin: LayoutProps['admin']
+  filter: AuditFilter
+  events: AuditEvent[]
+  usernames: Map<string, string>
+  /** Id to pass as `before` for the next (older) page, when there is one. */
+  olderBefore?: string
+  isFirstPage: boolean
+  error?: string
+}
+
+/** The audit trail, newest first, filterable by user, session and type, keyset-paged. */
+export function AuditPage({ admin, filter, events, usernames, olderBefore, isFirstPage, error }: AuditPageProps) {
+  const query = (extra: Record<string, string>) => {
+    const params = new URLSearchParams()
+    for (const [k, v] of Object.entries({ ...filter, ...extra })) if (v) params.set(k, v)
+    return `/console/audit?${params}`
+  }
+  return (
+    <Layout title="Audit trail" admin={admin} section="audit">
+      <h1>Audit trail</h1>
+      <form method="get" action="/console/audit" class="panel row" role="search" aria-label="Filter the audit trail">
+        <div>
+          <label for="f-user">User</label>
+          <input id="f-user" name="user" type="text" value={filter.user} placeholder="username" />
+        </div>
+        <div>
+          <label for="f-session">Session</label>
+          <input id="f-session" name="session" type="text" value={filter.session} placeholder="session id" />
+        </div>
+        <div>
+          <label for="f-type">Event type</label>
+          <select id="f-type" name="type">
+            <option value="">any</option>
+            {AUDIT_EVENT_TYPES.map((t) => (
+              <option value={t} selected={t === filter.type}>
+                {t}
+              </option>
+            ))}
+          </select>
+        </div>
+        <button class="primary" type="submit">
+          Filter
+        </button>
+        <a href="/console/audit">Clear</a>
+      </form>
+      <Notice kind="error" text={error} />
+      {events.length === 0 ? (
+        <p>No events.</p>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Event</th>
+                <th scope="col">Actor</th>
+                <th scope="col">User</th>
+                <th scope="col">Session</th>
+                <th scope="col">Reason</th>
+                <th scope="col">Details</th>
+              </tr>
+            </thead>
+            <tbody>
+              {events.map((e) => {
+                const username = e.userId ? usernames.get(e.userId) : undefined
+                return (
+                  <tr>
+                    <td>{formatInstant(e.at)}</td>
+                    <td class="mono">{e.type}</td>
+                    <td>{e.actor}</td>
+                    <td>{username ? <a href={`/console/users/${encodeURIComponent(username)}`}>{username}</a> : e.userId ? <span class="mono">{e.userId.slice(0, 8)}</span> : '—'}</td>
+                    <td class="mono">{e.sessionId ? <a href={query({ session: e.sessionId, before: '' })}>{e.sessionId.slice(0, 8)}</a> : '—'}</td>
+                    <td>{e.reason ?? '—'}</td>
+                    <td class="mono ua">{Object.keys(e.details ?? {}).length ? JSON.stringify(e.details) : '—'}</td>
+                  </tr>
+                )
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <nav class="pager" aria-label="Pages">
+        {!isFirstPage && <a href={query({})}>Newest</a>}
+        {olderBefore && <a href={query({ before: olderBefore })}>Older events</a>}
+      </nav>
+    </Layout>
+  )
+}

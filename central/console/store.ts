@@ -1,0 +1,112 @@
+import type { Queryable } from '../db/pool'
+import { ADMIN_ROLE } from '../../shared/access-token-claims'
+
+/** The administrator behind a console cookie, checked afresh on every request. */
+export interface ConsoleAdmin {
+  userId: string
+  username: string
+  expiresAt: Date
+}
+
+export interface NewConsoleSession {
+  tokenHash: Buffer
+  userId: string
+  now: Date
+  expiresAt: Date
+  ip: string | null
+  userAgent: string | null
+}
+
+/** Stores a console sign-in (only the hash of its cookie value). */
+export async function insertConsoleSession(sql: Queryable, session: NewConsoleSession): Promise<void> {
+  await sql`
+    insert into console_sessions (token_hash, user_id, created_at, expires_at, ip, user_agent)
+    values (${session.tokenHash}, ${session.userId}, ${session.now}, ${session.expiresAt},
+            ${session.ip && /^[0-9a-fA-F:.]+$/.test(session.ip) ? session.ip : null}, ${session.userAgent})`
+}
+
+/**
+ * The admin a console cookie belongs to, or undefined. The join re-checks the user on every
+ * request, so disabling an admin or taking away `portcullis:admin` ends their console access
+ * at once, without waiting for the cookie to expire.
+ */
+export async function findConsoleAdmin(sql: Queryable, tokenHash: Buffer, now: Date): Promise<ConsoleAdmin | undefined> {
+  const [row]: [{ user_id: string; username: string; expires_at: Date }?] = await sql`
+    select cs.user_id, u.username, cs.expires_at
+    from console_sessions cs join users u on u.id = cs.user_id
+    where cs.token_hash = ${tokenHash} and cs.expires_at > ${now}
+      and u.enabled and ${ADMIN_ROLE} = any(u.roles)`
+  return row && { userId: row.user_id, username: row.username, expiresAt: row.expires_at }
+}
+
+export async function deleteConsoleSession(sql: Queryable, tokenHash: Buffer): Promise<void> {
+  await sql`delete from console_sessions where token_hash = ${tokenHash}`
+}
+
+export async function purgeExpiredConsoleSessions(sql: Queryable, now: Date): Promise<void> {
+  await sql`delete from console_sessions where expires_at <= ${now}`
+}
+
+/** The overview's headline numbers: sessions alive now, and events of the last 24 hours. */
+export interface OverviewCounts {
+  activeSessions: number
+  logins: number
+  failedLogins: number
+  refreshes: number
+  reuseDetections: number
+  revocations: number
+}
+
+export async function countOverview(sql: Queryable, now: Date): Promise<OverviewCounts> {
+  const since = new Date(now.getTime() - 24 * 3600 * 1000)
+  const [row]: [Record<keyof OverviewCounts, number>?] = await sql`
+    select
+      (select count(*)::int from sessions
+        where revoked_at is null and idle_expires_at > ${now} and absolute_expires_at > ${now}) as "activeSessions",
+      count(*) filter (where event_type = 'session.created')::int as "logins",
+      count(*) filter (where event_type = 'user.login_failed')::int as "failedLogins",
+      count(*) filter (where event_type = 'session.refreshed')::int as "refreshes",
+      count(*) filter (where event_type = 'session.reuse_detected')::int as "reuseDetections",
+      count(*) filter (where event_type = 'session.revoked')::int as "revocations"
+    from audit_events
+    where at > ${since} and at <= ${now}`
+  return row ?? { activeSessions: 0, logins: 0, failedLogins: 0, refreshes: 0, reuseDetections: 0, revocations: 0 }
+}
+
+/** One hour of activity for the overview chart. */
+export interface ActivityHour {
+  hourStart: Date
+  logins: number
+  refreshes: number
+  revocations: number
+  reuseDetections: number
+}
+
+/** The last 24 whole hours up to and including the current one, oldest first, empty hours as zeros. */
+export async function listHourlyActivity(sql: Queryable, now: Date): Promise<ActivityHour[]> {
+  const rows = await sql<ActivityHour[]>`
+    with hours as (
+      select generate_series(
+        date_trunc('hour', ${now}::timestamptz) - interval '23 hours',
+        date_trunc('hour', ${now}::timestamptz),
+        interval '1 hour') as hour_start
+    )
+    select h.hour_start as "hourStart",
+      count(e.id) filter (where e.event_type = 'session.created')::int as "logins",
+      count(e.id) filter (where e.event_type = 'session.refreshed')::int as "refreshes",
+      count(e.id) filter (where e.event_type = 'session.revoked')::int as "revocations",
+      count(e.id) filter (where e.event_type = 'session.reuse_detected')::int as "reuseDetections"
+    from hours h
+    left join audit_events e on e.at >= h.hour_start and e.at < h.hour_start + interval '1 hour' and e.at <= ${now}
+    group by h.hour_start
+    order by h.hour_start`
+  return rows.map((r) => ({ ...r }))
+}
+
+/** id → username for the users an audit page mentions (one query for the whole page). */
+export async function findUsernames(sql: Queryable, userIds: readonly string[]): Promise<Map<string, string>> {
+  if (userIds.length === 0) return new Map()
+  const rows = await sql<{ id: string; username: string }[]>`
+    select id, username from users where id = any(${[...new Set(userIds)]}::uuid[])`
+  return new Map(rows.map((r) => [r.id, r.username]))
+}

@@ -1,0 +1,259 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { ADMIN_ROLE } from '../../../shared/access-token-claims'
+import { listAuditEvents } from '../../../central/audit/store'
+import { findSession } from '../../../central/sessions/store'
+import { buildCentralApp, type CentralTestApp } from '../../support/central-app'
+import { createTestDatabase, type TestDatabase } from '../../support/database'
+import { insertTestUser, type TestUser } from '../../support/users'
+import { ConsoleBrowser, insertLiveSession } from './console-support'
+
+const PASSWORD = 'correct horse battery staple'
+
+let db: TestDatabase
+let t: CentralTestApp
+let admin: TestUser
+let alice: TestUser
+
+beforeAll(async () => {
+  db = await createTestDatabase()
+  t = await buildCentralApp(db.sql, { env: { REVOCATION_POLL_SECONDS: '7' } })
+  admin = await insertTestUser(db.sql, { username: 'ops-admin', password: PASSWORD, roles: [ADMIN_ROLE] })
+})
+afterAll(() => db.drop())
+beforeEach(async () => {
+  await db.sql`delete from users where username = 'alice'`
+  alice = await insertTestUser(db.sql, { username: 'alice', password: PASSWORD })
+})
+
+async function signedInBrowser(): Promise<ConsoleBrowser> {
+  const browser = new ConsoleBrowser(t)
+  const res = await browser.signIn(admin.username, PASSWORD)
+  expect(res.status).toBe(303)
+  return browser
+}
+
+describe('console sign-in', () => {
+  it('signs an admin in with an HttpOnly, Secure, SameSite=Strict cookie and audits it', async () => {
+    const browser = new ConsoleBrowser(t)
+    const res = await browser.signIn(admin.username, PASSWORD)
+    expect(res.status).toBe(303)
+    expect(res.headers.get('Location')).toBe('/console/')
+    const cookie = res.headers.getSetCookie().find((c) => c.startsWith('__Host-portcullis-console='))
+    expect(cookie).toMatch(/HttpOnly/i)
+    expect(cookie).toMatch(/Secure/i)
+    expect(cookie).toMatch(/SameSite=Strict/i)
+    const overview = await browser.get('/console/')
+    expect(overview.status).toBe(200)
+    expect(await overview.text()).toContain('<h1>Overview</h1>')
+    const [event] = await listAuditEvents(db.sql, { type: 'console.sign_in', userId: admin.id, limit: 1 })
+    expect(event?.actor).toBe('admin:ops-admin')
+  })
+
+  it('refuses a user without the portcullis:admin role, with the wrong-password answer', async () => {
+    const browser = new ConsoleBrowser(t)
+    const res = await browser.signIn('alice', PASSWORD)
+    expect(res.status).toBe(401)
+    expect(await res.text()).toContain('Sign-in failed')
+    expect(browser.cookies.has('__Host-portcullis-console')).toBe(false)
+    expect((await browser.get('/console/')).headers.get('Location')).toBe('/console/sign-in')
+  })
+
+  it('refuses a wrong password', async () => {
+    const browser = new ConsoleBrowser(t)
+    const res = await browser.signIn(admin.username, 'not the password')
+    expect(res.status).toBe(401)
+    expect(browser.cookies.has('__Host-portcullis-console')).toBe(false)
+  })
+
+  it('refuses a sign-in post without the sign-in CSRF cookie value', async () => {
+    const browser = new ConsoleBrowser(t)
+    await browser.get('/console/sign-in')
+    const res = await browser.post('/console/sign-in', { username: admin.username, password: PASSWORD, _csrf: 'forged' })
+    expect(res.status).toBe(403)
+  })
+
+  it('redirects to sign-in when there is no console session', async () => {
+    const res = await t.app.request('/console/users')
+    expect(res.status).toBe(303)
+    expect(res.headers.get('Location')).toBe('/console/sign-in')
+  })
+
+  it('ends the console session on sign-out', async () => {
+    const browser = await signedInBrowser()
+    const csrf = await browser.csrfFrom('/console/')
+    const stolenCookie = browser.cookies.get('__Host-portcullis-console')
+    const res = await browser.post('/console/sign-out', { _csrf: csrf })
+    expect(res.status).toBe(303)
+    // The old cookie value is dead on the server too, not only deleted in the browser.
+    const replay = await t.app.request('/console/', { headers: { Cookie: `__Host-portcullis-console=${stolenCookie}` } })
+    expect(replay.status).toBe(303)
+  })
+
+  it('ends console access at once when the admin loses the role', async () => {
+    const other = await insertTestUser(db.sql, { password: PASSWORD, roles: [ADMIN_ROLE] })
+    const browser = new ConsoleBrowser(t)
+    expect((await browser.signIn(other.username, PASSWORD)).status).toBe(303)
+    await db.sql`update users set roles = '{}' where id = ${other.id}`
+    expect((await browser.get('/console/')).status).toBe(303)
+  })
+})
+
+describe('console pages', () => {
+  it('finds users by username prefix', async () => {
+    const browser = await signedInBrowser()
+    const html = await (await browser.get('/console/users?q=ali')).text()
+    expect(html).toContain('href="/console/users/alice"')
+    expect(html).not.toContain('href="/console/users/ops-admin"')
+  })
+
+  it("shows a user's grants and sessions with device, IP and client", async () => {
+    await insertLiveSession(db.sql, alice.id, t.clock(), 'Mozilla/5.0 TestPhone')
+    const browser = await signedInBrowser()
+    const html = await (await browser.get('/console/users/alice')).text()
+    expect(html).toContain('Mozilla/5.0 TestPhone')
+    expect(html).toContain('203.0.113.7')
+    expect(html).toContain('https://api.example.test')
+    expect(html).toContain('Revoke all sessions')
+  })
+
+  it('answers 404 for an unknown user', async () => {
+    const browser = await signedInBrowser()
+    expect((await browser.get('/console/users/nobody-here')).status).toBe(404)
+  })
+
+  it('renders the overview counts and the 24-hour chart', async () => {
+    await insertLiveSession(db.sql, alice.id, t.clock())
+    const browser = await signedInBrowser()
+    const html = await (await browser.get('/console/')).text()
+    expect(html).toContain('Active sessions')
+    expect(html).toMatch(/<svg[^>]*class="chart"/)
+  })
+
+  it('sends a strict Content-Security-Policy and forbids framing', async () => {
+    const browser = await signedInBrowser()
+    const res = await browser.get('/console/')
+    expect(res.headers.get('Content-Security-Policy')).toContain("frame-ancestors 'none'")
+    expect(res.headers.get('Content-Security-Policy')).toContain("default-src 'none'")
+    expect(res.headers.get('Cache-Control')).toBe('no-store')
+  })
+})
+
+describe('console actions', () => {
+  it('revokes one session, audits it with the admin as actor and says when the edge enforces it', async () => {
+    const keep = await insertLiveSession(db.sql, alice.id, t.clock())
+    const target = await insertLiveSession(db.sql, alice.id, t.clock())
+    const browser = await signedInBrowser()
+    const csrf = await browser.csrfFrom('/console/users/alice')
+    const res = await browser.post(`/console/users/alice/sessions/${target}/revoke`, { _csrf: csrf })
+    expect(res.status).toBe(303)
+    expect((await findSession(db.sql, target, t.clock()))?.state).toBe('revoked')
+    expect((await findSession(db.sql, keep, t.clock()))?.state).toBe('active')
+    const [event] = await listAuditEvents(db.sql, { sessionId: target, type: 'session.revoked' })
+    expect(event?.actor).toBe('admin:ops-admin')
+    const page = await (await browser.get(res.headers.get('Location')!)).text()
+    expect(page).toContain('within 7 seconds')
+  })
+
+  it('refuses a cross-site form post even with a valid CSRF token', async () => {
+    const target = await insertLiveSession(db.sql, alice.id, t.clock())
+    const browser = await signedInBrowser()
+    const csrf = await browser.csrfFrom('/console/users/alice')
+    const res = await browser.post(`/console/users/alice/sessions/${target}/revoke`, { _csrf: csrf }, { Origin: 'https://evil.example' })
+    expect(res.status).toBe(403)
+    expect((await findSession(db.sql, target, t.clock()))?.state).toBe('active')
+  })
+
+  it('refuses a post whose Sec-Fetch-Site says cross-site', async () => {
+    const target = await insertLiveSession(db.sql, alice.id, t.clock())
+    const browser = await signedInBrowser()
+    const csrf = await browser.csrfFrom('/console/users/alice')
+    const res = await browser.post(`/console/users/alice/sessions/${target}/revoke`, { _csrf: csrf }, { 'Sec-Fetch-Site': 'cross-site' })
+    expect(res.status).toBe(403)
+    expect((await findSession(db.sql, target, t.clock()))?.state).toBe('active')
+  })
+
+  it('refuses a same-origin post without the CSRF token', async () => {
+    const target = await insertLiveSession(db.sql, alice.id, t.clock())
+    const browser = await signedInBrowser()
+    const res = await browser.post(`/console/users/alice/sessions/${target}/revoke`, { _csrf: 'guess' })
+    expect(res.status).toBe(403)
+    expect((await findSession(db.sql, target, t.clock()))?.state).toBe('active')
+  })
+
+  it('does not revoke a session of another user through this user’s page', async () => {
+    const bob = await insertTestUser(db.sql, { password: PASSWORD })
+    const bobs = await insertLiveSession(db.sql, bob.id, t.clock())
+    const browser = await signedInBrowser()
+    const csrf = await browser.csrfFrom('/console/users/alice')
+    const res = await browser.post(`/console/users/alice/sessions/${bobs}/revoke`, { _csrf: csrf })
+    expect(res.status).toBe(404)
+    expect((await findSession(db.sql, bobs, t.clock()))?.state).toBe('active')
+  })
+
+  it('revokes every session of a user', async () => {
+    const sessions = [await insertLiveSession(db.sql, alice.id, t.clock()), await insertLiveSession(db.sql, alice.id, t.clock())]
+    const browser = await signedInBrowser()
+    const csrf = await browser.csrfFrom('/console/users/alice')
+    const res = await browser.post('/console/users/alice/sessions/revoke-all', { _csrf: csrf })
+    expect(res.status).toBe(303)
+    for (const id of sessions) expect((await findSession(db.sql, id, t.clock()))?.state).toBe('revoked')
+    expect(await (await browser.get(res.headers.get('Location')!)).text()).toContain('Revoked 2 session(s)')
+  })
+
+  it('disables a user, revoking their sessions, and enables them again', async () => {
+    const session = await insertLiveSession(db.sql, alice.id, t.clock())
+    const browser = await signedInBrowser()
+    let csrf = await browser.csrfFrom('/console/users/alice')
+    expect((await browser.post('/console/users/alice/disable', { _csrf: csrf })).status).toBe(303)
+    const [disabled] = await db.sql<{ enabled: boolean }[]>`select enabled from users where id = ${alice.id}`
+    expect(disabled?.enabled).toBe(false)
+    expect((await findSession(db.sql, session, t.clock()))?.state).toBe('revoked')
+    const [event] = await listAuditEvents(db.sql, { userId: alice.id, type: 'user.disabled' })
+    expect(event?.actor).toBe('admin:ops-admin')
+    csrf = await browser.csrfFrom('/console/users/alice')
+    expect((await browser.post('/console/users/alice/enable', { _csrf: csrf })).status).toBe(303)
+    const [enabled] = await db.sql<{ enabled: boolean }[]>`select enabled from users where id = ${alice.id}`
+    expect(enabled?.enabled).toBe(true)
+  })
+
+  it('rotates the signing key and shows the next key', async () => {
+    const browser = await signedInBrowser()
+    const csrf = await browser.csrfFrom('/console/keys')
+    const res = await browser.post('/console/keys/rotate', { _csrf: csrf })
+    expect(res.status).toBe(303)
+    const html = await (await browser.get(res.headers.get('Location')!)).text()
+    expect(html).toContain('badge next')
+    expect(html).toContain('published')
+  })
+})
+
+describe('console audit trail', () => {
+  it('filters by user and event type, newest first', async () => {
+    const target = await insertLiveSession(db.sql, alice.id, t.clock())
+    const browser = await signedInBrowser()
+    const csrf = await browser.csrfFrom('/console/users/alice')
+    await browser.post(`/console/users/alice/sessions/${target}/revoke`, { _csrf: csrf })
+    const html = await (await browser.get('/console/audit?user=alice&type=session.revoked')).text()
+    expect(html).toContain(target.slice(0, 8))
+    expect(html).toContain('admin:ops-admin')
+    expect(html).not.toContain('console.sign_in</td>')
+  })
+
+  it('pages back through older events', async () => {
+    const browser = await signedInBrowser()
+    for (let i = 0; i < 3; i++) await insertLiveSession(db.sql, alice.id, t.clock())
+    await db.sql`insert into audit_events (at, event_type, actor, user_id) select now(), 'user.updated', 'system', ${alice.id} from generate_series(1, 60)`
+    const first = await (await browser.get('/console/audit?user=alice')).text()
+    const older = /href="([^"]*before=\d+[^"]*)"/.exec(first)?.[1]
+    expect(older).toBeDefined()
+    const second = await (await browser.get(older!.replaceAll('&amp;', '&'))).text()
+    expect(second).toContain('Newest')
+    expect(second).toContain('user.created')
+  })
+
+  it('answers 400 for a malformed session filter instead of failing in SQL', async () => {
+    const browser = await signedInBrowser()
+    const res = await browser.get('/console/audit?session=not-a-uuid')
+    expect(res.status).toBe(400)
+  })
+})

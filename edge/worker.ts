@@ -1,6 +1,129 @@
 import { Hono } from 'hono'
+import type { AccessTokenClaims } from '../shared/access-token-claims'
+import { InvalidToken, PortcullisError } from '../shared/errors'
+import { toErrorResponse } from '../shared/oauth-error-response'
+import { authorizeRequest } from './authorize'
+import { parseEdgeConfig, type EdgeConfig } from './config'
+import { extractAccessToken } from './extract-token'
+import { buildOriginRequestHeaders, forwardToOrigin } from './forward-to-origin'
+import { isRevoked } from './is-revoked'
+import { JwksCache } from './jwks'
+import { serverTimingHeader, writeRequestLog, type RequestLogEntry } from './request-log'
+import { matchRoute, normalizeRequestPath } from './routes'
+import { VerifiedTokenCache } from './verified-token-cache'
+import { verifyAccessToken } from './verify-access-token'
 
-// Placeholder until the edge gateway lands: answers 404 for everything.
-const app = new Hono()
-app.all('*', (c) => c.json({ error: 'not_found' }, 404))
+/** Everything the edge keeps per isolate: parsed config, imported keys, verified tokens. */
+interface EdgeState {
+  config: EdgeConfig
+  jwks: JwksCache
+  tokens: VerifiedTokenCache
+}
+
+let state: EdgeState | undefined
+
+/** Parses `env` on the first request of an isolate; an invalid config fails every request with 500. */
+function loadEdgeState(env: Env): EdgeState {
+  if (state) return state
+  const config = parseEdgeConfig(env as unknown as Record<string, unknown>)
+  const tokens = new VerifiedTokenCache(config.verifiedTokenCacheSize)
+  const jwks = new JwksCache(config.jwks, {
+    refetchCooldownMs: config.jwksRefetchCooldownSeconds * 1000,
+    maxAgeMs: config.jwksMaxAgeSeconds * 1000,
+    fetchTimeoutMs: config.jwksTimeoutMs,
+    // A key that leaves the JWKS takes its cached tokens with it.
+    onKeySetChanged: (kids) => tokens.retainKeys(kids),
+  })
+  state = { config, jwks, tokens }
+  return state
+}
+
+/**
+ * The request path at the edge, in order (DESIGN.md): match → extract → verify → revoked? →
+ * authorize → forward. Each step throws a `PortcullisError`; `toErrorResponse` is the one place
+ * that turns it into an RFC 6750 answer.
+ */
+async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(promise: Promise<unknown>): void }): Promise<Response> {
+  const startedMs = Date.now()
+  const url = new URL(request.url)
+  const log: RequestLogEntry = { method: request.method, path: url.pathname }
+  let realm = 'portcullis'
+  let debug = false
+  let response: Response
+  try {
+    const { config, jwks, tokens } = loadEdgeState(env)
+    realm = config.realm
+    debug = config.debug
+
+    // 1. match: on the normalized path, which is also exactly the path forwarded.
+    const path = normalizeRequestPath(url.pathname)
+    log.path = path
+    const route = matchRoute(config.routes, request.method, path)
+    log.route = route.prefix
+
+    let claims: AccessTokenClaims | undefined
+    if (!route.public) {
+      // 2. extract
+      const token = extractAccessToken(request, url, config.accessTokenCookie, config.realm)
+      // 3. verify
+      const verifyStartedMs = Date.now()
+      claims = await verifyAccessToken(
+        token,
+        { issuer: config.issuer, clockToleranceSeconds: config.clockToleranceSeconds, jwks, cache: tokens },
+        verifyStartedMs,
+      )
+      log.verifyMs = Date.now() - verifyStartedMs
+      log.sub = claims.sub
+      log.sid = claims.sid
+      // 4. revoked? (issue 5: cached revocation feed). Checked on every request, cache hit or not.
+      if (isRevoked(claims, Date.now())) throw new InvalidToken('access token has been revoked')
+      // 5. authorize
+      authorizeRequest(route, claims)
+    }
+
+    // 6. forward
+    const webSocket = request.headers.get('Upgrade')?.toLowerCase() === 'websocket'
+    const headers = buildOriginRequestHeaders(request.headers, {
+      identityHeaderPrefix: config.identityHeaderPrefix,
+      claims,
+      stripCredentials: route.public || config.forwardAuthorization ? undefined : { cookieName: config.accessTokenCookie },
+      clientAddress: request.headers.get('CF-Connecting-IP'),
+      requestUrl: url,
+      webSocket,
+    })
+    const originStartedMs = Date.now()
+    response = await forwardToOrigin(request, {
+      targetUrl: `${route.origin}${path}${url.search}`,
+      headers,
+      timeoutMs: config.originTimeoutMs,
+      webSocket,
+    })
+    log.originMs = Date.now() - originStartedMs
+
+    // Keys older than their max age are refreshed after the response, never in front of it.
+    const refresh = jwks.refreshIfStale(Date.now())
+    if (refresh) ctx.waitUntil(refresh)
+  } catch (error) {
+    response = toErrorResponse(error, { realm })
+    if (error instanceof PortcullisError) {
+      log.error = error.code
+      log.reason = error.message
+    } else {
+      log.error = 'server_error'
+      console.error(JSON.stringify({ msg: 'edge failure', error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) }))
+    }
+  }
+  log.status = response.status
+  log.totalMs = Date.now() - startedMs
+  writeRequestLog(log)
+  if (debug && response.status !== 101) {
+    response = new Response(response.body, response)
+    response.headers.set('Server-Timing', serverTimingHeader(log))
+  }
+  return response
+}
+
+const app = new Hono<{ Bindings: Env }>()
+app.all('*', (c) => handleEdgeRequest(c.req.raw, c.env, c.executionCtx))
+
 export default app

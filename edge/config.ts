@@ -1,0 +1,227 @@
+import { z } from 'zod'
+import { DEFAULT_IDENTITY_HEADER_PREFIX } from '../shared/access-token-claims'
+
+/**
+ * One entry of the route table as written in `ROUTES` (JSON). A path prefix, optionally limited to
+ * some methods, maps to an origin; protected routes name the audience the token must carry.
+ */
+export const RouteEntrySchema = z
+  .strictObject({
+    /** Path prefix, normalized (no `.`/`..` segments, no `//`, nothing percent-encoded). */
+    prefix: z
+      .string()
+      .regex(/^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/, 'must start with "/" and contain only plain path characters')
+      .refine((prefix) => !prefix.includes('//'), 'must not contain "//"')
+      .refine((prefix) => !prefix.split('/').some((segment) => segment === '.' || segment === '..'), 'must not contain "." or ".." segments'),
+    /** Origin the request is forwarded to; the request path is appended unchanged. */
+    origin: z
+      .url({ protocol: /^https?$/ })
+      .refine((origin) => {
+        const url = new URL(origin)
+        return url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password
+      }, 'must be a bare http(s) origin without path, query, fragment or credentials'),
+    methods: z
+      .array(z.string().regex(/^[A-Za-z]+$/, 'must be an HTTP method name'))
+      .min(1)
+      .transform((methods) => methods.map((method) => method.toUpperCase()))
+      .optional(),
+    public: z.boolean().default(false),
+    /** RFC 9068 §4: the resource indicator this route's origin expects in `aud`. */
+    audience: z.string().min(1).optional(),
+    /** All of these scopes are required (RFC 6749 §3.3). */
+    scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be an RFC 6749 §3.3 scope token')).default([]),
+    /** Any one of these roles is required. */
+    roles: z.array(z.string().min(1)).default([]),
+  })
+  .superRefine((route, context) => {
+    if (!route.public && !route.audience) {
+      context.addIssue({ code: 'custom', path: ['audience'], message: 'is required unless "public" is true' })
+    }
+    if (route.public && (route.audience || route.scopes.length > 0 || route.roles.length > 0)) {
+      context.addIssue({ code: 'custom', path: ['public'], message: 'a public route cannot also require an audience, scopes or roles' })
+    }
+  })
+
+export type RouteEntry = z.infer<typeof RouteEntrySchema>
+
+const booleanVar = z
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0', ''])])
+  .transform((value) => value === true || value === 'true' || value === '1')
+
+/** A JSON var may arrive as a string (`[vars]` string, `.dev.vars`, secret) or already parsed (TOML table). */
+function jsonVar<T extends z.ZodType>(schema: T) {
+  return z.union([z.string(), z.array(z.unknown()), z.record(z.string(), z.unknown())]).transform((value, context) => {
+    if (typeof value !== 'string') return value
+    try {
+      return JSON.parse(value) as unknown
+    } catch {
+      context.addIssue({ code: 'custom', message: 'is not valid JSON' })
+      return z.NEVER
+    }
+  }).pipe(schema)
+}
+
+const JwkSetSchema = z.object({ keys: z.array(z.record(z.string(), z.unknown())) })
+
+const EnvSchema = z
+  .object({
+    ISSUER: z.url(),
+    JWKS_URL: z.url().optional(),
+    /** Static JWKS (JSON): replaces fetching `JWKS_URL` entirely. */
+    JWKS: jsonVar(JwkSetSchema).optional(),
+    CENTRAL_URL: z.url(),
+    ROUTES: jsonVar(z.array(z.unknown())),
+    IDENTITY_HEADER_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9-]*-$/, 'must be a header-name prefix ending in "-", e.g. "X-Portcullis-"')
+      .default(DEFAULT_IDENTITY_HEADER_PREFIX),
+    ACCESS_TOKEN_COOKIE: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be a cookie name').default('portcullis_at'),
+    CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
+    ORIGIN_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+    FORWARD_AUTHORIZATION: booleanVar.default(false),
+    JWKS_REFETCH_COOLDOWN_SECONDS: z.coerce.number().min(0).default(30),
+    JWKS_MAX_AGE_SECONDS: z.coerce.number().positive().default(300),
+    JWKS_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+    VERIFIED_TOKEN_CACHE_SIZE: z.coerce.number().int().min(0).default(10_000),
+    REALM: z.string().min(1).default('portcullis'),
+    DEBUG: booleanVar.default(false),
+  })
+  .superRefine((env, context) => {
+    if (!env.JWKS_URL && !env.JWKS) {
+      context.addIssue({ code: 'custom', path: ['JWKS_URL'], message: 'is required unless a static JWKS is configured' })
+    }
+  })
+
+/** A route after validation, with its position in `ROUTES` kept for logs and error messages. */
+export interface Route {
+  index: number
+  prefix: string
+  origin: string
+  methods: string[] | undefined
+  public: boolean
+  audience: string | undefined
+  scopes: string[]
+  roles: string[]
+  /** Central's own paths (`/auth/`, `/oauth/`, `/.well-known/`), forwarded unchanged. */
+  central: boolean
+}
+
+/** Typed edge configuration, parsed once per isolate from the Worker's `env`. */
+export interface EdgeConfig {
+  issuer: string
+  jwks: { kind: 'remote'; url: string } | { kind: 'static'; keys: Record<string, unknown>[] }
+  centralUrl: string
+  routes: Route[]
+  identityHeaderPrefix: string
+  accessTokenCookie: string
+  clockToleranceSeconds: number
+  originTimeoutMs: number
+  forwardAuthorization: boolean
+  jwksRefetchCooldownSeconds: number
+  jwksMaxAgeSeconds: number
+  jwksTimeoutMs: number
+  verifiedTokenCacheSize: number
+  realm: string
+  debug: boolean
+}
+
+/** Paths central serves itself; browsers see one origin for login and cookies. */
+export const CENTRAL_PREFIXES = ['/auth/', '/oauth/', '/.well-known/'] as const
+
+/** Thrown once per isolate when `env` is invalid; the message names every bad variable and route entry. */
+export class EdgeConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid edge configuration:\n  - ${problems.join('\n  - ')}`)
+    this.name = 'EdgeConfigError'
+  }
+}
+
+/**
+ * Validates the Worker's vars and secrets into an `EdgeConfig`. Errors name the variable, and for
+ * `ROUTES` the entry by index and prefix (e.g. `ROUTES[1] (prefix "/api/").audience: …`).
+ * @see https://developers.cloudflare.com/workers/configuration/environment-variables/
+ */
+export function parseEdgeConfig(env: Record<string, unknown>): EdgeConfig {
+  const parsed = EnvSchema.safeParse(env)
+  if (!parsed.success) {
+    throw new EdgeConfigError(parsed.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`))
+  }
+  const vars = parsed.data
+  const problems: string[] = []
+  const routes: Route[] = []
+  vars.ROUTES.forEach((entry, index) => {
+    const prefixLabel =
+      entry && typeof entry === 'object' && 'prefix' in entry && typeof entry.prefix === 'string' ? ` (prefix ${JSON.stringify(entry.prefix)})` : ''
+    const result = RouteEntrySchema.safeParse(entry)
+    if (!result.success) {
+      for (const issue of result.error.issues) {
+        problems.push(`ROUTES[${index}]${prefixLabel}${issue.path.length ? '.' + issue.path.join('.') : ''}: ${issue.message}`)
+      }
+      return
+    }
+    const route = result.data
+    if (CENTRAL_PREFIXES.some((central) => route.prefix.startsWith(central))) {
+      problems.push(`ROUTES[${index}]${prefixLabel}.prefix: is reserved for central (${CENTRAL_PREFIXES.join(', ')})`)
+      return
+    }
+    const clash = routes.find((other) => other.prefix === route.prefix && methodsOverlap(other.methods, route.methods))
+    if (clash) {
+      problems.push(`ROUTES[${index}]${prefixLabel}: duplicates ROUTES[${clash.index}] for the same prefix and methods`)
+      return
+    }
+    routes.push({
+      index,
+      prefix: route.prefix,
+      origin: new URL(route.origin).origin,
+      methods: route.methods,
+      public: route.public,
+      audience: route.audience,
+      scopes: route.scopes,
+      roles: route.roles,
+      central: false,
+    })
+  })
+  if (problems.length > 0) throw new EdgeConfigError(problems)
+
+  const centralOrigin = new URL(vars.CENTRAL_URL).origin
+  for (const prefix of CENTRAL_PREFIXES) {
+    routes.push({
+      index: -1,
+      prefix,
+      origin: centralOrigin,
+      methods: undefined,
+      public: true,
+      audience: undefined,
+      scopes: [],
+      roles: [],
+      central: true,
+    })
+  }
+
+  return {
+    issuer: vars.ISSUER,
+    jwks: vars.JWKS ? { kind: 'static', keys: vars.JWKS.keys } : { kind: 'remote', url: vars.JWKS_URL! },
+    centralUrl: centralOrigin,
+    routes,
+    identityHeaderPrefix: vars.IDENTITY_HEADER_PREFIX,
+    accessTokenCookie: vars.ACCESS_TOKEN_COOKIE,
+    clockToleranceSeconds: vars.CLOCK_TOLERANCE_SECONDS,
+    originTimeoutMs: vars.ORIGIN_TIMEOUT_MS,
+    forwardAuthorization: vars.FORWARD_AUTHORIZATION,
+    jwksRefetchCooldownSeconds: vars.JWKS_REFETCH_COOLDOWN_SECONDS,
+    jwksMaxAgeSeconds: vars.JWKS_MAX_AGE_SECONDS,
+    jwksTimeoutMs: vars.JWKS_TIMEOUT_MS,
+    verifiedTokenCacheSize: vars.VERIFIED_TOKEN_CACHE_SIZE,
+    realm: vars.REALM,
+    debug: vars.DEBUG,
+  }
+}
+
+function methodsOverlap(a: string[] | undefined, b: string[] | undefined): boolean {
+  if (!a || !b) return true
+  return a.some((method) => b.includes(method))
+}
+
+function formatPath(path: PropertyKey[]): string {
+  return path.map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`)).join('') || '(env)'
+}

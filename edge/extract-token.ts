@@ -1,0 +1,62 @@
+import { InvalidRequest, InvalidToken } from '../shared/errors'
+
+/** RFC 6750 §2.1 `b64token`, the only shape a Bearer credential may have. */
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i
+
+/**
+ * The access token of a request: `Authorization: Bearer …` first, else the access-token cookie.
+ * RFC 6750 §2 lets a client use one method per request; a request that carries two (two headers,
+ * which the Fetch API joins with a comma, header and cookie, two cookies) or puts the token in the
+ * query string (§2.3, leaks into logs and Referer) is refused with 400 `invalid_request` rather than
+ * having one silently picked. No token at all → 401 without an error code (§3.1).
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-2
+ */
+export function extractAccessToken(request: Request, url: URL, cookieName: string, realm: string): string {
+  if (url.searchParams.has('access_token')) {
+    throw bearerInvalidRequest('access tokens are not accepted in the query string', realm)
+  }
+  const authorization = request.headers.get('Authorization')
+  const cookieTokens = readCookieValues(request.headers.get('Cookie'), cookieName)
+  if (authorization !== null) {
+    const match = BEARER.exec(authorization.trim())
+    if (!match) {
+      throw bearerInvalidRequest(
+        authorization.includes(',') ? 'more than one Authorization header was sent' : 'Authorization header is not a single Bearer token',
+        realm,
+      )
+    }
+    if (cookieTokens.length > 0) throw bearerInvalidRequest('access token sent in both the Authorization header and a cookie', realm)
+    return match[1]!
+  }
+  if (cookieTokens.length > 1) throw bearerInvalidRequest('more than one access-token cookie was sent', realm)
+  const cookieToken = cookieTokens[0]
+  if (cookieToken === undefined || cookieToken === '') throw InvalidToken.missing()
+  return cookieToken
+}
+
+/** Every value of cookie `name` (RFC 6265 §5.4 allows a name to repeat when paths differ). */
+function readCookieValues(header: string | null, name: string): string[] {
+  if (!header) return []
+  const values: string[] = []
+  for (const pair of header.split(';')) {
+    const separator = pair.indexOf('=')
+    if (separator === -1) continue
+    if (pair.slice(0, separator).trim() !== name) continue
+    let value = pair.slice(separator + 1).trim()
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1)
+    values.push(value)
+  }
+  return values
+}
+
+/** RFC 6750 §3.1 `invalid_request`: 400 with a Bearer challenge naming the error. */
+export function bearerInvalidRequest(message: string, realm: string): InvalidRequest {
+  const error = new InvalidRequest(message)
+  error.headers['WWW-Authenticate'] =
+    `Bearer realm="${quoteParameter(realm)}", error="invalid_request", error_description="${quoteParameter(message)}"`
+  return error
+}
+
+function quoteParameter(value: string): string {
+  return value.replace(/[\\"]/g, '\\$&').replace(/[\u0000-\u001f\u007f]/g, ' ')
+}

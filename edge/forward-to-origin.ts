@@ -1,0 +1,129 @@
+import { proxy } from 'hono/proxy'
+import { audienceList, parseScope, type AccessTokenClaims } from '../shared/access-token-claims'
+import { BadGateway, GatewayTimeout } from '../shared/errors'
+
+/** RFC 9110 §7.6.1 hop-by-hop headers, plus the legacy ones proxies still see. */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']
+/** Client-supplied forwarding headers: the edge is the first trusted hop and sets its own. */
+const CLIENT_FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-real-ip']
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+
+export interface OriginHeaderOptions {
+  identityHeaderPrefix: string
+  /** Verified claims for a protected route; `undefined` on public routes. */
+  claims: AccessTokenClaims | undefined
+  /** Strip `Authorization` and the access-token cookie before forwarding (protected routes). */
+  stripCredentials: { cookieName: string } | undefined
+  clientAddress: string | null
+  requestUrl: URL
+  /** Keep `Upgrade`/`Connection: upgrade` for a WebSocket handshake. */
+  webSocket: boolean
+}
+
+/**
+ * The headers an origin receives. Order matters: first everything a client could use to forge an
+ * identity goes (every header with the identity prefix, and any header the client names in
+ * `Connection`, which a later hop would otherwise drop or keep on the client's say-so: RFC 9110
+ * §7.6.1), then hop-by-hop headers, and only then the edge sets identity and `X-Forwarded-*`.
+ * @see https://www.rfc-editor.org/rfc/rfc9110#section-7.6.1
+ */
+export function buildOriginRequestHeaders(inbound: Headers, options: OriginHeaderOptions): Headers {
+  const headers = new Headers(inbound)
+  const prefix = options.identityHeaderPrefix.toLowerCase()
+  const connection = inbound.get('connection')
+  if (connection) {
+    for (const name of connection.split(',')) {
+      const trimmed = name.trim().toLowerCase()
+      if (TOKEN.test(trimmed) && !(options.webSocket && trimmed === 'upgrade')) headers.delete(trimmed)
+    }
+  }
+  for (const name of [...headers.keys()]) {
+    if (name.toLowerCase().startsWith(prefix)) headers.delete(name)
+  }
+  for (const name of HOP_BY_HOP) {
+    if (options.webSocket && (name === 'upgrade' || name === 'connection')) continue
+    headers.delete(name)
+  }
+  if (options.webSocket) {
+    headers.set('Connection', 'Upgrade')
+    headers.set('Upgrade', 'websocket')
+  }
+  for (const name of CLIENT_FORWARDING_HEADERS) headers.delete(name)
+  headers.delete('host')
+
+  if (options.stripCredentials) {
+    headers.delete('authorization')
+    const cookie = withoutCookie(headers.get('cookie'), options.stripCredentials.cookieName)
+    if (cookie) headers.set('cookie', cookie)
+    else headers.delete('cookie')
+  }
+
+  if (options.claims) {
+    const claims = options.claims
+    const set = (suffix: string, value: string) => headers.set(`${options.identityHeaderPrefix}${suffix}`, value)
+    set('Sub', claims.sub)
+    set('Sid', claims.sid)
+    set('Scope', parseScope(claims.scope).join(' '))
+    set('Aud', audienceList(claims.aud).join(' '))
+    set('Client-Id', claims.client_id)
+    set('Jti', claims.jti)
+    if (claims.roles && claims.roles.length > 0) set('Roles', claims.roles.join(' '))
+  }
+
+  if (options.clientAddress) headers.set('X-Forwarded-For', options.clientAddress)
+  headers.set('X-Forwarded-Proto', options.requestUrl.protocol.slice(0, -1))
+  headers.set('X-Forwarded-Host', options.requestUrl.host)
+  return headers
+}
+
+export interface ForwardOptions {
+  targetUrl: string
+  headers: Headers
+  /** Time allowed until the origin's response headers arrive; the body then streams unbounded. */
+  timeoutMs: number
+  webSocket: boolean
+}
+
+/**
+ * Sends the request to the origin with `hono/proxy`: method and streamed body kept, redirects
+ * handed to the client rather than followed, response streamed back without hop-by-hop headers.
+ * A WebSocket handshake is passed to `fetch` directly so the 101 and its socket reach the client.
+ * Unreachable origin → 502, no response headers within `timeoutMs` → 504.
+ * @see https://hono.dev/docs/helpers/proxy
+ */
+export async function forwardToOrigin(request: Request, options: ForwardOptions): Promise<Response> {
+  const controller = new AbortController()
+  let timedOut = false
+  const timer = setTimeout(() => {
+    timedOut = true
+    controller.abort()
+  }, options.timeoutMs)
+  try {
+    if (options.webSocket) {
+      return await fetch(options.targetUrl, { method: request.method, headers: options.headers, signal: controller.signal })
+    }
+    const hasBody = request.method !== 'GET' && request.method !== 'HEAD'
+    return await proxy(options.targetUrl, {
+      method: request.method,
+      headers: options.headers,
+      body: hasBody ? request.body : null,
+      redirect: 'manual',
+      signal: controller.signal,
+    })
+  } catch (error) {
+    if (timedOut) throw new GatewayTimeout(`origin did not answer within ${options.timeoutMs} ms`, { cause: error })
+    throw new BadGateway('origin is unreachable', { cause: error })
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** The `Cookie` header without the access-token cookie, so the token is not forwarded by accident. */
+function withoutCookie(header: string | null, name: string): string | null {
+  if (!header) return null
+  const kept = header
+    .split(';')
+    .map((pair) => pair.trim())
+    .filter((pair) => pair !== '' && pair.slice(0, pair.indexOf('=') === -1 ? pair.length : pair.indexOf('=')).trim() !== name)
+  return kept.length > 0 ? kept.join('; ') : null
+}

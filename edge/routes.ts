@@ -1,0 +1,64 @@
+import { InvalidRequest, NotFound } from '../shared/errors'
+import type { Route } from './config'
+
+/** Characters RFC 3986 §2.3 calls unreserved: their percent-encoding means the same as the character. */
+const UNRESERVED = /[A-Za-z0-9\-._~]/
+
+/**
+ * Brings a request path to the one form the edge matches and forwards (RFC 3986 §6.2.2):
+ * percent-encoded unreserved characters are decoded, other escapes upper-cased. Anything that could
+ * make the origin see a different path than the edge authorized is rejected instead of guessed at:
+ * `.`/`..` segments (also as `%2e`), encoded `/` or `\` (`%2f`, `%5c`, and double-encoded `%252f`),
+ * a raw `\`, and empty segments (`//`). The caller forwards exactly the returned path.
+ * @see https://www.rfc-editor.org/rfc/rfc3986#section-6.2.2
+ */
+export function normalizeRequestPath(rawPath: string): string {
+  if (!rawPath.startsWith('/')) throw new InvalidRequest('request path must be absolute')
+  if (rawPath.includes('\\')) throw new InvalidRequest('request path must not contain a backslash')
+  let normalized = ''
+  for (let i = 0; i < rawPath.length; i++) {
+    const char = rawPath[i]!
+    if (char !== '%') {
+      normalized += char
+      continue
+    }
+    const hex = rawPath.slice(i + 1, i + 3)
+    if (!/^[0-9A-Fa-f]{2}$/.test(hex)) throw new InvalidRequest('request path has a malformed percent-escape')
+    const decoded = String.fromCharCode(parseInt(hex, 16))
+    normalized += UNRESERVED.test(decoded) ? decoded : `%${hex.toUpperCase()}`
+    i += 2
+  }
+  // An origin (or a second proxy) that decodes once more would turn these into separators.
+  if (/%(2F|5C|25(2F|5C|2E))/i.test(normalized)) {
+    throw new InvalidRequest('request path must not contain an encoded slash or backslash')
+  }
+  const segments = normalized.split('/')
+  for (let i = 1; i < segments.length; i++) {
+    const segment = segments[i]!
+    if (segment === '.' || segment === '..') throw new InvalidRequest('request path must not contain dot segments')
+    if (segment === '' && i < segments.length - 1) throw new InvalidRequest('request path must not contain empty segments')
+  }
+  return normalized
+}
+
+/**
+ * The route for a normalized path: the longest matching prefix among routes that allow the method.
+ * Prefixes match whole segments; `/api/` also matches `/api`.
+ * No match is a 404 from the edge; the request is never forwarded.
+ */
+export function matchRoute(routes: readonly Route[], method: string, path: string): Route {
+  let best: Route | undefined
+  for (const route of routes) {
+    if (route.methods && !route.methods.includes(method.toUpperCase())) continue
+    if (!pathHasPrefix(path, route.prefix)) continue
+    if (!best || route.prefix.length > best.prefix.length) best = route
+  }
+  if (!best) throw new NotFound('no route matches this path')
+  return best
+}
+
+/** Prefixes match whole segments: `/api` matches `/api` and `/api/x`, never `/apiv2`. */
+function pathHasPrefix(path: string, prefix: string): boolean {
+  if (prefix.endsWith('/')) return path.startsWith(prefix) || path === prefix.slice(0, -1)
+  return path === prefix || path.startsWith(`${prefix}/`)
+}

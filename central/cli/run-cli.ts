@@ -280,6 +280,7 @@ function formatUser(user: Row): string {
     ['roles', user.roles],
     ['created', pick(user, 'createdAt', 'created_at')],
     ['updated', pick(user, 'updatedAt', 'updated_at')],
+    ...(user.sessions_revoked === undefined ? [] : [['sessions revoked', user.sessions_revoked] as [string, unknown]]),
   ])
 }
 

@@ -16,7 +16,7 @@ export function authorizeRequest(route: Route, claims: AccessTokenClaims): void 
   const granted = new Set(parseScope(claims.scope))
   const missing = route.scopes.find((scope) => !granted.has(scope))
   if (missing !== undefined) {
-    throw new InsufficientScope(`token lacks the scope "${missing}"`, route.scopes.join(' '))
+    throw new InsufficientScope(`token lacks the scope ${missing}`, route.scopes.join(' '))
   }
   if (route.roles.length > 0 && !route.roles.some((role) => claims.roles?.includes(role))) {
     throw new InsufficientScope(`token lacks a required role (one of: ${route.roles.join(', ')})`)

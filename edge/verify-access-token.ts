@@ -63,14 +63,12 @@ export async function verifyAccessToken(token: string, deps: VerifyDependencies,
   if (headerSegment.length > MAX_HEADER_SEGMENT_LENGTH) throw new InvalidToken('access token header is too large')
   // jose's decoder is lenient; a second spelling of the same bytes would be a second cache key and
   // a malleable signature (RFC 7515 §2, RFC 4648 §3.5: pad bits must be zero).
-  if (!isCanonicalBase64url(headerSegment) || !isCanonicalBase64url(payloadSegment) || !isCanonicalBase64url(signatureSegment)) {
-    throw new InvalidToken('access token is not canonical base64url')
-  }
+  if (!isCanonicalBase64url(headerSegment)) throw new InvalidToken('access token is not canonical base64url')
 
   const header = decodeHeader(headerSegment)
   for (const name of Object.keys(header)) {
     if (ALLOWED_HEADER_PARAMETERS.has(name)) continue
-    if (KEY_CARRYING_PARAMETERS.has(name)) throw new InvalidToken(`header parameter "${name}" is not accepted: keys come only from the JWKS`)
+    if (KEY_CARRYING_PARAMETERS.has(name)) throw new InvalidToken(`header parameter ${name} is not accepted: keys come only from the JWKS`)
     if (name === 'crit') throw new InvalidToken('critical header parameters are not supported')
     if (name === 'b64') throw new InvalidToken('unencoded payloads (b64) are not supported')
     if (name === 'enc' || name === 'zip') throw new InvalidToken('encrypted tokens (JWE) are not accepted')
@@ -82,6 +80,9 @@ export async function verifyAccessToken(token: string, deps: VerifyDependencies,
   if (!isAccessTokenType(header.typ)) throw new InvalidToken(`token type must be ${ACCESS_TOKEN_TYPE}`)
   if (typeof header.kid !== 'string') throw new InvalidToken('token has no key id')
   if (!KID_SHAPE.test(header.kid)) throw new InvalidToken('token key id is malformed')
+  if (!isCanonicalBase64url(payloadSegment) || !isCanonicalBase64url(signatureSegment)) {
+    throw new InvalidToken('access token is not canonical base64url')
+  }
 
   const key = await deps.jwks.findKey(header.kid, nowMs)
   if (!key) throw new InvalidToken('token is signed by an unknown key')
@@ -152,15 +153,15 @@ function claimsAreHeaderSafe(claims: AccessTokenClaims): boolean {
   return values.every((value) => HEADER_SAFE.test(value)) && /^[\x20-\x7e]*$/.test(claims.scope)
 }
 
-/** Names the rule that failed, never the token or claim values. */
+/** Names the rule that failed, never the token or claim values (no double quotes: they end up escaped in the challenge). */
 function describeJoseFailure(error: unknown): string {
   if (error instanceof errors.JWTExpired) return 'access token has expired'
   if (error instanceof errors.JWTClaimValidationFailed) {
-    if (error.reason === 'missing') return `token is missing the "${error.claim}" claim`
+    if (error.reason === 'missing') return `token is missing the ${error.claim} claim`
     if (error.claim === 'nbf') return 'token is not yet valid'
     if (error.claim === 'iss') return 'token issuer is not accepted'
     if (error.claim === 'typ') return `token type must be ${ACCESS_TOKEN_TYPE}`
-    return `token claim "${error.claim}" is invalid`
+    return `token claim ${error.claim} is invalid`
   }
   if (error instanceof errors.JWSSignatureVerificationFailed) return 'token signature is invalid'
   if (error instanceof errors.JOSEAlgNotAllowed) return 'token algorithm is not accepted'

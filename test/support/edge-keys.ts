@@ -95,3 +95,20 @@ export async function startJwksServer(keys: JWK[]): Promise<JwksServer> {
   state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks.json`
   return state
 }
+
+/**
+ * A compact JWS built by hand (jose refuses to sign some of the malformed headers the tests need).
+ * Signs with the key's real algorithm unless `signature` is given.
+ */
+export async function signRawToken(
+  key: TestSigningKey,
+  header: Record<string, unknown>,
+  payload: Record<string, unknown>,
+  signature?: Uint8Array,
+): Promise<string> {
+  const signingInput = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(payload))}`
+  if (signature) return `${signingInput}.${base64url(signature)}`
+  const algorithm = key.alg === 'ES256' ? { name: 'ECDSA', hash: 'SHA-256' } : { name: 'Ed25519' }
+  const signed = new Uint8Array(await crypto.subtle.sign(algorithm, key.privateKey, new TextEncoder().encode(signingInput)))
+  return `${signingInput}.${base64url(signed)}`
+}

@@ -24,7 +24,6 @@ export function Layout({ title, admin, section, children }: LayoutProps) {
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="referrer" content="no-referrer" />
         <title>{`${title} · portcullis console`}</title>
         <link rel="stylesheet" href="/console/assets/console.css" />
       </head>

@@ -68,7 +68,8 @@ export function consoleRoutes({ sql, config, clock }: AppDeps) {
     c.header('Content-Security-Policy', CONTENT_SECURITY_POLICY)
     c.header('X-Frame-Options', 'DENY')
     c.header('X-Content-Type-Options', 'nosniff')
-    c.header('Referrer-Policy', 'no-referrer')
+    // Not no-referrer: with it, browsers send `Origin: null` on form posts and the Origin check could not tell us apart from a sandboxed attacker (Fetch §3.2.5).
+    c.header('Referrer-Policy', 'same-origin')
     if (!c.res.headers.has('Cache-Control')) c.header('Cache-Control', 'no-store')
   })
 

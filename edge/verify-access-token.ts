@@ -27,6 +27,12 @@ const KID_SHAPE = /^[A-Za-z0-9\-._~:+=]{1,128}$/
 /** Claim values become HTTP header values at the origin: visible ASCII, no spaces. */
 const HEADER_SAFE = /^[\x21-\x7e]+$/
 
+export interface VerifiedAccessToken {
+  claims: AccessTokenClaims
+  /** Served from the verified-token cache (no signature check this time). */
+  fromCache: boolean
+}
+
 export interface VerifyDependencies {
   issuer: string
   clockToleranceSeconds: number
@@ -43,7 +49,7 @@ export interface VerifyDependencies {
  * @see https://www.rfc-editor.org/rfc/rfc9068#section-4
  * @see https://www.rfc-editor.org/rfc/rfc8725
  */
-export async function verifyAccessToken(token: string, deps: VerifyDependencies, nowMs: number): Promise<AccessTokenClaims> {
+export async function verifyAccessToken(token: string, deps: VerifyDependencies, nowMs: number): Promise<VerifiedAccessToken> {
   if (token.length > MAX_ACCESS_TOKEN_LENGTH) throw new InvalidToken(`access token is longer than ${MAX_ACCESS_TOKEN_LENGTH} characters`)
   const nowSeconds = Math.floor(nowMs / 1000)
 
@@ -53,7 +59,7 @@ export async function verifyAccessToken(token: string, deps: VerifyDependencies,
       deps.cache.delete(token)
       throw new InvalidToken('access token has expired')
     }
-    return cached.claims
+    return { claims: cached.claims, fromCache: true }
   }
 
   const segments = token.split('.')
@@ -112,7 +118,7 @@ export async function verifyAccessToken(token: string, deps: VerifyDependencies,
   if (!claimsAreHeaderSafe(claims)) throw new InvalidToken('token claims contain characters that cannot be forwarded')
 
   deps.cache.set(token, { claims, kid: key.kid })
-  return claims
+  return { claims, fromCache: false }
 }
 
 /** RFC 7515 §4.1.9: `typ` may omit the `application/` prefix; compared case-insensitively. */

@@ -67,11 +67,13 @@ async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(pr
       const token = extractAccessToken(request, url, config.accessTokenCookie, config.realm)
       // 3. verify
       const verifyStartedMs = Date.now()
-      claims = await verifyAccessToken(
+      const verified = await verifyAccessToken(
         token,
         { issuer: config.issuer, clockToleranceSeconds: config.clockToleranceSeconds, jwks, cache: tokens },
         verifyStartedMs,
       )
+      claims = verified.claims
+      log.tokenCache = verified.fromCache ? 'hit' : 'miss'
       log.verifyMs = Date.now() - verifyStartedMs
       log.sub = claims.sub
       log.sid = claims.sid

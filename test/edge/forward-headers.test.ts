@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest'
+import { buildOriginRequestHeaders } from '../../edge/forward-to-origin'
+
+const claims = {
+  iss: 'https://auth.example.com',
+  sub: 'user-1',
+  aud: ['api'],
+  exp: 2_000_000_000,
+  iat: 1_900_000_000,
+  jti: 'jti-1',
+  client_id: 'web',
+  scope: 'a b',
+  sid: 'sid-1',
+}
+
+const build = (inbound: Record<string, string>, overrides: Partial<Parameters<typeof buildOriginRequestHeaders>[1]> = {}) =>
+  buildOriginRequestHeaders(new Headers(inbound), {
+    identityHeaderPrefix: 'X-Portcullis-',
+    claims,
+    stripCredentials: { cookieName: 'portcullis_at' },
+    clientAddress: '203.0.113.9',
+    requestUrl: new URL('https://edge.example.com/api/x'),
+    webSocket: false,
+    ...overrides,
+  })
+
+describe('buildOriginRequestHeaders', () => {
+  it('removes headers named in Connection before setting identity headers, so smuggling cannot remove or keep them', () => {
+    const headers = build({ Connection: 'x-portcullis-sub, x-custom', 'X-Custom': '1', 'X-Portcullis-Sub': 'admin' })
+    expect(headers.get('X-Portcullis-Sub')).toBe('user-1')
+    expect(headers.get('x-custom')).toBeNull()
+    expect(headers.get('connection')).toBeNull()
+  })
+
+  it('removes hop-by-hop headers and client forwarding headers, and sets X-Forwarded-*', () => {
+    const headers = build({ 'Keep-Alive': 'timeout=5', TE: 'trailers', Upgrade: 'h2c', 'Proxy-Authorization': 'Basic x', 'X-Forwarded-For': '6.6.6.6', Forwarded: 'for=6.6.6.6' })
+    for (const name of ['keep-alive', 'te', 'upgrade', 'proxy-authorization', 'forwarded']) expect(headers.get(name)).toBeNull()
+    expect(headers.get('x-forwarded-for')).toBe('203.0.113.9')
+    expect(headers.get('x-forwarded-proto')).toBe('https')
+    expect(headers.get('x-forwarded-host')).toBe('edge.example.com')
+  })
+
+  it('strips Authorization and only the access-token cookie when credentials are not forwarded', () => {
+    const headers = build({ Authorization: 'Bearer t', Cookie: 'a=1; portcullis_at=t; b=2' })
+    expect(headers.get('authorization')).toBeNull()
+    expect(headers.get('cookie')).toBe('a=1; b=2')
+  })
+
+  it('keeps Authorization when FORWARD_AUTHORIZATION is on', () => {
+    const headers = build({ Authorization: 'Bearer t' }, { stripCredentials: undefined })
+    expect(headers.get('authorization')).toBe('Bearer t')
+  })
+
+  it('honours a custom identity prefix, stripping inbound headers with it', () => {
+    const headers = build({ 'X-Auth-Sub': 'admin', 'X-Portcullis-Sub': 'kept' }, { identityHeaderPrefix: 'X-Auth-' })
+    expect(headers.get('X-Auth-Sub')).toBe('user-1')
+    expect(headers.get('X-Portcullis-Sub')).toBe('kept')
+  })
+
+  it('keeps Upgrade and Connection for a WebSocket handshake', () => {
+    const headers = build({ Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Key': 'k' }, { webSocket: true })
+    expect(headers.get('upgrade')).toBe('websocket')
+    expect(headers.get('connection')).toBe('Upgrade')
+    expect(headers.get('sec-websocket-key')).toBe('k')
+  })
+})

@@ -39,7 +39,7 @@ export function UserPage({ admin, user, sessions, notice, error }: UserPageProps
           <dt>Logged out everywhere</dt>
           <dd>{formatInstant(user.notBefore)}</dd>
         </dl>
-        <div class="row">
+        <div class="row center">
           <form class="inline" method="post" action={`${base}/${user.enabled ? 'disable' : 'enable'}`}>
             <CsrfField token={admin.csrfToken} />
             <button class={user.enabled ? 'danger' : 'primary'} type="submit">
@@ -50,7 +50,7 @@ export function UserPage({ admin, user, sessions, notice, error }: UserPageProps
         </div>
       </section>
       <section aria-labelledby="sessions-heading">
-        <div class="row">
+        <div class="row center">
           <h2 id="sessions-heading">
             Sessions <span class="muted">({active.length} active of {sessions.length})</span>
           </h2>

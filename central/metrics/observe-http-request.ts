@@ -11,8 +11,8 @@ import { collectAuditEvents } from './audit-observer'
  * - latency per route pattern (`/admin/sessions/:id`, never the raw path, to bound cardinality);
  * - logins from the status of `POST /auth/login`, which the HTTP contract fixes (200 ok,
  *   401 failed, 429 throttled);
- * - refresh outcomes and revocations from the audit events the request wrote, which are the
- *   authoritative record of what happened (grace replay vs. rotation, reuse, revoke reason);
+ * - refresh outcomes and revocations from the audit events the request wrote (collected via
+ *   audit-observer.ts), the authoritative record of what happened (rotation, reuse, revoke reason);
  * - database errors from the error the request failed with.
  * Audit events of a request answered 5xx are ignored: their transaction rolled back.
  */
@@ -44,21 +44,26 @@ export function observeHttpRequests(metrics: AppMetrics): MiddlewareHandler {
     }
     for (const event of events) {
       if (event.type === 'session.revoked') metrics.revocations.labels(reasonLabel(event.reason)).inc()
+      // Reuse revokes the session without a separate session.revoked event.
+      if (event.type === 'session.reuse_detected') metrics.revocations.labels('reuse_detected').inc()
     }
   }
 }
 
 function classifyRefresh(status: number, error: Error | undefined, events: AuditEventInput[]): RefreshOutcome | undefined {
   if (events.some((e) => e.type === 'session.reuse_detected')) return 'reuse_detected'
-  if (status === 200) {
-    const refreshed = events.find((e) => e.type === 'session.refreshed')
-    return refreshed?.details?.['graceReplay'] === true || refreshed?.reason === 'grace_replay' ? 'grace_replay' : 'rotated'
-  }
+  // A rotation writes `session.refreshed`; a retry within the grace window hands back the
+  // stored successor and writes nothing (the chain did not move), so a 200 without it is a replay.
+  if (status === 200) return events.some((e) => e.type === 'session.refreshed') ? 'rotated' : 'grace_replay'
   if (error instanceof InvalidGrant) return 'invalid'
   return undefined
 }
 
-/** Reasons are short snake_case words in the audit trail; anything else is folded to keep cardinality bounded. */
+/**
+ * Audit reasons are short phrases ('user disabled', 'revoked in console'); as labels they
+ * become snake_case words, capped in length so label values stay a small, fixed set.
+ */
 function reasonLabel(reason: string | null | undefined): string {
-  return reason && /^[a-z][a-z0-9_]{0,39}$/.test(reason) ? reason : 'other'
+  const label = (reason ?? '').toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 40)
+  return label || 'unspecified'
 }

@@ -15,11 +15,14 @@ export interface TestOrigin {
   /** Replaces the default echo handler (the request body is already read into `received.body`). */
   handle: ((received: ReceivedRequest, response: ServerResponse, request: IncomingMessage) => void) | undefined
   close(): Promise<void>
+  /** The underlying server (e.g. to handle `upgrade`). */
+  server: Server
 }
 
 /** A real HTTP origin on 127.0.0.1 that records what reached it and answers with a JSON echo. */
 export async function startOrigin(): Promise<TestOrigin> {
   const origin: TestOrigin = {
+    server: undefined as unknown as Server,
     url: '',
     requests: [],
     handle: undefined,
@@ -46,6 +49,7 @@ export async function startOrigin(): Promise<TestOrigin> {
       response.end(JSON.stringify({ method: received.method, url: received.url }))
     })
   })
+  origin.server = server
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   origin.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   return origin

@@ -1,7 +1,223 @@
+import { createRoute, z } from '@hono/zod-openapi'
+import type { Context } from 'hono'
+import { Forbidden, NotFound } from '../../shared/errors'
+import { listAuditEvents } from '../audit/store'
+import { startSession } from '../sessions/create-session'
+import { findOrCreateExternalSubject, findSession, findSubjectByUsername, listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
+import { listSigningKeys, rotateSigningKey } from '../tokens/signing-keys'
 import type { AppDeps } from './app-deps'
+import { SessionSchema, toSessionJson } from './auth-routes'
+import { clientIp, clientUserAgent } from './client-info'
 import { createRouter } from './create-router'
+import { requireAdminToken } from './require-admin-token'
+import { requireContentType } from './require-content-type'
+import { errorResponse, TokenCharsSchema, TokenResponseSchema, tokenResponse } from './token-response'
 
-// Placeholder: routes land here (see the central issue's HTTP API table).
-export function adminSessionRoutes(_deps: AppDeps) {
-  return createRouter()
+const UsernameParam = z.object({
+  username: z.string().min(1).max(200).openapi({ param: { name: 'username', in: 'path' } }),
+})
+const ReasonQuery = z.object({ reason: z.string().max(500).optional().openapi({ description: 'Recorded in the audit trail' }) })
+
+const AdminSessionRequestSchema = z
+  .object({
+    subject: z.string().min(1).max(200).regex(/^[A-Za-z0-9._@+-]+$/, 'letters, digits and . _ @ + - only')
+      .openapi({ description: 'Username as known to your own login system; created (without password) if new' }),
+    audiences: z.array(TokenCharsSchema).max(100).optional().openapi({ description: 'Default: the user\'s granted audiences' }),
+    scopes: z.array(TokenCharsSchema).max(100).optional(),
+    roles: z.array(TokenCharsSchema).max(100).optional(),
+    client_id: TokenCharsSchema.optional(),
+  })
+  .strict()
+  .openapi('AdminSessionRequest')
+
+const adminErrors = {
+  400: errorResponse('Invalid input (`invalid_request`)'),
+  401: errorResponse('Missing or wrong admin token (`invalid_token`)'),
+  404: errorResponse('Unknown user/session, or admin API disabled (`not_found`)'),
+}
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } })
+
+/** `/admin/*` for sessions, audit and keys. Every change is audited with the admin as actor. */
+export function adminSessionRoutes(deps: AppDeps) {
+  const router = createRouter()
+  const { sql, config } = deps
+  const admin = requireAdminToken(config)
+  const actorOf = (c: Context) => (c.get('adminActor' as never) as string | undefined) ?? 'admin:api'
+
+  router.openapi(
+    createRoute({
+      method: 'get',
+      path: '/admin/users/{username}/sessions',
+      summary: 'A user\'s sessions (active, revoked and expired until purged)',
+      middleware: [admin] as const,
+      request: { params: UsernameParam },
+      responses: { 200: json(z.object({ sessions: z.array(SessionSchema) }), 'Sessions, newest first'), ...adminErrors },
+    }),
+    async (c) => {
+      const user = await findSubjectByUsername(sql, c.req.valid('param').username)
+      if (!user) throw new NotFound('no such user')
+      const sessions = await listUserSessions(sql, user.id, deps.clock())
+      return c.json({ sessions: sessions.map((s) => toSessionJson(s)) }, 200)
+    },
+  )
+
+  router.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/admin/sessions/{id}',
+      summary: 'Revoke one session',
+      middleware: [admin] as const,
+      request: { params: z.object({ id: z.string().uuid().openapi({ param: { name: 'id', in: 'path' } }) }), query: ReasonQuery },
+      responses: { 200: json(z.object({ revoked: z.boolean() }), 'revoked: false when it had already ended'), ...adminErrors },
+    }),
+    async (c) => {
+      const now = deps.clock()
+      const { id } = c.req.valid('param')
+      if (!(await findSession(sql, id, now))) throw new NotFound('no such session')
+      const revoked = await revokeSession(sql, { sessionId: id, actor: actorOf(c), reason: c.req.valid('query').reason ?? 'revoked by admin', now })
+      return c.json({ revoked }, 200)
+    },
+  )
+
+  router.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/admin/users/{username}/sessions',
+      summary: 'Revoke every session of a user (also sets the user\'s not-before time)',
+      middleware: [admin] as const,
+      request: { params: UsernameParam, query: ReasonQuery },
+      responses: { 200: json(z.object({ revoked: z.number().int() }), 'How many sessions were revoked'), ...adminErrors },
+    }),
+    async (c) => {
+      const user = await findSubjectByUsername(sql, c.req.valid('param').username)
+      if (!user) throw new NotFound('no such user')
+      const revoked = await revokeAllUserSessions(sql, { userId: user.id, actor: actorOf(c), reason: c.req.valid('query').reason ?? 'revoked by admin', now: deps.clock() })
+      return c.json({ revoked }, 200)
+    },
+  )
+
+  router.openapi(
+    createRoute({
+      method: 'get',
+      path: '/admin/audit',
+      summary: 'Audit trail, newest first, keyset-paged with `before` (an event id)',
+      middleware: [admin] as const,
+      request: {
+        query: z.object({
+          user: z.string().min(1).max(200).optional().openapi({ description: 'username' }),
+          session: z.string().uuid().optional(),
+          type: z.string().max(100).optional(),
+          before: z.string().regex(/^\d{1,18}$/).optional(),
+          limit: z.coerce.number().int().min(1).max(500).optional(),
+        }),
+      },
+      responses: { 200: json(z.object({ events: z.array(z.record(z.string(), z.unknown())), next_before: z.string().nullable() }), 'Events'), ...adminErrors },
+    }),
+    async (c) => {
+      const q = c.req.valid('query')
+      let userId: string | undefined
+      if (q.user) {
+        const user = await findSubjectByUsername(sql, q.user)
+        if (!user) return c.json({ events: [], next_before: null }, 200)
+        userId = user.id
+      }
+      const limit = q.limit ?? 50
+      const events = await listAuditEvents(sql, { userId, sessionId: q.session, type: q.type, beforeId: q.before, limit })
+      return c.json(
+        {
+          events: events.map((e) => ({
+            id: e.id,
+            at: e.at.toISOString(),
+            type: e.type,
+            actor: e.actor,
+            user_id: e.userId,
+            session_id: e.sessionId,
+            reason: e.reason,
+            details: e.details,
+          })),
+          next_before: events.length === limit ? (events.at(-1)?.id ?? null) : null,
+        },
+        200,
+      )
+    },
+  )
+
+  router.openapi(
+    createRoute({
+      method: 'post',
+      path: '/admin/keys/rotate',
+      summary: 'Schedule a new signing key: published now, signs after KEY_PUBLISH_AHEAD_SECONDS',
+      middleware: [admin] as const,
+      responses: {
+        200: json(z.object({ kid: z.string(), activates_at: z.string() }), 'The new key'),
+        409: errorResponse('A key is already waiting to activate (`conflict`)'),
+        ...adminErrors,
+      },
+    }),
+    async (c) => {
+      const { kid, activatesAt } = await rotateSigningKey(sql, config, deps.clock(), actorOf(c))
+      return c.json({ kid, activates_at: activatesAt.toISOString() }, 200)
+    },
+  )
+
+  router.openapi(
+    createRoute({
+      method: 'get',
+      path: '/admin/keys',
+      summary: 'Signing keys with their state (next, active, retired) and publication window',
+      middleware: [admin] as const,
+      responses: { 200: json(z.object({ keys: z.array(z.record(z.string(), z.unknown())) }), 'Keys, newest first'), ...adminErrors },
+    }),
+    async (c) => {
+      const keys = await listSigningKeys(sql, deps.clock())
+      return c.json(
+        {
+          keys: keys.map((k) => ({
+            kid: k.kid,
+            alg: k.alg,
+            state: k.state,
+            published: k.published,
+            created_at: k.createdAt.toISOString(),
+            activates_at: k.activatesAt.toISOString(),
+            retired_at: k.retiredAt?.toISOString() ?? null,
+            unpublish_at: k.unpublishAt?.toISOString() ?? null,
+          })),
+        },
+        200,
+      )
+    },
+  )
+
+  router.openapi(
+    createRoute({
+      method: 'post',
+      path: '/admin/sessions',
+      summary: 'Start a session for a subject your own login system authenticated; returns a token pair',
+      middleware: [admin, requireContentType('application/json')] as const,
+      request: { body: { required: true, content: { 'application/json': { schema: AdminSessionRequestSchema } } } },
+      responses: { 200: json(TokenResponseSchema, 'Session started'), 415: errorResponse('Body is not JSON'), ...adminErrors },
+    }),
+    async (c) => {
+      const body = c.req.valid('json')
+      const subject = await findOrCreateExternalSubject(sql, body.subject, deps.clock())
+      // The caller vouches for the subject; a disabled user still gets nothing.
+      if (!subject.enabled) throw new Forbidden('user is disabled')
+      const tokens = await startSession(deps, {
+        user: {
+          id: subject.id,
+          audiences: body.audiences ?? subject.audiences,
+          scopes: body.scopes ?? subject.scopes,
+          roles: body.roles ?? subject.roles,
+        },
+        clientId: body.client_id,
+        userAgent: clientUserAgent(c),
+        ip: clientIp(c, config),
+        actor: actorOf(c),
+      })
+      return tokenResponse(c, config, tokens, false)
+    },
+  )
+
+  return router
 }

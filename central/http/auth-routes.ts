@@ -1,7 +1,181 @@
+import { createRoute, z } from '@hono/zod-openapi'
+import { NotFound } from '../../shared/errors'
+import { DEFAULT_CLIENT_ID, startSession } from '../sessions/create-session'
+import { hashRefreshToken, looksLikeRefreshToken } from '../sessions/refresh-token'
+import { findSessionIdByTokenHash, findSession, listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
+import type { SessionView } from '../sessions/session-record'
+import { authenticateUser } from '../users/authenticate-user'
 import type { AppDeps } from './app-deps'
+import { authenticateCaller } from './authenticate-caller'
+import { clientIp, clientUserAgent } from './client-info'
 import { createRouter } from './create-router'
+import { requireContentType } from './require-content-type'
+import { assertSameOrigin } from './require-same-origin'
+import { clearSessionCookies, readRefreshCookie } from './session-cookies'
+import { errorResponse, TokenCharsSchema, TokenResponseSchema, tokenResponse } from './token-response'
 
-// Placeholder: routes land here (see the central issue's HTTP API table).
-export function authRoutes(_deps: AppDeps) {
-  return createRouter()
+const LoginSchema = z
+  .object({
+    username: z.string().min(1).max(200),
+    password: z.string().min(1).max(1024),
+    client_id: TokenCharsSchema.optional().openapi({ description: `Client the session is bound to (default "${DEFAULT_CLIENT_ID}")` }),
+    cookie: z.boolean().optional().openapi({ description: 'true: browser mode, tokens are set as HttpOnly cookies and left out of the body' }),
+  })
+  .openapi('Login')
+
+export const SessionSchema = z
+  .object({
+    id: z.string(),
+    created_at: z.string(),
+    last_used_at: z.string(),
+    user_agent: z.string().nullable(),
+    ip: z.string().nullable(),
+    client_id: z.string(),
+    audiences: z.array(z.string()),
+    scopes: z.array(z.string()),
+    state: z.enum(['active', 'revoked', 'expired']),
+    revoked_at: z.string().nullable(),
+    revoked_reason: z.string().nullable(),
+    current: z.boolean().optional(),
+  })
+  .openapi('Session')
+
+/** Wire shape of a session (RFC-style snake_case at the HTTP boundary). */
+export function toSessionJson(s: SessionView, currentSessionId?: string) {
+  return {
+    id: s.id,
+    created_at: s.createdAt.toISOString(),
+    last_used_at: s.lastUsedAt.toISOString(),
+    user_agent: s.userAgent,
+    ip: s.ip,
+    client_id: s.clientId,
+    audiences: s.audiences,
+    scopes: s.scopes,
+    state: s.state,
+    revoked_at: s.revokedAt?.toISOString() ?? null,
+    revoked_reason: s.revokedReason,
+    ...(currentSessionId !== undefined ? { current: s.id === currentSessionId } : {}),
+  }
+}
+
+const bearerErrors = {
+  401: errorResponse('Missing, invalid or revoked access token (`invalid_token`, with WWW-Authenticate)'),
+  403: errorResponse('Cookie request without an allowed Origin (`forbidden`)'),
+}
+
+const loginRoute = createRoute({
+  method: 'post',
+  path: '/auth/login',
+  summary: 'Log in with username and password; starts a session',
+  middleware: [requireContentType('application/json')] as const,
+  request: {
+    query: z.object({ cookie: z.enum(['0', '1']).optional().openapi({ description: '1: browser (cookie) mode, same as {"cookie": true}' }) }),
+    body: { required: true, content: { 'application/json': { schema: LoginSchema } } },
+  },
+  responses: {
+    200: { description: 'Session started', content: { 'application/json': { schema: TokenResponseSchema } } },
+    400: errorResponse('Malformed body (`invalid_request`)'),
+    401: errorResponse('Wrong username or password (`invalid_credentials`)'),
+    415: errorResponse('Body is not JSON'),
+    429: errorResponse('Too many failed attempts; see Retry-After (`too_many_requests`)'),
+  },
+})
+
+const logoutRoute = createRoute({
+  method: 'post',
+  path: '/auth/logout',
+  summary: 'End the caller\'s session (Bearer access token, or the browser cookies)',
+  responses: { 204: { description: 'Session ended (or already ended); cookies cleared' }, ...bearerErrors },
+})
+
+const logoutAllRoute = createRoute({
+  method: 'post',
+  path: '/auth/logout-all',
+  summary: 'End every session of the caller ("log out everywhere")',
+  responses: {
+    200: { description: 'Sessions ended', content: { 'application/json': { schema: z.object({ revoked: z.number().int() }) } } },
+    ...bearerErrors,
+  },
+})
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/auth/sessions',
+  summary: 'The caller\'s sessions with their device metadata',
+  responses: {
+    200: { description: 'Sessions, newest first', content: { 'application/json': { schema: z.object({ sessions: z.array(SessionSchema) }) } } },
+    ...bearerErrors,
+  },
+})
+
+const revokeOwnRoute = createRoute({
+  method: 'delete',
+  path: '/auth/sessions/{id}',
+  summary: 'Revoke one of the caller\'s sessions',
+  request: { params: z.object({ id: z.string().uuid().openapi({ param: { name: 'id', in: 'path' } }) }) },
+  responses: { 204: { description: 'Revoked (or already ended)' }, 404: errorResponse('No such session of the caller'), ...bearerErrors },
+})
+
+/** `/auth/*`: login, logout, log out everywhere, and the caller's own sessions. */
+export function authRoutes(deps: AppDeps) {
+  const router = createRouter()
+  const { sql, config } = deps
+
+  router.openapi(loginRoute, async (c) => {
+    const body = c.req.valid('json')
+    const cookieMode = body.cookie === true || c.req.valid('query').cookie === '1'
+    // Login CSRF: a cross-site form must not log the browser into someone else's account.
+    if (cookieMode) assertSameOrigin(c, config)
+    const ip = clientIp(c, config)
+    const user = await authenticateUser(sql, config, { username: body.username, password: body.password, ip, now: deps.clock() })
+    const tokens = await startSession(deps, { user, clientId: body.client_id, userAgent: clientUserAgent(c), ip, actor: 'user' })
+    return tokenResponse(c, config, tokens, cookieMode)
+  })
+
+  router.openapi(logoutRoute, async (c) => {
+    const now = deps.clock()
+    let sessionId: string | undefined
+    if (c.req.header('Authorization')) {
+      sessionId = (await authenticateCaller(c, deps)).claims.sid
+    } else {
+      // Browser: the refresh cookie (Path=/auth) still identifies the session when the
+      // access token has expired. Either way a cookie request must pass the Origin check.
+      assertSameOrigin(c, config)
+      const refreshToken = readRefreshCookie(c)
+      if (refreshToken && looksLikeRefreshToken(refreshToken)) {
+        sessionId = await findSessionIdByTokenHash(sql, hashRefreshToken(refreshToken))
+      } else {
+        sessionId = (await authenticateCaller(c, deps)).claims.sid
+      }
+    }
+    if (sessionId) await revokeSession(sql, { sessionId, actor: 'user', reason: 'logout', now })
+    clearSessionCookies(c, config)
+    return c.body(null, 204)
+  })
+
+  router.openapi(logoutAllRoute, async (c) => {
+    const { claims } = await authenticateCaller(c, deps)
+    const revoked = await revokeAllUserSessions(sql, { userId: claims.sub, actor: 'user', reason: 'logout everywhere', now: deps.clock() })
+    clearSessionCookies(c, config)
+    return c.json({ revoked }, 200)
+  })
+
+  router.openapi(listRoute, async (c) => {
+    const { claims } = await authenticateCaller(c, deps)
+    const sessions = await listUserSessions(sql, claims.sub, deps.clock())
+    return c.json({ sessions: sessions.map((s) => toSessionJson(s, claims.sid)) }, 200)
+  })
+
+  router.openapi(revokeOwnRoute, async (c) => {
+    const { claims } = await authenticateCaller(c, deps)
+    const now = deps.clock()
+    const { id } = c.req.valid('param')
+    const session = await findSession(sql, id, now)
+    // Another user's session is "not found": its existence is none of the caller's business.
+    if (!session || session.userId !== claims.sub) throw new NotFound('no such session')
+    await revokeSession(sql, { sessionId: id, actor: 'user', reason: 'revoked by user', now })
+    return c.body(null, 204)
+  })
+
+  return router
 }

@@ -1,7 +1,113 @@
+import { createRoute, z } from '@hono/zod-openapi'
+import { InvalidRequest, UnsupportedGrantType } from '../../shared/errors'
+import { refreshSession } from '../sessions/refresh-session'
+import { hashRefreshToken, looksLikeRefreshToken } from '../sessions/refresh-token'
+import { findSessionIdByTokenHash, revokeSession } from '../sessions/store'
+import { verifyAccessToken } from '../tokens/verify-access-token'
 import type { AppDeps } from './app-deps'
+import { clientIp, clientUserAgent } from './client-info'
 import { createRouter } from './create-router'
+import { requireContentType } from './require-content-type'
+import { assertSameOrigin } from './require-same-origin'
+import { readRefreshCookie } from './session-cookies'
+import { errorResponse, TokenCharsSchema, TokenResponseSchema, tokenResponse } from './token-response'
 
-// Placeholder: routes land here (see the central issue's HTTP API table).
-export function oauthRoutes(_deps: AppDeps) {
-  return createRouter()
+const TokenRequestSchema = z
+  .object({
+    grant_type: z.string().max(100).optional(),
+    refresh_token: z.string().max(1024).optional().openapi({ description: 'Absent: taken from the portcullis_rt cookie (browser mode)' }),
+    client_id: TokenCharsSchema.optional(),
+    scope: z.string().max(2000).optional().openapi({ description: 'Space-separated; may narrow the session\'s scopes, never widen' }),
+    resource: z.string().min(1).max(2000).optional().openapi({ description: 'RFC 8707: one of the session\'s audiences' }),
+  })
+  .openapi('RefreshTokenRequest')
+
+const RevokeRequestSchema = z
+  .object({
+    token: z.string().max(4096).optional(),
+    token_type_hint: z.string().max(100).optional(),
+    client_id: TokenCharsSchema.optional(),
+  })
+  .openapi('RevocationRequest')
+
+const FORM = 'application/x-www-form-urlencoded'
+
+const tokenRoute = createRoute({
+  method: 'post',
+  path: '/oauth/token',
+  summary: 'RFC 6749 §6 refresh grant (rotates the refresh token; sid stays)',
+  middleware: [requireContentType(FORM)] as const,
+  request: { body: { required: true, content: { [FORM]: { schema: TokenRequestSchema } } } },
+  responses: {
+    200: { description: 'New token pair', content: { 'application/json': { schema: TokenResponseSchema } } },
+    400: errorResponse('`invalid_request`, `invalid_grant`, `unsupported_grant_type`, `invalid_scope`, `invalid_target`'),
+    403: errorResponse('Cookie request without an allowed Origin'),
+    415: errorResponse('Body is not form-encoded'),
+  },
+})
+
+const revokeRoute = createRoute({
+  method: 'post',
+  path: '/oauth/revoke',
+  summary: 'RFC 7009 token revocation: ends the session of a refresh token or access token',
+  middleware: [requireContentType(FORM)] as const,
+  request: { body: { required: true, content: { [FORM]: { schema: RevokeRequestSchema } } } },
+  responses: {
+    200: { description: 'Revoked, or the token was unknown (RFC 7009 §2.2)' },
+    400: errorResponse('`token` missing (`invalid_request`)'),
+    415: errorResponse('Body is not form-encoded'),
+  },
+})
+
+/** `/oauth/*`: the token endpoint (refresh grant) and the revocation endpoint. */
+export function oauthRoutes(deps: AppDeps) {
+  const router = createRouter()
+  const { config } = deps
+
+  router.openapi(tokenRoute, async (c) => {
+    const form = c.req.valid('form')
+    c.header('Cache-Control', 'no-store')
+    if (!form.grant_type) throw new InvalidRequest('grant_type is required')
+    // Only the refresh grant: logins go through /auth/login (RFC 6749 §5.2).
+    if (form.grant_type !== 'refresh_token') throw new UnsupportedGrantType('only grant_type=refresh_token is supported')
+    let refreshToken = form.refresh_token
+    let cookieMode = false
+    if (refreshToken === undefined) {
+      refreshToken = readRefreshCookie(c)
+      if (refreshToken === undefined) throw new InvalidRequest('refresh_token is required')
+      cookieMode = true
+      assertSameOrigin(c, config)
+    }
+    const tokens = await refreshSession(deps, {
+      refreshToken,
+      clientId: form.client_id,
+      scopes: form.scope === undefined ? undefined : form.scope.split(' ').filter(Boolean),
+      resource: form.resource,
+      ip: clientIp(c, config),
+      userAgent: clientUserAgent(c),
+    })
+    return tokenResponse(c, config, tokens, cookieMode)
+  })
+
+  router.openapi(revokeRoute, async (c) => {
+    const form = c.req.valid('form')
+    if (!form.token) throw new InvalidRequest('token is required')
+    const now = deps.clock()
+    let sessionId: string | undefined
+    if (looksLikeRefreshToken(form.token)) {
+      sessionId = await findSessionIdByTokenHash(deps.sql, hashRefreshToken(form.token))
+    } else {
+      // An access token: revoke its session only if we really signed it (a forged sid must not
+      // end someone else's session). Anything unverifiable is "unknown" → 200 (RFC 7009 §2.2).
+      sessionId = await verifyAccessToken(deps, form.token, now).then(
+        (claims) => claims.sid,
+        () => undefined,
+      )
+    }
+    if (sessionId) await revokeSession(deps.sql, { sessionId, actor: 'user', reason: 'revoked by client (RFC 7009)', now })
+    c.header('Cache-Control', 'no-store')
+    return c.body(null, 200)
+  })
+
+  return router
 }

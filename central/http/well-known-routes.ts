@@ -1,7 +1,56 @@
+import { createRoute, z } from '@hono/zod-openapi'
+import { getPublishedJwks } from '../tokens/signing-keys'
 import type { AppDeps } from './app-deps'
 import { createRouter } from './create-router'
 
-// Placeholder: routes land here (see the central issue's HTTP API table).
-export function wellKnownRoutes(_deps: AppDeps) {
-  return createRouter()
+/** Edges and clients may cache the key set this long; publish-ahead is far longer (see signing-keys.ts). */
+export const JWKS_MAX_AGE_SECONDS = 300
+
+const jwksRoute = createRoute({
+  method: 'get',
+  path: '/.well-known/jwks.json',
+  summary: 'RFC 7517 public signing keys (next, active and still-published retired keys)',
+  responses: {
+    200: { description: 'JWK Set', content: { 'application/json': { schema: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }) } } },
+  },
+})
+
+const metadataRoute = createRoute({
+  method: 'get',
+  path: '/.well-known/oauth-authorization-server',
+  summary: 'RFC 8414 authorization server metadata',
+  responses: { 200: { description: 'Metadata', content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } } } },
+})
+
+/** Discovery: the JWKS the edge verifies with, and RFC 8414 metadata. */
+export function wellKnownRoutes(deps: AppDeps) {
+  const router = createRouter()
+
+  router.openapi(jwksRoute, async (c) => {
+    const jwks = await getPublishedJwks(deps.sql, deps.clock())
+    c.header('Cache-Control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`)
+    return c.json({ keys: jwks.keys as Record<string, unknown>[] }, 200)
+  })
+
+  router.openapi(metadataRoute, (c) => {
+    const issuer = deps.config.ISSUER
+    const base = issuer.replace(/\/$/, '')
+    c.header('Cache-Control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`)
+    return c.json(
+      {
+        issuer,
+        token_endpoint: `${base}/oauth/token`,
+        revocation_endpoint: `${base}/oauth/revoke`,
+        jwks_uri: `${base}/.well-known/jwks.json`,
+        // No authorization endpoint: users log in at /auth/login; RFC 8414 §2 still wants the field.
+        response_types_supported: [],
+        grant_types_supported: ['refresh_token'],
+        token_endpoint_auth_methods_supported: ['none'],
+        revocation_endpoint_auth_methods_supported: ['none'],
+      },
+      200,
+    )
+  })
+
+  return router
 }

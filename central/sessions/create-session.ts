@@ -1,6 +1,7 @@
 import { recordAuditEvent } from '../audit/store'
 import type { AppDeps } from '../http/app-deps'
 import { mintAccessToken } from '../tokens/mint-access-token'
+import { getSigningKey } from '../tokens/signing-keys'
 import { generateRefreshToken, hashRefreshToken } from './refresh-token'
 import { insertSession } from './store'
 import { audiencesOrIssuer, type TokenSet } from './token-set'
@@ -28,6 +29,7 @@ export async function startSession(deps: AppDeps, start: SessionStart): Promise<
   const clientId = start.clientId ?? DEFAULT_CLIENT_ID
   const absoluteExpiresAt = new Date(+now + config.REFRESH_ABSOLUTE_TTL_SECONDS * 1000)
   const idleExpiresAt = new Date(Math.min(+now + config.REFRESH_IDLE_TTL_SECONDS * 1000, +absoluteExpiresAt))
+  const signingKey = await getSigningKey(deps.sql, config, now)
   return deps.sql.begin(async (tx) => {
     const sessionId = await insertSession(tx, {
       userId: start.user.id,
@@ -51,7 +53,7 @@ export async function startSession(deps: AppDeps, start: SessionStart): Promise<
       details: { clientId, ip: start.ip ?? null, userAgent: start.userAgent ?? null },
     })
     const { accessToken, expiresIn } = await mintAccessToken(
-      deps,
+      { config, signingKey },
       {
         userId: start.user.id,
         sessionId,

@@ -1,6 +1,7 @@
 import { recordAuditEvent } from '../audit/store'
 import type { AppDeps } from '../http/app-deps'
 import { mintAccessToken } from '../tokens/mint-access-token'
+import { getSigningKey } from '../tokens/signing-keys'
 import { InvalidGrant } from '../../shared/errors'
 import { DEFAULT_CLIENT_ID } from './create-session'
 import { decideRefresh } from './decide-refresh'
@@ -39,6 +40,8 @@ export async function refreshSession(deps: AppDeps, request: RefreshRequest): Pr
   const tokenHash = hashRefreshToken(request.refreshToken)
   const clientId = request.clientId ?? DEFAULT_CLIENT_ID
 
+  // Fetched before the transaction: see mintAccessToken.
+  const signingKey = await getSigningKey(deps.sql, config, now)
   const outcome = await deps.sql.begin(async (tx): Promise<RefreshOutcome> => {
     const session = await lockSessionByTokenHash(tx, tokenHash)
     if (!session) return { kind: 'refused', reason: 'refresh token is not valid' }
@@ -83,7 +86,7 @@ export async function refreshSession(deps: AppDeps, request: RefreshRequest): Pr
       })
     }
     const { accessToken, expiresIn } = await mintAccessToken(
-      deps,
+      { config, signingKey },
       {
         userId: session.userId,
         sessionId: session.id,

@@ -309,3 +309,9 @@ function toSessionView(row: SessionRow, now: Date): SessionView {
   }
   return { ...view, state: sessionState({ revokedAt: row.revoked_at, idleExpiresAt: row.idle_expires_at, absoluteExpiresAt: row.absolute_expires_at }, now) }
 }
+
+/** The session a refresh token belongs to, without locking (logout by cookie, RFC 7009 revoke). */
+export async function findSessionIdByTokenHash(sql: Queryable, tokenHash: Buffer): Promise<string | undefined> {
+  const [row]: [{ session_id: string }?] = await sql`select session_id from refresh_tokens where token_hash = ${tokenHash}`
+  return row?.session_id
+}

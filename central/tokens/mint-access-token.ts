@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { SignJWT } from 'jose'
-import type { Sql } from 'postgres'
 import { ACCESS_TOKEN_TYPE } from '../../shared/access-token-claims'
 import type { Config } from '../config'
-import { getSigningKey, SIGNING_ALGORITHM } from './signing-keys'
+import { SIGNING_ALGORITHM, type SigningKey } from './signing-keys'
 
 export interface AccessTokenGrant {
   userId: string
@@ -17,15 +16,17 @@ export interface AccessTokenGrant {
 /**
  * Signs an RFC 9068 access token with the active key: header `typ: at+jwt`, claims
  * `iss sub aud exp iat jti client_id scope sid` (+ `roles` when any). `sub` is the user id,
- * never the username: no personal data in tokens (RFC 9068 §6).
+ * never the username: no personal data in tokens (RFC 9068 §6). The caller fetches the key
+ * (`getSigningKey`) before opening a transaction, so minting inside one needs no second
+ * pool connection (which could deadlock a pool whose connections all wait on one lock).
  * @see https://www.rfc-editor.org/rfc/rfc9068#section-2
  */
 export async function mintAccessToken(
-  deps: { sql: Sql; config: Config },
+  deps: { config: Config; signingKey: SigningKey },
   grant: AccessTokenGrant,
   now: Date,
 ): Promise<{ accessToken: string; expiresIn: number }> {
-  const { kid, privateKey } = await getSigningKey(deps.sql, deps.config, now)
+  const { kid, privateKey } = deps.signingKey
   const iat = Math.floor(now.getTime() / 1000)
   const expiresIn = deps.config.ACCESS_TOKEN_TTL_SECONDS
   const claims: Record<string, unknown> = {

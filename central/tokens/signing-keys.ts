@@ -152,6 +152,12 @@ const CACHE_SECONDS = 10
 
 type PrivateKey = Awaited<ReturnType<typeof importJWK>>
 
+/** The decrypted key that signs at a given instant. */
+export interface SigningKey {
+  kid: string
+  privateKey: PrivateKey
+}
+
 interface KeyCache {
   loadedAtMs: number
   rows: SigningKeyRow[]
@@ -176,7 +182,7 @@ async function cachedRows(sql: Sql, now: Date): Promise<KeyCache> {
 }
 
 /** The key that signs access tokens at `now`, decrypted. Throws if none (ensureSigningKeys not run). */
-export async function getSigningKey(sql: Sql, config: Config, now: Date): Promise<{ kid: string; privateKey: PrivateKey }> {
+export async function getSigningKey(sql: Sql, config: Config, now: Date): Promise<SigningKey> {
   const cache = await cachedRows(sql, now)
   const row = pickSigningKey(cache.rows, now)
   if (!row) throw new Error('no active signing key; ensureSigningKeys was not run')

@@ -72,7 +72,7 @@ describe('signing keys', () => {
     // Published at once, but the old key still signs.
     const published = (await getPublishedJwks(db.sql, clock())).keys.map((k) => k.kid)
     expect(published).toEqual(expect.arrayContaining([original!.kid, nextKid]))
-    const before = await mintAccessToken({ sql: db.sql, config }, grant, clock())
+    const before = await mintAccessToken({ config, signingKey: await getSigningKey(db.sql, config, clock()) }, grant, clock())
     expect(decodeProtectedHeader(before.accessToken).kid).toBe(original!.kid)
     expect((await listSigningKeys(db.sql, clock())).map((k) => [k.kid, k.state])).toEqual(
       expect.arrayContaining([[original!.kid, 'active'], [nextKid, 'next']]),
@@ -80,7 +80,7 @@ describe('signing keys', () => {
 
     // After the publish-ahead period the new key signs; the old one stays published.
     clock.advance(3600)
-    const after = await mintAccessToken({ sql: db.sql, config }, grant, clock())
+    const after = await mintAccessToken({ config, signingKey: await getSigningKey(db.sql, config, clock()) }, grant, clock())
     expect(decodeProtectedHeader(after.accessToken).kid).toBe(nextKid)
     expect((await getPublishedJwks(db.sql, clock())).keys.map((k) => k.kid)).toContain(original!.kid)
 

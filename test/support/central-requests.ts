@@ -1,0 +1,16 @@
+import type { CentralTestApp } from './central-app'
+
+/** POST /auth/login with JSON. */
+export async function login(t: CentralTestApp, body: Record<string, unknown>, headers: Record<string, string> = {}) {
+  return await t.app.request('/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) })
+}
+
+/** POST /oauth/token with a form-encoded refresh grant. */
+export async function refresh(t: CentralTestApp, refreshToken: string | undefined, extra: Record<string, string> = {}, headers: Record<string, string> = {}) {
+  const form = new URLSearchParams({ grant_type: 'refresh_token', ...(refreshToken === undefined ? {} : { refresh_token: refreshToken }), ...extra })
+  return await t.app.request('/oauth/token', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...headers }, body: form.toString() })
+}
+
+export function bearer(accessToken: string) {
+  return { Authorization: `Bearer ${accessToken}` }
+}

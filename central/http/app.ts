@@ -44,6 +44,8 @@ export function createApp(deps: AppDeps) {
   app.route('/', edgeFeedRoutes(deps))
   app.route('/', metricsRoutes(deps, metrics))
   app.route('/', consoleRoutes(deps))
+  // Routes name `security: [{ bearerAuth: [] }]`; the scheme itself is declared once here.
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' })
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'portcullis central', version: '0.1.0' },

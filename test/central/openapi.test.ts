@@ -1,0 +1,122 @@
+import postgres from 'postgres'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig } from '../../central/config'
+import { createApp } from '../../central/http/app'
+
+// The contract table of the central issue: every row must be in the document.
+const CONTRACT = [
+  'post /auth/login',
+  'post /oauth/token',
+  'post /oauth/revoke',
+  'post /auth/logout',
+  'post /auth/logout-all',
+  'get /auth/sessions',
+  'delete /auth/sessions/{id}',
+  'post /admin/users',
+  'patch /admin/users/{username}',
+  'get /admin/users/{username}/sessions',
+  'delete /admin/sessions/{id}',
+  'delete /admin/users/{username}/sessions',
+  'get /admin/audit',
+  'post /admin/keys/rotate',
+  'post /admin/sessions',
+  'get /.well-known/jwks.json',
+  'get /.well-known/oauth-authorization-server',
+  'get /healthz',
+  'get /readyz',
+]
+const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']
+
+interface Operation {
+  parameters?: { name: string; in: string; required?: boolean; $ref?: string }[]
+  responses?: Record<string, unknown>
+  security?: Record<string, string[]>[]
+}
+interface Document {
+  openapi: string
+  info: { title: string; version: string }
+  paths: Record<string, Record<string, Operation>>
+  components?: Record<string, Record<string, unknown>>
+}
+
+// The document is generated without touching the database.
+const sql = postgres('postgres://nobody@127.0.0.1:1/none', { max: 1 })
+let doc: Document
+let raw: string
+
+beforeAll(async () => {
+  const app = createApp({ sql, config: loadConfig({ ADMIN_TOKEN: 'x'.repeat(32) }), clock: () => new Date() })
+  const res = await app.request('/openapi.json')
+  expect(res.status).toBe(200)
+  expect(res.headers.get('Content-Type')).toMatch(/^application\/json/)
+  raw = await res.text()
+  doc = JSON.parse(raw) as Document
+})
+afterAll(() => sql.end({ timeout: 1 }))
+
+const operations = () =>
+  Object.entries(doc.paths).flatMap(([path, item]) =>
+    Object.entries(item)
+      .filter(([method]) => METHODS.includes(method))
+      .map(([method, op]) => ({ path, method, op })),
+  )
+
+describe('GET /openapi.json', () => {
+  it('is an OpenAPI 3.1 document with title and version', () => {
+    expect(doc.openapi).toMatch(/^3\.1\.\d+$/)
+    expect(doc.info.title).toBeTruthy()
+    expect(doc.info.version).toBeTruthy()
+  })
+
+  it('lists every route of the contract table', () => {
+    const listed = operations().map(({ method, path }) => `${method} ${path}`)
+    expect(listed).toEqual(expect.arrayContaining(CONTRACT))
+  })
+
+  it('uses OpenAPI path templates ({id}), not router syntax (:id)', () => {
+    expect(Object.keys(doc.paths).filter((path) => path.includes(':'))).toEqual([])
+  })
+
+  it('declares every path template parameter as a required path parameter', () => {
+    const missing: string[] = []
+    for (const { path, method, op } of operations()) {
+      for (const [, name] of path.matchAll(/\{([^}]+)\}/g)) {
+        const declared = (op.parameters ?? []).find((p) => p.in === 'path' && p.name === name)
+        if (!declared || declared.required !== true) missing.push(`${method} ${path}: ${name}`)
+      }
+    }
+    expect(missing).toEqual([])
+  })
+
+  it('gives every operation at least one response', () => {
+    const without = operations().filter(({ op }) => !op.responses || Object.keys(op.responses).length === 0)
+    expect(without.map(({ method, path }) => `${method} ${path}`)).toEqual([])
+  })
+
+  it('resolves every $ref within the document', () => {
+    const refs = [...raw.matchAll(/"\$ref":"([^"]+)"/g)].map((m) => m[1]!)
+    expect(refs.length).toBeGreaterThan(0)
+    const unresolved = refs.filter((ref) => {
+      if (!ref.startsWith('#/')) return true
+      let node: unknown = doc
+      for (const part of ref.slice(2).split('/')) {
+        node = (node as Record<string, unknown> | undefined)?.[part.replace(/~1/g, '/').replace(/~0/g, '~')]
+      }
+      return node === undefined
+    })
+    expect(unresolved).toEqual([])
+  })
+
+  it('declares every security scheme an operation names', () => {
+    const schemes = doc.components?.securitySchemes ?? {}
+    const named = operations().flatMap(({ op }) => (op.security ?? []).flatMap((requirement) => Object.keys(requirement)))
+    expect(named.length).toBeGreaterThan(0)
+    expect(named.filter((name) => !(name in schemes))).toEqual([])
+  })
+
+  it('marks the admin user API as Bearer-protected', () => {
+    for (const [method, path] of [['post', '/admin/users'], ['patch', '/admin/users/{username}'], ['get', '/admin/users/{username}']] as const) {
+      expect(doc.paths[path]?.[method]?.security).toEqual([{ bearerAuth: [] }])
+    }
+  })
+})

@@ -23,3 +23,16 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     code === '08003' // connection_does_not_exist
   )
 }
+
+/**
+ * True for PostgreSQL class 22 "data exception" (e.g. 22021: a NUL byte in text, 22P02: not
+ * a valid uuid): a value from the request that the database cannot store or compare. That is
+ * the client's input, not a server fault, so it answers 400 rather than 500 — and nothing was
+ * changed, because the statement failed.
+ * @see https://www.postgresql.org/docs/current/errcodes-appendix.html
+ */
+export function isInvalidInputValue(error: unknown): boolean {
+  if (!(error instanceof Error)) return false
+  const code = (error as { code?: unknown }).code
+  return error.name === 'PostgresError' && typeof code === 'string' && code.startsWith('22')
+}

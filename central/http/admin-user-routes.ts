@@ -6,6 +6,7 @@ import { toUserView, type UserRecord } from '../users/user-record'
 import type { AppDeps } from './app-deps'
 import { createRouter } from './create-router'
 import { requireAdminToken } from './require-admin-token'
+import { requireContentType } from './require-content-type'
 import type { Queryable } from '../db/pool'
 import { revokeAllUserSessions } from '../sessions/store'
 
@@ -103,6 +104,7 @@ function toUserBody(user: UserRecord): z.infer<typeof UserSchema> {
 export function adminUserRoutes({ sql, config, clock }: AppDeps) {
   const router = createRouter()
   const adminOnly = requireAdminToken(config)
+  const jsonBody = requireContentType('application/json')
   const security = [{ bearerAuth: [] }]
 
   router.openapi(
@@ -112,11 +114,12 @@ export function adminUserRoutes({ sql, config, clock }: AppDeps) {
       summary: 'Create a user',
       tags: ['admin'],
       security,
-      middleware: [adminOnly] as const,
+      middleware: [adminOnly, jsonBody] as const,
       request: { body: { required: true, content: { 'application/json': { schema: CreateUserSchema } } } },
       responses: {
         201: { description: 'Created', content: { 'application/json': { schema: UserSchema } } },
         409: errorResponse('Username taken (`conflict`)'),
+        415: errorResponse('Body is not JSON (`invalid_request`)'),
         ...adminErrors,
       },
     }),
@@ -188,7 +191,7 @@ export function adminUserRoutes({ sql, config, clock }: AppDeps) {
       description: 'Disabling a user revokes all of its sessions (reported as `sessions_revoked`).',
       tags: ['admin'],
       security,
-      middleware: [adminOnly] as const,
+      middleware: [adminOnly, jsonBody] as const,
       request: {
         params: UsernameParamSchema,
         body: { required: true, content: { 'application/json': { schema: UpdateUserSchema } } },
@@ -198,6 +201,7 @@ export function adminUserRoutes({ sql, config, clock }: AppDeps) {
           description: 'The updated user',
           content: { 'application/json': { schema: UserSchema.extend({ sessions_revoked: z.number().int() }) } },
         },
+        415: errorResponse('Body is not JSON (`invalid_request`)'),
         ...adminErrors,
       },
     }),

@@ -2,7 +2,7 @@ import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { PayloadTooLarge, PortcullisError, ServiceUnavailable, InvalidRequest } from '../../shared/errors'
 import { toErrorResponse } from '../../shared/oauth-error-response'
-import { isDatabaseUnavailable } from '../db/database-errors'
+import { isDatabaseUnavailable, isInvalidInputValue } from '../db/database-errors'
 
 /**
  * `app.onError`: expected failures become RFC-style bodies; a database that cannot be reached
@@ -21,6 +21,7 @@ export function handleError(error: Error, c: Context): Response {
 function classify(error: Error): PortcullisError | undefined {
   if (error instanceof PortcullisError) return error
   if (isDatabaseUnavailable(error)) return new ServiceUnavailable('database unavailable, retry shortly', { cause: error })
+  if (isInvalidInputValue(error)) return new InvalidRequest('a value in the request is not valid', { cause: error })
   if (error instanceof HTTPException) {
     if (error.status === 413) return new PayloadTooLarge('request body too large')
     if (error.status < 500) return new InvalidRequest(error.message || 'malformed request')

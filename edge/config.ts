@@ -1,5 +1,7 @@
 import { z } from 'zod'
 import { DEFAULT_IDENTITY_HEADER_PREFIX } from '../shared/access-token-claims'
+import { REVOCATION_FEED_PATH } from '../shared/revocation-feed'
+import type { RevocationFeedSettings } from './revocations'
 
 /**
  * One entry of the route table as written in `ROUTES` (JSON). A path prefix, optionally limited to
@@ -85,10 +87,25 @@ const EnvSchema = z
     VERIFIED_TOKEN_CACHE_SIZE: z.coerce.number().int().min(0).default(10_000),
     REALM: z.string().min(1).default('portcullis'),
     DEBUG: booleanVar.default(false),
+    /** Issue 5: central's revocation feed; default `${CENTRAL_URL}/edge/revocations`. */
+    REVOCATION_FEED_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^https?$/ }).optional()),
+    /** Secret shared with central (wrangler secret). Unset: the feed is off, revoked tokens live until `exp`. */
+    EDGE_FEED_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(24, 'must be at least 24 characters (central requires the same)').optional()),
+    REVOCATION_POLL_SECONDS: z.coerce.number().positive().default(5),
+    REVOCATION_MAX_STALENESS_SECONDS: z.coerce.number().positive().default(60),
+    REVOCATION_FAILURE_MODE: z.enum(['fail-open', 'fail-closed']).default('fail-open'),
+    REVOCATION_TIMEOUT_MS: z.coerce.number().int().positive().default(2_000),
   })
   .superRefine((env, context) => {
     if (!env.JWKS_URL && !env.JWKS) {
       context.addIssue({ code: 'custom', path: ['JWKS_URL'], message: 'is required unless a static JWKS is configured' })
+    }
+    // fail-closed without a feed would answer 503 on every protected route forever.
+    if (env.REVOCATION_FAILURE_MODE === 'fail-closed' && !env.EDGE_FEED_TOKEN) {
+      context.addIssue({ code: 'custom', path: ['EDGE_FEED_TOKEN'], message: 'is required when REVOCATION_FAILURE_MODE is "fail-closed"' })
+    }
+    if (env.REVOCATION_MAX_STALENESS_SECONDS < env.REVOCATION_POLL_SECONDS) {
+      context.addIssue({ code: 'custom', path: ['REVOCATION_MAX_STALENESS_SECONDS'], message: 'must be at least REVOCATION_POLL_SECONDS' })
     }
   })
 
@@ -123,6 +140,8 @@ export interface EdgeConfig {
   verifiedTokenCacheSize: number
   realm: string
   debug: boolean
+  /** The revocation feed (issue 5); undefined when no EDGE_FEED_TOKEN is configured. */
+  revocation: RevocationFeedSettings | undefined
 }
 
 /** Paths central serves itself; browsers see one origin for login and cookies. */
@@ -214,6 +233,16 @@ export function parseEdgeConfig(env: Record<string, unknown>): EdgeConfig {
     verifiedTokenCacheSize: vars.VERIFIED_TOKEN_CACHE_SIZE,
     realm: vars.REALM,
     debug: vars.DEBUG,
+    revocation: vars.EDGE_FEED_TOKEN
+      ? {
+          url: vars.REVOCATION_FEED_URL ?? `${centralOrigin}${REVOCATION_FEED_PATH}`,
+          token: vars.EDGE_FEED_TOKEN,
+          pollSeconds: vars.REVOCATION_POLL_SECONDS,
+          maxStalenessSeconds: vars.REVOCATION_MAX_STALENESS_SECONDS,
+          failureMode: vars.REVOCATION_FAILURE_MODE,
+          fetchTimeoutMs: vars.REVOCATION_TIMEOUT_MS,
+        }
+      : undefined,
   }
 }
 

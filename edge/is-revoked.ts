@@ -1,11 +1,67 @@
 import type { AccessTokenClaims } from '../shared/access-token-claims'
+import { InvalidToken, ServiceUnavailable } from '../shared/errors'
+import type { RevocationFeedState, RevocationList } from './revocations'
+
+/** What step 4 learned; the worker logs `feed` and drops a revoked token from its cache. */
+export type RevocationCheck = { kind: 'not-revoked'; feed: 'fresh' | 'off' | 'unavailable' }
+
+let warnedFeedOff = false
 
 /**
- * Step 4 of the request path (DESIGN.md "Request path at the edge"): is the token's session (`sid`)
- * or its user's not-before marker in the cached revocation feed? The feed arrives with issue 5;
- * until then nothing is revoked at the edge and tokens live until `exp`.
- * Runs on every request, also for tokens served from the verified-token cache.
+ * Step 4 of the request path (DESIGN.md "Request path at the edge"): is the token's session
+ * (`sid`) or its user's not-before marker in the cached revocation feed? Runs on every request,
+ * also for tokens served from the verified-token cache.
+ *
+ * - revoked → `InvalidToken` (401, RFC 6750 §3.1 `invalid_token`);
+ * - feed unavailable (never loaded, or older than `REVOCATION_MAX_STALENESS_SECONDS`):
+ *   `fail-closed` → `ServiceUnavailable` (503 `temporarily_unavailable`); `fail-open` → served on
+ *   the last good copy (if any) with a rate-limited warning;
+ * - no `EDGE_FEED_TOKEN` (`list` undefined): the feed is off, one warning per isolate, and a
+ *   token lives until `exp` — the behaviour of a plain stateless JWT gateway.
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1
  */
-export function isRevoked(_claims: AccessTokenClaims, _nowMs: number): boolean {
-  return false
+export function assertNotRevoked(
+  list: RevocationList | undefined,
+  feed: RevocationFeedState | undefined,
+  claims: Pick<AccessTokenClaims, 'sid' | 'sub' | 'iat'>,
+  nowMs: number,
+): RevocationCheck {
+  if (!list || !feed) {
+    if (!warnedFeedOff) {
+      warnedFeedOff = true
+      console.warn(
+        JSON.stringify({
+          level: 'warn',
+          msg: 'revocation feed off (EDGE_FEED_TOKEN unset): revoked access tokens stay valid until they expire',
+        }),
+      )
+    }
+    return { kind: 'not-revoked', feed: 'off' }
+  }
+  // A copy too old to trust still knows every revocation it ever saw: check it either way.
+  if (list.isRevoked(claims)) throw new InvalidToken('access token has been revoked')
+  if (feed.kind === 'fresh') return { kind: 'not-revoked', feed: 'fresh' }
+
+  const failClosed = list.settings.failureMode === 'fail-closed'
+  if (list.shouldWarnUnavailable(nowMs)) {
+    console.warn(
+      JSON.stringify({
+        level: 'warn',
+        msg: failClosed
+          ? 'revocation feed unavailable: answering 503 on protected routes (fail-closed)'
+          : 'revocation feed unavailable: serving without recent revocations (fail-open)',
+        reason: feed.reason,
+        ageSeconds: feed.ageSeconds ?? null,
+        maxStalenessSeconds: list.settings.maxStalenessSeconds,
+        entries: list.size,
+      }),
+    )
+  }
+  if (failClosed) {
+    const error = new ServiceUnavailable('revocation feed unavailable; try again shortly')
+    // RFC 9110 §10.2.3: the next poll may bring the feed back.
+    error.headers['Retry-After'] = String(Math.max(1, Math.ceil(list.settings.pollSeconds)))
+    throw error
+  }
+  return { kind: 'not-revoked', feed: 'unavailable' }
 }

@@ -1,7 +1,9 @@
+import { z } from 'zod'
 import { RevocationFeedSchema, type RevocationFeed } from '../shared/revocation-feed'
 
 export type RevocationFailureMode = 'fail-open' | 'fail-closed'
 
+/** Parsed from the Worker's vars by `edge/config.ts`. */
 export interface RevocationFeedSettings {
   /** Central's `GET /edge/revocations`. */
   url: string
@@ -31,9 +33,16 @@ export interface TokenIdentity {
 /**
  * The revocation feed held in isolate memory: a set of revoked session ids and a map of
  * per-user not-before times. Checking a token is two map lookups; refreshing happens in the
- * background (stale-while-revalidate through `waitUntil`), so after the first load no request
- * waits on central. Revocation therefore reaches this isolate within `pollSeconds` plus one
- * round trip, with zero central calls on the request path.
+ * background (stale-while-revalidate through `waitUntil`), so a busy isolate never makes a
+ * request wait on central. Revocation therefore reaches this isolate within `pollSeconds` plus
+ * one round trip, with zero central calls on the request path.
+ *
+ * When to poll (`prepare`), by the time since the last poll attempt:
+ * - never loaded: the request awaits the first load (at most one try a second while central is down);
+ * - ≥ `pollSeconds`: one background poll, the request is answered from the current copy;
+ * - ≥ 2 × `pollSeconds`: the isolate sat idle, its copy may be far behind, so this one request
+ *   awaits the poll (a 304 in the common case). Under steady traffic this never happens, and no
+ *   request is answered from a copy older than 2 × `pollSeconds` while central is reachable.
  *
  * Deliberately no promise is shared between requests: workerd ties I/O to the request that
  * started it, so a cold isolate's concurrent first requests each load the feed themselves.
@@ -46,22 +55,35 @@ export class RevocationList {
   private lastSuccessMs: number | undefined
   private lastAttemptMs = Number.NEGATIVE_INFINITY
   private lastFailureMs = Number.NEGATIVE_INFINITY
+  private lastUnavailableWarningMs = Number.NEGATIVE_INFINITY
+  // Polls can overlap when one outlives the poll interval; an older answer must not replace a newer one.
+  private pollsStarted = 0
+  private appliedPoll = 0
 
   constructor(
-    private readonly settings: RevocationFeedSettings,
+    readonly settings: RevocationFeedSettings,
     private readonly fetchFeed: typeof fetch = (input, init) => fetch(input, init),
   ) {}
 
+  /** Entries in the current copy (sessions + users), for logs. */
+  get size(): number {
+    return this.revokedSessions.size + this.userNotBefore.size
+  }
+
   /**
-   * Makes sure the feed is loaded (awaiting only on a cold isolate) and schedules a background
-   * poll when the last attempt is older than the poll interval.
+   * Makes sure the feed is loaded (awaiting only on a cold or long-idle isolate) and schedules a
+   * background poll when the last attempt is older than the poll interval.
    */
   async prepare(nowMs: number, waitUntil: (promise: Promise<unknown>) => void): Promise<RevocationFeedState> {
+    const pollMs = this.settings.pollSeconds * 1000
+    const sinceAttemptMs = nowMs - this.lastAttemptMs
     if (this.lastSuccessMs === undefined) {
       // Cold isolate: this request must know the feed. While central is down, try at most
       // once a second so cold requests do not each wait out a timeout.
       if (nowMs - this.lastFailureMs >= 1000) await this.poll(nowMs)
-    } else if (nowMs - this.lastAttemptMs >= this.settings.pollSeconds * 1000) {
+    } else if (sinceAttemptMs >= 2 * pollMs) {
+      await this.poll(nowMs)
+    } else if (sinceAttemptMs >= pollMs) {
       waitUntil(this.poll(nowMs))
     }
     return this.state(nowMs)
@@ -84,9 +106,20 @@ export class RevocationList {
     return notBefore !== undefined && token.iat < notBefore
   }
 
+  /**
+   * Rate limit for the "serving without a usable feed" warning: true at most once per poll
+   * interval (at least 10 s), so an outage is loud in the logs without one line per request.
+   */
+  shouldWarnUnavailable(nowMs: number): boolean {
+    if (nowMs - this.lastUnavailableWarningMs < Math.max(10, this.settings.pollSeconds) * 1000) return false
+    this.lastUnavailableWarningMs = nowMs
+    return true
+  }
+
   /** One poll: 200 replaces the in-memory copy, 304 confirms it, anything else keeps the last good copy. */
   async poll(nowMs: number): Promise<void> {
     this.lastAttemptMs = nowMs
+    const pollNumber = ++this.pollsStarted
     const headers: Record<string, string> = { Authorization: `Bearer ${this.settings.token}` }
     if (this.version) headers['If-None-Match'] = `"${this.version}"`
     try {
@@ -95,28 +128,43 @@ export class RevocationList {
         signal: AbortSignal.timeout(this.settings.fetchTimeoutMs),
       })
       if (response.status === 304 && this.version) {
-        this.lastSuccessMs = nowMs
+        if (pollNumber > this.appliedPoll) {
+          this.appliedPoll = pollNumber
+          this.lastSuccessMs = nowMs
+        }
         return
       }
-      if (!response.ok) throw new Error(`revocation feed answered ${response.status}`)
-      this.replace(RevocationFeedSchema.parse(await response.json()), nowMs)
+      if (!response.ok) {
+        await response.body?.cancel()
+        throw new Error(`revocation feed answered ${response.status}`)
+      }
+      const feed = RevocationFeedSchema.parse(await response.json())
+      if (pollNumber > this.appliedPoll) this.replace(feed, nowMs, pollNumber)
     } catch (error) {
       this.lastFailureMs = nowMs
       console.error(
         JSON.stringify({
           level: 'error',
           msg: 'revocation feed poll failed; keeping last good copy',
-          error: error instanceof Error ? error.message : String(error),
+          error: describeFailure(error),
           lastSuccessAgeSeconds: this.lastSuccessMs === undefined ? null : (nowMs - this.lastSuccessMs) / 1000,
         }),
       )
     }
   }
 
-  private replace(feed: RevocationFeed, nowMs: number): void {
+  private replace(feed: RevocationFeed, nowMs: number, pollNumber: number): void {
     this.revokedSessions = new Set(feed.sessions.map((entry) => entry.sid))
     this.userNotBefore = new Map(feed.users.map((entry) => [entry.sub, entry.not_before]))
     this.version = feed.version
     this.lastSuccessMs = nowMs
+    this.appliedPoll = pollNumber
   }
+}
+
+/** A short reason for the log line: zod's full issue list would be one line per bad entry. */
+function describeFailure(error: unknown): string {
+  if (error instanceof z.ZodError) return `feed body does not match the wire format (${error.issues.length} issue(s), first at ${error.issues[0]?.path.join('.') || '(root)'})`
+  if (error instanceof Error) return `${error.name}: ${error.message}`
+  return String(error)
 }

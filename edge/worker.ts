@@ -6,18 +6,21 @@ import { authorizeRequest } from './authorize'
 import { parseEdgeConfig, type EdgeConfig } from './config'
 import { extractAccessToken } from './extract-token'
 import { buildOriginRequestHeaders, forwardToOrigin } from './forward-to-origin'
-import { isRevoked } from './is-revoked'
+import { assertNotRevoked } from './is-revoked'
 import { JwksCache } from './jwks'
 import { serverTimingHeader, writeRequestLog, type RequestLogEntry } from './request-log'
+import { RevocationList } from './revocations'
 import { matchRoute, normalizeRequestPath } from './routes'
 import { VerifiedTokenCache } from './verified-token-cache'
 import { verifyAccessToken } from './verify-access-token'
 
-/** Everything the edge keeps per isolate: parsed config, imported keys, verified tokens. */
+/** Everything the edge keeps per isolate: parsed config, imported keys, verified tokens, revocations. */
 interface EdgeState {
   config: EdgeConfig
   jwks: JwksCache
   tokens: VerifiedTokenCache
+  /** Undefined when no EDGE_FEED_TOKEN is configured (the feed is off). */
+  revocations: RevocationList | undefined
 }
 
 let state: EdgeState | undefined
@@ -34,7 +37,8 @@ function loadEdgeState(env: Env): EdgeState {
     // A key that leaves the JWKS takes its cached tokens with it.
     onKeySetChanged: (kids) => tokens.retainKeys(kids),
   })
-  state = { config, jwks, tokens }
+  const revocations = config.revocation ? new RevocationList(config.revocation) : undefined
+  state = { config, jwks, tokens, revocations }
   return state
 }
 
@@ -51,7 +55,7 @@ async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(pr
   let debug = false
   let response: Response
   try {
-    const { config, jwks, tokens } = loadEdgeState(env)
+    const { config, jwks, tokens, revocations } = loadEdgeState(env)
     realm = config.realm
     debug = config.debug
 
@@ -65,6 +69,8 @@ async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(pr
     if (!route.public) {
       // 2. extract
       const token = extractAccessToken(request, url, config.accessTokenCookie, config.realm)
+      // The feed loads (cold isolate) while the token is verified; warm, this never waits.
+      const feed = revocations?.prepare(Date.now(), (promise) => ctx.waitUntil(promise))
       // 3. verify
       const verifyStartedMs = Date.now()
       const verified = await verifyAccessToken(
@@ -78,7 +84,12 @@ async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(pr
       log.sub = claims.sub
       log.sid = claims.sid
       // 4. revoked? (issue 5: cached revocation feed). Checked on every request, cache hit or not.
-      if (isRevoked(claims, Date.now())) throw new InvalidToken('access token has been revoked')
+      try {
+        log.revocationFeed = assertNotRevoked(revocations, await feed, claims, Date.now()).feed
+      } catch (error) {
+        if (error instanceof InvalidToken) tokens.delete(token)
+        throw error
+      }
       // 5. authorize
       authorizeRequest(route, claims)
     }

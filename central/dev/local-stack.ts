@@ -20,7 +20,8 @@ const EDGE_PORT = 8080
 const DEMO_ORIGIN_PORT = 8788
 const DEMO_USER = 'alice'
 
-const dataDir = process.env.PORTCULLIS_DATA_DIR || '.portcullis'
+// The data folder as central's config reads it (config.ts is the only reader of single variables).
+const dataDir = loadConfig(process.env).PORTCULLIS_DATA_DIR
 const secrets = await loadOrCreateLocalSecrets(dataDir)
 const config = loadConfig({
   PORT: String(CENTRAL_PORT),

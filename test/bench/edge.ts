@@ -1,0 +1,330 @@
+/**
+ * Edge benchmark (issue 4): on one bare workerd process pinned to core 0, with this Node process
+ * (the load generator) pinned to core 1:
+ *  (a) raw `crypto.subtle.verify` ops/s vs the edge's full verify path (`verifyAccessToken`), on
+ *      unique tokens and on tokens repeated 100 times;
+ *  (b) req/s and p50/p99 to the same origin Worker through a minimal pass-through proxy Worker,
+ *      the do-it-yourself Worker (Hono `jwk` middleware + `hono/proxy`) and the edge, for unique
+ *      tokens and tokens reused 100 times each.
+ * Run: `npm run bench edge`. Sizes via BENCH_EDGE_SECONDS (default 5) and BENCH_EDGE_CONCURRENCY (32).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { Agent, request as httpRequest } from 'node:http'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose'
+import { percentile, printTable } from './report'
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
+const workerdBinary = join(repoRoot, 'node_modules/workerd/bin/workerd')
+const ISSUER = 'http://central.bench'
+const SECONDS = Number(process.env.BENCH_EDGE_SECONDS ?? 5)
+const CONCURRENCY = Number(process.env.BENCH_EDGE_CONCURRENCY ?? 32)
+const UNIQUE_TOKENS = 40_000
+const REUSE = 100
+
+const MINIMAL_WORKER = `
+export default {
+  fetch(request, env) {
+    const url = new URL(request.url)
+    return fetch(env.ORIGIN + url.pathname + url.search, { method: request.method, headers: request.headers, body: request.body })
+  },
+}`
+
+const DIY_WORKER = `
+import { Hono } from 'hono'
+import { jwk } from 'hono/jwk'
+import { proxy } from 'hono/proxy'
+const app = new Hono()
+app.use('/api/*', (c, next) => jwk({ keys: JSON.parse(c.env.JWKS).keys, alg: ['ES256'], verification: { iss: c.env.ISSUER, aud: 'demo-api', typ: 'at+jwt' } })(c, next))
+app.all('/api/*', (c) => {
+  const payload = c.get('jwtPayload')
+  const url = new URL(c.req.url)
+  return proxy(c.env.ORIGIN + url.pathname + url.search, {
+    ...c.req,
+    headers: { ...c.req.header(), Authorization: undefined, 'X-User-Sub': payload.sub },
+  })
+})
+export default app`
+
+const ORIGIN_WORKER = `
+export default {
+  fetch(request) {
+    return new Response(JSON.stringify({ ok: true, sub: request.headers.get('x-portcullis-sub') ?? request.headers.get('x-user-sub') }), {
+      headers: { 'content-type': 'application/json' },
+    })
+  },
+}`
+
+/** Times verification inside workerd; the clock there stands still during CPU work, so Node times each call. */
+const VERIFY_WORKER = `
+import { JwksCache } from './edge/jwks'
+import { VerifiedTokenCache } from './edge/verified-token-cache'
+import { verifyAccessToken } from './edge/verify-access-token'
+let tokens = []
+let raw = []
+let jwks, cache, rawKey
+const decode = (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0))
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url)
+    if (url.pathname === '/setup') {
+      tokens = await request.json()
+      const keys = JSON.parse(env.JWKS).keys
+      rawKey = await crypto.subtle.importKey('jwk', keys[0], { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify'])
+      raw = tokens.map((token) => {
+        const last = token.lastIndexOf('.')
+        return { data: new TextEncoder().encode(token.slice(0, last)), signature: decode(token.slice(last + 1)) }
+      })
+      jwks = new JwksCache({ kind: 'static', keys }, { refetchCooldownMs: 0, maxAgeMs: 1e12, fetchTimeoutMs: 1000 })
+      cache = new VerifiedTokenCache(10000)
+      return new Response('ready')
+    }
+    const n = Number(url.searchParams.get('n'))
+    const distinct = Number(url.searchParams.get('distinct'))
+    const offset = Number(url.searchParams.get('offset') ?? 0)
+    let ok = 0
+    if (url.pathname === '/raw') {
+      for (let i = 0; i < n; i++) {
+        const { data, signature } = raw[offset + (i % distinct)]
+        if (await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, rawKey, signature, data)) ok++
+      }
+    } else {
+      const deps = { issuer: env.ISSUER, clockToleranceSeconds: 30, jwks, cache }
+      for (let i = 0; i < n; i++) {
+        await verifyAccessToken(tokens[offset + (i % distinct)], deps, Date.now())
+        ok++
+      }
+    }
+    return new Response(String(ok))
+  },
+}`
+
+interface Ports {
+  edge: number
+  minimal: number
+  diy: number
+  origin: number
+  verify: number
+}
+
+export async function runEdgeBench(): Promise<void> {
+  pinSelfToCore(1)
+  console.log(`edge bench: bare workerd on core 0, load generator on core 1; ${SECONDS}s per run, ${CONCURRENCY} connections`)
+
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true })
+  const publicJwk = { ...(await exportJWK(publicKey)), kid: 'bench-1', alg: 'ES256', use: 'sig' }
+  const jwksJson = JSON.stringify({ keys: [publicJwk] })
+  process.stdout.write(`signing ${UNIQUE_TOKENS} tokens… `)
+  const tokens = await signTokens(privateKey, UNIQUE_TOKENS)
+  console.log('done')
+
+  const ports: Ports = { edge: await freePort(), minimal: await freePort(), diy: await freePort(), origin: await freePort(), verify: await freePort() }
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-edge-bench-'))
+  const workerd = await startWorkerd(dir, ports, jwksJson)
+  try {
+    await benchVerify(ports.verify, tokens)
+    await benchRequests(ports, tokens)
+  } finally {
+    workerd.kill('SIGTERM')
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+function pinSelfToCore(core: number): void {
+  const result = spawnSync('taskset', ['-pc', String(core), String(process.pid)], { stdio: 'ignore' })
+  if (result.status !== 0) console.log('(taskset unavailable: processes are not pinned)')
+}
+
+async function signTokens(privateKey: CryptoKey, count: number): Promise<string[]> {
+  const now = Math.floor(Date.now() / 1000)
+  const tokens: string[] = []
+  for (let i = 0; i < count; i++) {
+    tokens.push(
+      await new SignJWT({ sub: `user-${i}`, sid: `session-${i}`, aud: ['demo-api'], client_id: 'bench', scope: 'orders:read profile', jti: crypto.randomUUID() })
+        .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'bench-1' })
+        .setIssuer(ISSUER)
+        .setIssuedAt(now)
+        .setExpirationTime(now + 3600)
+        .sign(privateKey),
+    )
+  }
+  return tokens
+}
+
+async function bundle(contents: string | undefined, entry?: string): Promise<string> {
+  const result = await build({
+    ...(entry ? { entryPoints: [entry] } : { stdin: { contents: contents!, resolveDir: repoRoot, loader: 'ts' } }),
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    conditions: ['workerd', 'worker', 'browser'],
+    mainFields: ['module', 'main'],
+    target: 'es2023',
+    minify: true,
+    write: false,
+  })
+  return result.outputFiles[0]!.text
+}
+
+async function startWorkerd(dir: string, ports: Ports, jwksJson: string): Promise<ChildProcess> {
+  const origin = `http://127.0.0.1:${ports.origin}`
+  const files = {
+    'edge.js': await bundle(undefined, join(repoRoot, 'edge/worker.ts')),
+    'minimal.js': await bundle(MINIMAL_WORKER),
+    'diy.js': await bundle(DIY_WORKER),
+    'origin.js': await bundle(ORIGIN_WORKER),
+    'verify.js': await bundle(VERIFY_WORKER),
+  }
+  for (const [name, code] of Object.entries(files)) await writeFile(join(dir, name), code)
+  const text = (name: string, value: string) => `(name = ${JSON.stringify(name)}, text = ${JSON.stringify(value)})`
+  const worker = (file: string, bindings: string[]) =>
+    `(modules = [(name = "worker.js", esModule = embed ${JSON.stringify(file)})], compatibilityDate = "2026-10-01", bindings = [${bindings.join(', ')}], globalOutbound = "loopback")`
+  const edgeBindings = [
+    text('ISSUER', ISSUER),
+    text('CENTRAL_URL', origin),
+    text('JWKS', jwksJson),
+    text('ROUTES', JSON.stringify([{ prefix: '/api/', origin, audience: 'demo-api', scopes: ['orders:read'] }])),
+  ]
+  const config = `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    (name = "edge", worker = ${worker('edge.js', edgeBindings)}),
+    (name = "minimal", worker = ${worker('minimal.js', [text('ORIGIN', origin)])}),
+    (name = "diy", worker = ${worker('diy.js', [text('ORIGIN', origin), text('JWKS', jwksJson), text('ISSUER', ISSUER)])}),
+    (name = "origin", worker = ${worker('origin.js', [])}),
+    (name = "verify", worker = ${worker('verify.js', [text('JWKS', jwksJson), text('ISSUER', ISSUER)])}),
+    (name = "loopback", network = (allow = ["local", "private", "public"])),
+  ],
+  sockets = [
+    (name = "edge", address = "127.0.0.1:${ports.edge}", http = (), service = "edge"),
+    (name = "minimal", address = "127.0.0.1:${ports.minimal}", http = (), service = "minimal"),
+    (name = "diy", address = "127.0.0.1:${ports.diy}", http = (), service = "diy"),
+    (name = "origin", address = "127.0.0.1:${ports.origin}", http = (), service = "origin"),
+    (name = "verify", address = "127.0.0.1:${ports.verify}", http = (), service = "verify"),
+  ],
+);
+`
+  await writeFile(join(dir, 'config.capnp'), config)
+  const child = spawn('taskset', ['-c', '0', workerdBinary, 'serve', join(dir, 'config.capnp'), '--experimental'], { stdio: ['ignore', 'ignore', 'inherit'] })
+  for (let attempt = 0; attempt < 100; attempt++) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${ports.origin}/`)
+      if (response.ok) return child
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  child.kill('SIGTERM')
+  throw new Error('workerd did not start')
+}
+
+async function benchVerify(port: number, tokens: string[]): Promise<void> {
+  const base = `http://127.0.0.1:${port}`
+  const setup = await fetch(`${base}/setup`, { method: 'POST', body: JSON.stringify(tokens) })
+  if (!setup.ok) throw new Error(`verify setup failed: ${await setup.text()}`)
+  const n = 20_000
+  const timed = async (path: string, distinct: number, offset: number): Promise<number> => {
+    const started = performance.now()
+    const response = await fetch(`${base}${path}?n=${n}&distinct=${distinct}&offset=${offset}`)
+    const ok = Number(await response.text())
+    if (ok !== n) throw new Error(`${path}: ${ok}/${n} verified`)
+    return (n / (performance.now() - started)) * 1000
+  }
+  // Warm up JIT and key import on a slice the measured runs do not use for the unique case.
+  await timed('/raw', 500, 39_000)
+  await timed('/full', 500, 39_000)
+  const rawUnique = await timed('/raw', n, 0)
+  const fullUnique = await timed('/full', n, 0) // tokens 0..19999: never seen before
+  const rawRepeated = await timed('/raw', n / REUSE, 20_000)
+  const fullRepeated = await timed('/full', n / REUSE, 20_000) // 200 tokens × 100
+  printTable('(a) verify ops/s inside workerd (one core)', ['tokens', 'raw subtle.verify', 'edge full verify', 'full / raw', 'goal'], [
+    ['unique', rawUnique, fullUnique, fullUnique / rawUnique, '≥ 0.8'],
+    [`repeated ×${REUSE}`, rawRepeated, fullRepeated, fullRepeated / rawRepeated, '≥ 5'],
+  ])
+}
+
+async function benchRequests(ports: Ports, tokens: string[]): Promise<void> {
+  const targets = [
+    ['minimal proxy', ports.minimal],
+    ['DIY (hono jwk + proxy)', ports.diy],
+    ['portcullis edge', ports.edge],
+  ] as const
+  // Unique: one global counter, so no token is sent twice within 40,000 requests (four times the
+  // edge's 10,000-entry cache). Reused: windows of 100 distinct tokens, each sent exactly 100 times,
+  // interleaved.
+  let counter = 0
+  const pickers = {
+    unique: () => tokens[counter++ % tokens.length]!,
+    [`reused ×${REUSE}`]: () => {
+      const k = counter++
+      return tokens[(Math.floor(k / (100 * REUSE)) * 100 + (k % 100)) % tokens.length]!
+    },
+  }
+  // Every target must answer 200 with the token's subject before its numbers mean anything.
+  for (const [name, port] of targets) {
+    const response = await fetch(`http://127.0.0.1:${port}/api/orders?limit=10`, { headers: { Authorization: `Bearer ${tokens[0]}` } })
+    const body = await response.text()
+    if (response.status !== 200) throw new Error(`${name} answered ${response.status}: ${body.slice(0, 200)}`)
+  }
+  const rows: (string | number)[][] = []
+  for (const [mode, pick] of Object.entries(pickers)) {
+    let minimal = Number.NaN
+    for (const [name, port] of targets) {
+      await loadTest(port, pick, 1) // warm-up second
+      const result = await loadTest(port, pick, SECONDS)
+      if (name === 'minimal proxy') minimal = result.perSecond
+      rows.push([mode, name, result.perSecond, result.p50Ms, result.p99Ms, result.perSecond / minimal, result.errors])
+    }
+  }
+  printTable(`(b) requests through workerd to the same origin Worker (${CONCURRENCY} keep-alive connections)`, ['tokens', 'worker', 'req/s', 'p50 ms', 'p99 ms', 'vs minimal', 'non-200'], rows)
+  console.log('goals: edge ≥ 0.9× minimal with reused tokens, ≥ 0.6× with unique ones, and ahead of DIY in both')
+}
+
+async function loadTest(port: number, token: () => string, seconds: number): Promise<{ perSecond: number; p50Ms: number; p99Ms: number; errors: number }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY })
+  const latencies: number[] = []
+  let errors = 0
+  const deadline = performance.now() + seconds * 1000
+  const started = performance.now()
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (performance.now() < deadline) {
+        const t0 = performance.now()
+        const status = await get(agent, port, token())
+        latencies.push(performance.now() - t0)
+        if (status !== 200) errors++
+      }
+    }),
+  )
+  const elapsed = performance.now() - started
+  agent.destroy()
+  latencies.sort((a, b) => a - b)
+  return { perSecond: (latencies.length / elapsed) * 1000, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99), errors }
+}
+
+function get(agent: Agent, port: number, token: string): Promise<number> {
+  return new Promise((resolve) => {
+    const request = httpRequest({ host: '127.0.0.1', port, path: '/api/orders?limit=10', agent, headers: { Authorization: `Bearer ${token}` } }, (response) => {
+      response.resume()
+      response.on('end', () => resolve(response.statusCode ?? 0))
+    })
+    request.on('error', () => resolve(0))
+    request.end()
+  })
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
+    })
+  })
+}

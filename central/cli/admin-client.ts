@@ -58,8 +58,8 @@ export class AdminClient {
         signal: AbortSignal.timeout(15_000),
       })
     } catch (error) {
-      const cause = (error as { cause?: { code?: string; errors?: { code?: string }[] } }).cause
-      const reason = cause?.code ?? cause?.errors?.[0]?.code ?? (error as Error).name
+      const cause = (error as { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause
+      const reason = cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (error as Error).name
       throw new CliError(`cannot reach portcullis at ${this.#baseUrl} (${reason})`, ExitCode.unreachable)
     }
     const text = await response.text()

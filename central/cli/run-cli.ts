@@ -117,7 +117,9 @@ function buildProgram(io: CliIo): Command {
     .description('revoke one session (its refresh token dies now; the edge rejects its access tokens within the feed poll interval)')
     .action(async (sessionId: string) => {
       const body = await client().delete<Row | undefined>(`/admin/sessions/${encodeURIComponent(sessionId)}`)
-      print(body ?? { revoked: sessionId }, () => `revoked session ${sessionId}`)
+      print(body ?? { revoked: true }, () =>
+        body?.revoked === false ? `session ${sessionId} had already ended; nothing to revoke` : `revoked session ${sessionId}`,
+      )
     })
   sessions
     .command('revoke-all <username>')

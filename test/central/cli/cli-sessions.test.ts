@@ -1,0 +1,136 @@
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { listAuditEvents, recordAuditEvent } from '../../../central/audit/store'
+import { findSession } from '../../../central/sessions/store'
+import { listSigningKeys } from '../../../central/tokens/signing-keys'
+import { buildCentralApp, TEST_ADMIN_TOKEN, type CentralTestApp } from '../../support/central-app'
+import { createTestDatabase, type TestDatabase } from '../../support/database'
+import { insertTestUser, type TestUser } from '../../support/users'
+import { insertLiveSession } from '../console/console-support'
+import { listen, runPortcullis } from './cli-support'
+
+let db: TestDatabase
+let t: CentralTestApp
+let server: Awaited<ReturnType<typeof listen>>
+let env: Record<string, string>
+let alice: TestUser
+
+beforeAll(async () => {
+  db = await createTestDatabase()
+  t = await buildCentralApp(db.sql)
+  server = await listen(t)
+  env = { PORTCULLIS_URL: server.url, PORTCULLIS_ADMIN_TOKEN: TEST_ADMIN_TOKEN }
+})
+afterAll(async () => {
+  await server.close()
+  await db.drop()
+})
+beforeEach(async () => {
+  await db.sql`delete from users where username = 'alice'`
+  alice = await insertTestUser(db.sql, { username: 'alice' })
+})
+
+describe('portcullis sessions', () => {
+  it("lists a user's active sessions as a table and as JSON", async () => {
+    const sid = await insertLiveSession(db.sql, alice.id, t.clock(), 'Mozilla/5.0 CliPhone')
+    const table = await runPortcullis(['sessions', 'list', 'alice'], env)
+    expect(table.code).toBe(0)
+    expect(table.stdout).toMatch(/^ID\s+STATE\s+CLIENT/)
+    expect(table.stdout).toContain(sid)
+    expect(table.stdout).toContain('CliPhone')
+    const json = await runPortcullis(['sessions', 'list', 'alice', '--json'], env)
+    expect(JSON.stringify(JSON.parse(json.stdout))).toContain(sid)
+  })
+
+  it('revokes one session', async () => {
+    const sid = await insertLiveSession(db.sql, alice.id, t.clock())
+    const other = await insertLiveSession(db.sql, alice.id, t.clock())
+    const result = await runPortcullis(['sessions', 'revoke', sid], env)
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain(`revoked session ${sid}`)
+    expect((await findSession(db.sql, sid, t.clock()))?.state).toBe('revoked')
+    expect((await findSession(db.sql, other, t.clock()))?.state).toBe('active')
+    const again = await runPortcullis(['sessions', 'revoke', sid], env)
+    expect(again).toMatchObject({ code: 0 })
+    expect(again.stdout).toContain('had already ended')
+  })
+
+  it('exits 5 for an unknown session', async () => {
+    const result = await runPortcullis(['sessions', 'revoke', '00000000-0000-4000-8000-000000000000'], env)
+    expect(result.code).toBe(5)
+  })
+
+  it('revokes every session of a user', async () => {
+    const sessions = [await insertLiveSession(db.sql, alice.id, t.clock()), await insertLiveSession(db.sql, alice.id, t.clock())]
+    const result = await runPortcullis(['sessions', 'revoke-all', 'alice'], env)
+    expect(result.code).toBe(0)
+    for (const sid of sessions) expect((await findSession(db.sql, sid, t.clock()))?.state).toBe('revoked')
+  })
+
+  it('exits 5 listing the sessions of an unknown user', async () => {
+    expect((await runPortcullis(['sessions', 'list', 'nobody'], env)).code).toBe(5)
+  })
+})
+
+describe('portcullis keys', () => {
+  it('lists the signing keys and rotates to a new one', async () => {
+    const [active] = await listSigningKeys(db.sql, t.clock())
+    const list = await runPortcullis(['keys', 'list'], env)
+    expect(list.code).toBe(0)
+    expect(list.stdout).toContain(active!.kid)
+    const rotate = await runPortcullis(['keys', 'rotate', '--json'], env)
+    expect(rotate.code).toBe(0)
+    const keys = await listSigningKeys(db.sql, t.clock())
+    const next = keys.find((k) => k.state === 'next')
+    expect(next).toBeDefined()
+    expect(rotate.stdout).toContain(next!.kid)
+  })
+})
+
+describe('portcullis audit', () => {
+  it('shows events filtered by user and type', async () => {
+    const sid = await insertLiveSession(db.sql, alice.id, t.clock())
+    await runPortcullis(['sessions', 'revoke', sid], env)
+    await recordAuditEvent(db.sql, { type: 'user.updated', at: new Date(), actor: 'admin:other-type', userId: alice.id })
+    const result = await runPortcullis(['audit', '--user', 'alice', '--type', 'session.revoked'], env)
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain(sid)
+    expect(result.stdout).toContain('admin:api')
+    expect(result.stdout).not.toContain('admin:other-type')
+    const json = JSON.parse((await runPortcullis(['audit', '--session', sid, '--json'], env)).stdout)
+    expect(JSON.stringify(json)).toContain('session.revoked')
+  })
+
+  it('follows new events until interrupted', async () => {
+    await recordAuditEvent(db.sql, { type: 'user.updated', at: new Date(), actor: 'admin:before-follow', userId: alice.id })
+    const child = spawn(process.execPath, [fileURLToPath(new URL('../../../central/cli/portcullis.mjs', import.meta.url)), 'audit', '--user', 'alice', '--follow', '--interval', '1'], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+    await expect.poll(() => stdout + stderr, { timeout: 15_000 }).toContain('admin:before-follow')
+    await recordAuditEvent(db.sql, { type: 'user.updated', at: new Date(), actor: 'admin:follow-test', userId: alice.id })
+    await expect.poll(() => stdout, { timeout: 15_000 }).toContain('admin:follow-test')
+    child.kill('SIGINT')
+    expect(await exited).toBe(0)
+    expect(stdout.indexOf('admin:before-follow')).toBeLessThan(stdout.indexOf('admin:follow-test'))
+    expect(stdout.match(/admin:before-follow/g)).toHaveLength(1)
+  })
+})
+
+describe('portcullis token mint', () => {
+  it('creates a session for a subject and prints the token pair', async () => {
+    const result = await runPortcullis(['token', 'mint', '--subject', 'alice', '--json'], env)
+    expect(result.code).toBe(0)
+    const body = JSON.parse(result.stdout) as { access_token: string; refresh_token: string }
+    expect(body.access_token.split('.')).toHaveLength(3)
+    expect(body.refresh_token).toBeTruthy()
+    const [created] = await listAuditEvents(db.sql, { userId: alice.id, type: 'session.created' })
+    expect(created).toBeDefined()
+  })
+
+})

@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestDatabase, type TestDatabase } from '../support/database'
+import {
+  ADMIN_TOKEN,
+  callApi,
+  createUser,
+  loginThroughEdge,
+  measureUntilRejected,
+  parseTokenResponse,
+  refreshThroughEdge,
+  revokeSessionAsAdmin,
+  startWholeStack,
+  type SessionTokens,
+  type WholeStack,
+} from './whole-stack'
+
+/**
+ * The whole stack: central (real server, real PostgreSQL) + the edge Worker in workerd + an
+ * origin. Every way of ending a session must reach the edge within one poll interval plus a
+ * round trip: DESIGN.md "Revocation reaching the edge". The bound asserted below is that
+ * design bound (poll + 1 s), not a performance target.
+ */
+const POLL_SECONDS = 1
+const BOUND_MS = POLL_SECONDS * 1000 + 1000
+const PASSWORD = 'correct horse battery staple'
+
+let db: TestDatabase
+let stack: WholeStack
+let bystander: SessionTokens
+
+beforeAll(async () => {
+  db = await createTestDatabase()
+  stack = await startWholeStack({ databaseUrl: db.url, edgeVars: { REVOCATION_POLL_SECONDS: String(POLL_SECONDS) } })
+  await createUser(stack.central.url, 'bystander', PASSWORD)
+  bystander = await loginThroughEdge(stack.edge, 'bystander', PASSWORD)
+})
+afterAll(async () => {
+  await stack?.close()
+  await db?.drop()
+})
+
+let userCounter = 0
+async function newUser(): Promise<string> {
+  const username = `user${++userCounter}`
+  await createUser(stack.central.url, username, PASSWORD)
+  return username
+}
+
+async function expectAccepted(...sessions: SessionTokens[]): Promise<void> {
+  for (const session of sessions) expect((await callApi(stack.edge, session.accessToken)).status).toBe(200)
+}
+
+async function expectRejectedWithinBound(session: SessionTokens): Promise<void> {
+  const delayMs = await measureUntilRejected(stack.edge, session.accessToken, { intervalMs: 100, giveUpMs: BOUND_MS + 3000 })
+  expect(delayMs).toBeLessThanOrEqual(BOUND_MS)
+  const rejected = await callApi(stack.edge, session.accessToken)
+  expect(rejected.status).toBe(401)
+  expect(JSON.parse(rejected.body)).toEqual({ error: 'invalid_token', error_description: 'access token has been revoked' })
+  expect(rejected.wwwAuthenticate).toContain('error="invalid_token"')
+}
+
+const withBearer = (session: SessionTokens) => ({ Authorization: `Bearer ${session.accessToken}` })
+const admin = { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' }
+
+describe('revocation reaches the edge', () => {
+  it('rejects a working token within the poll interval after an admin revokes its session; other sessions keep working', async () => {
+    const username = await newUser()
+    const revoked = await loginThroughEdge(stack.edge, username, PASSWORD)
+    const sibling = await loginThroughEdge(stack.edge, username, PASSWORD)
+    await expectAccepted(revoked, sibling, bystander)
+
+    await revokeSessionAsAdmin(stack.central.url, revoked.sid)
+    await expectRejectedWithinBound(revoked)
+    await expectAccepted(sibling, bystander)
+  })
+
+  it('logout-all kills every token of the user; a login afterwards and other users keep working', async () => {
+    const username = await newUser()
+    const first = await loginThroughEdge(stack.edge, username, PASSWORD)
+    const second = await loginThroughEdge(stack.edge, username, PASSWORD)
+    await expectAccepted(first, second)
+
+    const response = await stack.edge.fetch('/auth/logout-all', { method: 'POST', headers: withBearer(first) })
+    expect(response.status).toBe(200)
+    await expectRejectedWithinBound(first)
+    await expectRejectedWithinBound(second)
+    const fresh = await loginThroughEdge(stack.edge, username, PASSWORD)
+    await expectAccepted(fresh, bystander)
+  })
+
+  it("reuse detection kills the chain's live access token", async () => {
+    const username = await newUser()
+    const login = await loginThroughEdge(stack.edge, username, PASSWORD)
+    const rotated = await parseTokenResponse(await refreshThroughEdge(stack.edge, login.refreshToken))
+    expect(rotated.sid).toBe(login.sid)
+    await expectAccepted(rotated)
+
+    // Past REFRESH_GRACE_SECONDS (1 s here) a replay of the rotated-away token is theft.
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    const replay = await refreshThroughEdge(stack.edge, login.refreshToken)
+    expect(replay.status).toBe(400)
+    expect(await replay.json()).toMatchObject({ error: 'invalid_grant' })
+    await expectRejectedWithinBound(rotated)
+    await expectAccepted(bystander)
+  })
+
+  it('every other path that ends a session reaches the edge: logout, RFC 7009 revoke, own-session revoke, admin revoke-all, user disabled', async () => {
+    const username = await newUser()
+    const paths: { name: string; end(session: SessionTokens): Promise<Response> }[] = [
+      { name: 'logout', end: (s) => stack.edge.fetch('/auth/logout', { method: 'POST', headers: withBearer(s) }) },
+      {
+        name: 'RFC 7009 revoke',
+        end: (s) =>
+          stack.edge.fetch('/oauth/revoke', {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams({ token: s.refreshToken }).toString(),
+          }),
+      },
+      { name: 'own-session revoke', end: (s) => stack.edge.fetch(`/auth/sessions/${s.sid}`, { method: 'DELETE', headers: withBearer(s) }) },
+      { name: 'admin revoke-all', end: () => fetch(`${stack.central.url}/admin/users/${username}/sessions`, { method: 'DELETE', headers: admin }) },
+    ]
+    for (const path of paths) {
+      const session = await loginThroughEdge(stack.edge, username, PASSWORD)
+      await expectAccepted(session)
+      const response = await path.end(session)
+      expect(response.status, path.name).toBeLessThan(300)
+      await expectRejectedWithinBound(session)
+    }
+
+    const disabled = await loginThroughEdge(stack.edge, username, PASSWORD)
+    const patch = await fetch(`${stack.central.url}/admin/users/${username}`, { method: 'PATCH', headers: admin, body: JSON.stringify({ enabled: false }) })
+    expect(patch.status).toBe(200)
+    await expectRejectedWithinBound(disabled)
+    await expectAccepted(bystander)
+  })
+})

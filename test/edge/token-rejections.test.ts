@@ -246,6 +246,19 @@ describe('claims that fail validation', () => {
     await expectRejected(await callWith(token), { status: 401, error: 'invalid_token', description: new RegExp(`missing the ${claim} claim`), token })
   })
 
+  it.each([
+    ['roles that are not a list', { roles: 'portcullis:admin' }],
+    ['an aud that is not a string or list of strings', { aud: [42] }],
+    ['a non-integer exp', { exp: 'tomorrow' }],
+    ['a scope that is not a string', { scope: ['orders:read'] }],
+  ])('rejects claims with %s', async (_label, claims) => {
+    const token = await signRawToken(stack.key, header(), { ...accessTokenClaims(), ...claims })
+    const response = await callWith(token)
+    expect(response.status).toBe(401)
+    expect(await response.clone().json()).toMatchObject({ error: 'invalid_token' })
+    await expectRejected(response, { status: 401, error: 'invalid_token', token })
+  })
+
   it('rejects claims that could not be forwarded as header values', async () => {
     const token = await signAccessToken(stack.key, { sub: 'user\r\nX-Portcullis-Roles: admin' })
     await expectRejected(await callWith(token), { status: 401, error: 'invalid_token', description: /cannot be forwarded/, token })

@@ -20,7 +20,7 @@ header.top .who { margin-left: auto; display: flex; align-items: center; gap: 12
 main { max-width: 1200px; margin: 0 auto; padding: 20px 24px 40px; }
 h1 { font-size: 24px; margin: 0 0 16px; } h2 { font-size: 18px; margin: 24px 0 10px; }
 .panel > h2:first-child { margin-top: 0; } figure { margin: 0 0 16px; }
-.row.center { align-items: center; } .row.center h2 { margin: 0; } section + section { margin-top: 8px; } .row.center + .table-wrap { margin-top: 12px; }
+.row.center { align-items: center; } .panel.row p { margin: 0; flex: 1; } .panel.row:has(> p) { align-items: center; } .row.center h2 { margin: 0; } section + section { margin-top: 8px; } .row.center + .table-wrap { margin-top: 12px; }
 .panel { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 16px; margin-bottom: 16px; }
 table { width: 100%; border-collapse: collapse; background: #fff; font-size: 14px; }
 th, td { text-align: left; padding: 7px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
@@ -47,7 +47,7 @@ button.link { border: 0; background: none; color: #dbe4ee; text-decoration: unde
 .card { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; }
 .card .n { font-size: 28px; font-weight: 700; } .card .l { color: var(--muted); font-size: 13px; }
 .card.alert .n { color: var(--danger); }
-dl.grants { display: grid; grid-template-columns: 190px 1fr; gap: 6px 12px; margin: 0; } dl.grants dt { font-weight: 600; } dl.grants dd { margin: 0; } dl.grants + .row { margin-top: 14px; }
+dl.grants { display: grid; grid-template-columns: 210px 1fr; gap: 6px 12px; margin: 0; } dl.grants dt { font-weight: 600; } dl.grants dd { margin: 0; } dl.grants + .row { margin-top: 14px; }
 .muted { color: var(--muted); } .pager { margin-top: 12px; display: flex; gap: 12px; }
 .signin { max-width: 380px; margin: 80px auto; } .signin .panel { padding: 24px; } .signin p.field { margin: 0 0 14px; } .signin input { width: 100%; }
 svg.chart { width: 100%; height: auto; display: block; } svg.chart text { font: 11px system-ui, sans-serif; fill: #57606a; }

@@ -310,15 +310,16 @@ function str(value: unknown): string | undefined {
 
 /** The message after a post-redirect-get; built here from known codes, never echoed from the URL. */
 function noticeFor(done: string | undefined, query: Record<string, string>, config: Config): string | undefined {
-  const enforced = `Its refresh token is dead now; edges reject its access tokens within ${config.REVOCATION_POLL_SECONDS} seconds (the revocation feed poll interval).`
+  const poll = `${config.REVOCATION_POLL_SECONDS} second${config.REVOCATION_POLL_SECONDS === 1 ? '' : 's'} (the revocation feed poll interval)`
+  const enforced = `Its refresh token is dead now; edges reject its access tokens within ${poll}.`
   const count = /^\d+$/.test(query.count ?? '') ? Number(query.count) : 0
   switch (done) {
     case 'revoked':
       return `Session ${UUID.test(query.session ?? '') ? query.session!.slice(0, 8) : ''} revoked. ${enforced}`
     case 'revoked-all':
-      return `Revoked ${count} session(s). Refresh tokens are dead now; edges reject every access token issued before now within ${config.REVOCATION_POLL_SECONDS} seconds (the revocation feed poll interval).`
+      return `Revoked ${count} session(s). Refresh tokens are dead now; edges reject every access token issued before now within ${poll}.`
     case 'disabled':
-      return `User disabled and ${count} session(s) revoked. Edges reject their access tokens within ${config.REVOCATION_POLL_SECONDS} seconds (the revocation feed poll interval).`
+      return `User disabled and ${count} session(s) revoked. Edges reject their access tokens within ${poll}.`
     case 'enabled':
       return 'User enabled. They can sign in again.'
     default:

@@ -6,7 +6,8 @@
  *  (b) req/s and p50/p99 to the same origin Worker through a minimal pass-through proxy Worker,
  *      the do-it-yourself Worker (Hono `jwk` middleware + `hono/proxy`) and the edge, for unique
  *      tokens and tokens reused 100 times each.
- * Run: `npm run bench edge`. Sizes via BENCH_EDGE_SECONDS (default 5) and BENCH_EDGE_CONCURRENCY (32).
+ * Run: `npm run bench edge`. Sizes via BENCH_EDGE_SECONDS (default 5), BENCH_EDGE_ROUNDS (3) and
+ * BENCH_EDGE_CONCURRENCY (32).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -26,6 +27,8 @@ const SECONDS = Number(process.env.BENCH_EDGE_SECONDS ?? 5)
 const CONCURRENCY = Number(process.env.BENCH_EDGE_CONCURRENCY ?? 32)
 const UNIQUE_TOKENS = 40_000
 const REUSE = 100
+/** Measurements are repeated and the best kept: noise from other processes only slows a run down. */
+const ROUNDS = Number(process.env.BENCH_EDGE_ROUNDS ?? 3)
 
 const MINIMAL_WORKER = `
 export default {
@@ -114,7 +117,7 @@ interface Ports {
 
 export async function runEdgeBench(): Promise<void> {
   pinSelfToCore(1)
-  console.log(`edge bench: bare workerd on core 0, load generator on core 1; ${SECONDS}s per run, ${CONCURRENCY} connections`)
+  console.log(`edge bench: bare workerd on core 0, load generator on core 1; best of ${ROUNDS} × ${SECONDS}s runs, ${CONCURRENCY} connections`)
 
   const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true })
   const publicJwk = { ...(await exportJWK(publicKey)), kid: 'bench-1', alg: 'ES256', use: 'sig' }
@@ -228,7 +231,7 @@ async function benchVerify(port: number, tokens: string[]): Promise<void> {
   const base = `http://127.0.0.1:${port}`
   const setup = await fetch(`${base}/setup`, { method: 'POST', body: JSON.stringify(tokens) })
   if (!setup.ok) throw new Error(`verify setup failed: ${await setup.text()}`)
-  const n = 20_000
+  const n = 10_000
   const timed = async (path: string, distinct: number, offset: number): Promise<number> => {
     const started = performance.now()
     const response = await fetch(`${base}${path}?n=${n}&distinct=${distinct}&offset=${offset}`)
@@ -239,10 +242,18 @@ async function benchVerify(port: number, tokens: string[]): Promise<void> {
   // Warm up JIT and key import on a slice the measured runs do not use for the unique case.
   await timed('/raw', 500, 39_000)
   await timed('/full', 500, 39_000)
-  const rawUnique = await timed('/raw', n, 0)
-  const fullUnique = await timed('/full', n, 0) // tokens 0..19999: never seen before
-  const rawRepeated = await timed('/raw', n / REUSE, 20_000)
-  const fullRepeated = await timed('/full', n / REUSE, 20_000) // 200 tokens × 100
+  // Best of ROUNDS interleaved runs: other load on the machine only ever makes a run slower.
+  // Unique runs use a fresh slice of never-seen tokens each round (the cache holds 10,000).
+  let rawUnique = 0
+  let fullUnique = 0
+  let rawRepeated = 0
+  let fullRepeated = 0
+  for (let round = 0; round < ROUNDS; round++) {
+    rawUnique = Math.max(rawUnique, await timed('/raw', n, round * n))
+    fullUnique = Math.max(fullUnique, await timed('/full', n, round * n))
+    rawRepeated = Math.max(rawRepeated, await timed('/raw', n / REUSE, 30_000 + round * 200))
+    fullRepeated = Math.max(fullRepeated, await timed('/full', n / REUSE, 30_000 + round * 200)) // 100 tokens × 100
+  }
   printTable('(a) verify ops/s inside workerd (one core)', ['tokens', 'raw subtle.verify', 'edge full verify', 'full / raw', 'goal'], [
     ['unique', rawUnique, fullUnique, fullUnique / rawUnique, '≥ 0.8'],
     [`repeated ×${REUSE}`, rawRepeated, fullRepeated, fullRepeated / rawRepeated, '≥ 5'],
@@ -274,11 +285,18 @@ async function benchRequests(ports: Ports, tokens: string[]): Promise<void> {
   }
   const rows: (string | number)[][] = []
   for (const [mode, pick] of Object.entries(pickers)) {
-    let minimal = Number.NaN
-    for (const [name, port] of targets) {
-      await loadTest(port, pick, 1) // warm-up second
-      const result = await loadTest(port, pick, SECONDS)
-      if (name === 'minimal proxy') minimal = result.perSecond
+    const best = new Map<string, Awaited<ReturnType<typeof loadTest>>>()
+    for (const [, port] of targets) await loadTest(port, pick, 1) // warm-up second each
+    // Targets interleaved per round, best round kept, so a burst of outside load hits all alike.
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, port] of targets) {
+        const result = await loadTest(port, pick, SECONDS)
+        if (!best.has(name) || result.perSecond > best.get(name)!.perSecond) best.set(name, result)
+      }
+    }
+    const minimal = best.get('minimal proxy')!.perSecond
+    for (const [name] of targets) {
+      const result = best.get(name)!
       rows.push([mode, name, result.perSecond, result.p50Ms, result.p99Ms, result.perSecond / minimal, result.errors])
     }
   }

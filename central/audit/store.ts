@@ -15,6 +15,7 @@ export type AuditEventType =
   | 'key.created'
   | 'key.activated'
   | 'key.retired'
+  | 'key.unpublished'
   | 'console.sign_in'
   | 'console.sign_out'
 

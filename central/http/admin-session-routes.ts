@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
-import { Forbidden, NotFound } from '../../shared/errors'
+import { Forbidden, InvalidRequest, NotFound } from '../../shared/errors'
 import { listAuditEvents } from '../audit/store'
 import { startSession } from '../sessions/create-session'
 import { findOrCreateExternalSubject, findSession, findSubjectByUsername, listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
@@ -29,6 +29,24 @@ const AdminSessionRequestSchema = z
   })
   .strict()
   .openapi('AdminSessionRequest')
+
+const FlagSchema = z.enum(['0', '1']).optional()
+const RotateQuerySchema = z.object({
+  immediate: FlagSchema.openapi({ description: 'Same as `immediate` in the body' }),
+  revokePrevious: FlagSchema.openapi({ description: 'Same as `revokePrevious` in the body' }),
+})
+const RotateRequestSchema = z
+  .object({
+    immediate: z.boolean().optional().openapi({ description: 'Sign with the new key now and retire the current key now (a key leaked)' }),
+    revokePrevious: z.boolean().optional().openapi({ description: 'With immediate: unpublish every earlier key now; every access token they signed stops verifying' }),
+  })
+  .strict()
+  .openapi('RotateSigningKeyRequest')
+const RotateResponseSchema = z.object({
+  kid: z.string(),
+  activates_at: z.string(),
+  retired: z.array(z.object({ kid: z.string(), retired_at: z.string(), unpublish_at: z.string() })),
+})
 
 const adminErrors = {
   400: errorResponse('Invalid input (`invalid_request`)'),
@@ -147,17 +165,47 @@ export function adminSessionRoutes(deps: AppDeps) {
     createRoute({
       method: 'post',
       path: '/admin/keys/rotate',
-      summary: 'Schedule a new signing key: published now, signs after KEY_PUBLISH_AHEAD_SECONDS',
+      summary: 'Rotate the signing key: scheduled with overlap by default, or at once after a leak (`immediate`)',
+      description: [
+        'Default: the new key is published now and signs after KEY_PUBLISH_AHEAD_SECONDS; the current key then retires and stays',
+        'published until every token it signed has expired. 409 while a key is still waiting to sign.',
+        '',
+        '`immediate` (body or `?immediate=1`): the new key signs now, the current key retires now (still published until its tokens',
+        'expire), and a key waiting to sign is withdrawn. Edges meet the new `kid` before their cached JWKS has it and refetch',
+        '(at most once per refetch cooldown), so a few requests may see 401 and retry after a refresh.',
+        '',
+        '`revokePrevious` (with `immediate`; body or `?revokePrevious=1`): every earlier key also leaves the JWKS now. Every access',
+        'token those keys signed — stolen or not — stops verifying at an edge once it refetches the JWKS (JWKS_MAX_AGE_SECONDS,',
+        'or at once on an unknown kid); sessions are not revoked, so clients refresh and carry on with the new key.',
+        'Use it when a private key leaked: without it, a leaked key verifies forged tokens until it is unpublished.',
+      ].join('\n'),
       middleware: [admin] as const,
+      request: {
+        query: RotateQuerySchema,
+        body: { required: false, content: { 'application/json': { schema: RotateRequestSchema } } },
+      },
       responses: {
-        200: json(z.object({ kid: z.string(), activates_at: z.string() }), 'The new key'),
-        409: errorResponse('A key is already waiting to activate (`conflict`)'),
+        200: json(RotateResponseSchema, 'The new key, and the keys it retired or unpublished'),
+        409: errorResponse('A key is already waiting to activate and `immediate` was not asked (`conflict`)'),
         ...adminErrors,
       },
     }),
     async (c) => {
-      const { kid, activatesAt } = await rotateSigningKey(sql, config, deps.clock(), actorOf(c))
-      return c.json({ kid, activates_at: activatesAt.toISOString() }, 200)
+      const query = c.req.valid('query')
+      const body = c.req.valid('json')
+      const immediate = body.immediate ?? query.immediate === '1'
+      const revokePrevious = body.revokePrevious ?? query.revokePrevious === '1'
+      // Unpublishing the key that still signs would make every new token unverifiable.
+      if (revokePrevious && !immediate) throw new InvalidRequest('revokePrevious needs immediate: true')
+      const rotated = await rotateSigningKey(sql, config, deps.clock(), actorOf(c), { immediate, revokePrevious })
+      return c.json(
+        {
+          kid: rotated.kid,
+          activates_at: rotated.activatesAt.toISOString(),
+          retired: rotated.retired.map((k) => ({ kid: k.kid, retired_at: k.retiredAt.toISOString(), unpublish_at: k.unpublishAt.toISOString() })),
+        },
+        200,
+      )
     },
   )
 

@@ -27,7 +27,7 @@ export function wellKnownRoutes(deps: AppDeps) {
   const router = createRouter()
 
   router.openapi(jwksRoute, async (c) => {
-    const jwks = await getPublishedJwks(deps.sql, deps.clock())
+    const jwks = await getPublishedJwks(deps.sql, deps.clock(), { fresh: true })
     c.header('Cache-Control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`)
     return c.json({ keys: jwks.keys as Record<string, unknown>[] }, 200)
   })

@@ -30,8 +30,10 @@ export interface SigningKeyView {
  * until `retiredAt`, then `retired` (still published until `unpublishAt`).
  */
 export function signingKeyState(key: Pick<SigningKeyRow, 'activatesAt' | 'retiredAt'>, now: Date): SigningKeyState {
-  if (key.activatesAt > now) return 'next'
+  // Retirement is checked first: an emergency rotation withdraws a scheduled key before it
+  // ever signs (retiredAt < activatesAt), and such a key must never become active.
   if (key.retiredAt && key.retiredAt <= now) return 'retired'
+  if (key.activatesAt > now) return 'next'
   return 'active'
 }
 
@@ -76,32 +78,103 @@ export async function ensureSigningKeys(sql: Sql, config: Config, now: Date): Pr
   forgetCachedKeys(sql)
 }
 
+/** How `rotateSigningKey` treats the keys in use. Default: the overlap path. */
+export interface RotateSigningKeyOptions {
+  /**
+   * Emergency rotation (a key leaked): the new key signs at once instead of after
+   * KEY_PUBLISH_AHEAD_SECONDS, the current key retires at once, and a key still waiting to
+   * sign is withdrawn (it never signs). Retired keys stay published until their tokens expire.
+   */
+  immediate?: boolean
+  /**
+   * Only with `immediate`: also take every earlier key out of the JWKS now, so every access
+   * token they signed stops verifying at an edge as soon as it refetches the JWKS. Sessions
+   * survive: their holders refresh and get tokens signed by the new key.
+   */
+  revokePrevious?: boolean
+}
+
+/** What a rotation did: the new key, and each earlier key it retired or unpublished. */
+export interface RotatedSigningKey {
+  kid: string
+  activatesAt: Date
+  retired: { kid: string; retiredAt: Date; unpublishAt: Date }[]
+}
+
 /**
  * Rotates with overlap: the new key is published now and signs only after
  * KEY_PUBLISH_AHEAD_SECONDS (edges fetch it meanwhile); the current key retires at that moment
  * and stays published for ACCESS_TOKEN_TTL_SECONDS + CLOCK_TOLERANCE_SECONDS more, until every
- * token it signed has expired. With no current key the new one signs at once.
+ * token it signed has expired. With no current key the new one signs at once. A second
+ * rotation while a key waits to sign is a Conflict, unless it is `immediate`.
+ *
+ * `immediate` trades the publish-ahead period for speed: an edge meets the new `kid` before
+ * its cached JWKS has it and refetches (edge/jwks.ts, once per cooldown). `revokePrevious`
+ * additionally trades every outstanding access token of the earlier keys for the certainty
+ * that a leaked key verifies nothing once the edges have refetched. Other central instances
+ * follow within their key cache (CACHE_SECONDS), so the old key's unpublish time includes it.
  * @see https://www.rfc-editor.org/rfc/rfc7517#section-4.5
  */
-export async function rotateSigningKey(sql: Sql, config: Config, now: Date, actor: string): Promise<{ kid: string; activatesAt: Date }> {
+export async function rotateSigningKey(
+  sql: Sql,
+  config: Config,
+  now: Date,
+  actor: string,
+  options: RotateSigningKeyOptions = {},
+): Promise<RotatedSigningKey> {
+  const immediate = options.immediate === true
+  const revokePrevious = immediate && options.revokePrevious === true
+  const reason = revokePrevious ? 'emergency rotation, previous keys revoked' : immediate ? 'emergency rotation' : 'rotation'
   const result = await sql.begin(async (tx) => {
     await lockSigningKeys(tx)
     const keys = await selectSigningKeys(tx)
-    const pending = keys.find((k) => signingKeyState(k, now) === 'next')
-    if (pending) {
-      throw new Conflict(`key ${pending.kid} is already scheduled to sign from ${pending.activatesAt.toISOString()}`)
+    const pending = keys.filter((k) => signingKeyState(k, now) === 'next')
+    if (pending[0] && !immediate) {
+      throw new Conflict(`key ${pending[0].kid} is already scheduled to sign from ${pending[0].activatesAt.toISOString()}`)
     }
-    const current = pickSigningKey(keys, now)
-    const activatesAt = current ? new Date(+now + config.KEY_PUBLISH_AHEAD_SECONDS * 1000) : now
+    const signing = keys.filter((k) => signingKeyState(k, now) === 'active')
+    const activatesAt = signing.length > 0 && !immediate ? new Date(+now + config.KEY_PUBLISH_AHEAD_SECONDS * 1000) : now
     const created = await createKey(config, now, activatesAt)
     await insertSigningKey(tx, created)
-    await recordAuditEvent(tx, { type: 'key.created', at: now, actor, reason: 'rotation', details: { kid: created.kid, activatesAt } })
-    if (current) {
-      const unpublishAt = new Date(+activatesAt + retiredKeyOverlapSeconds(config) * 1000)
-      await scheduleKeyRetirement(tx, current.kid, activatesAt, unpublishAt)
-      await recordAuditEvent(tx, { type: 'key.retired', at: now, actor, reason: 'rotation', details: { kid: current.kid, retiredAt: activatesAt, unpublishAt } })
+    await recordAuditEvent(tx, { type: 'key.created', at: now, actor, reason, details: { kid: created.kid, activatesAt, immediate } })
+
+    const retired: RotatedSigningKey['retired'] = []
+    const retire = async (kid: string, retiredAt: Date, unpublishAt: Date, why: string) => {
+      await scheduleKeyRetirement(tx, kid, retiredAt, unpublishAt)
+      await recordAuditEvent(tx, { type: 'key.retired', at: now, actor, reason: why, details: { kid, retiredAt, unpublishAt, replacedBy: created.kid } })
+      retired.push({ kid, retiredAt, unpublishAt })
     }
-    return { kid: created.kid, activatesAt }
+    if (!immediate) {
+      const current = pickSigningKey(signing, now)
+      if (current) await retire(current.kid, activatesAt, new Date(+activatesAt + retiredKeyOverlapSeconds(config) * 1000), reason)
+      return { kid: created.kid, activatesAt, retired }
+    }
+
+    // A scheduled key never signed anything, so it can leave the JWKS at once; it may be as
+    // exposed as the current one (same table, same secret), so it does not get to sign.
+    for (const key of pending) await retire(key.kid, now, now, `${reason}: withdrawn before it signed`)
+    // Another instance may sign with the old key until its cache expires (CACHE_SECONDS); the
+    // overlap counts from then, so those tokens stay valid unless the key is revoked.
+    const unpublishAt = revokePrevious ? now : new Date(+now + (CACHE_SECONDS + retiredKeyOverlapSeconds(config)) * 1000)
+    for (const key of signing) await retire(key.kid, now, unpublishAt, reason)
+    if (revokePrevious) {
+      // Keys retired by earlier rotations but still published verify forged tokens just as well.
+      const alreadyRetired = keys.filter((k) => signingKeyState(k, now) === 'retired' && isPublished(k, now))
+      for (const key of alreadyRetired) {
+        await scheduleKeyRetirement(tx, key.kid, key.retiredAt ?? now, now)
+        retired.push({ kid: key.kid, retiredAt: key.retiredAt ?? now, unpublishAt: now })
+      }
+      for (const key of [...signing, ...alreadyRetired]) {
+        await recordAuditEvent(tx, {
+          type: 'key.unpublished',
+          at: now,
+          actor,
+          reason,
+          details: { kid: key.kid, unpublishedAt: now, consequence: 'access tokens signed by this key no longer verify once edges refetch the JWKS' },
+        })
+      }
+    }
+    return { kid: created.kid, activatesAt, retired }
   })
   forgetCachedKeys(sql)
   return result
@@ -195,8 +268,14 @@ export async function getSigningKey(sql: Sql, config: Config, now: Date): Promis
   return { kid: row.kid, privateKey }
 }
 
-/** RFC 7517 public keys to publish at `now`: next, active and not-yet-unpublished retired keys. */
-export async function getPublishedJwks(sql: Sql, now: Date): Promise<{ keys: JWK[] }> {
+/**
+ * RFC 7517 public keys to publish at `now`: next, active and not-yet-unpublished retired keys.
+ * `fresh` reads the table instead of this process's cache: the JWKS endpoint uses it so that an
+ * edge refetching after an immediate rotation on another instance finds the new `kid` at once
+ * (an edge that misses it waits a whole refetch cooldown before trying again).
+ */
+export async function getPublishedJwks(sql: Sql, now: Date, options: { fresh?: boolean } = {}): Promise<{ keys: JWK[] }> {
+  if (options.fresh) forgetCachedKeys(sql)
   const cache = await cachedRows(sql, now)
   return { keys: cache.rows.filter((k) => isPublished(k, now)).map((k) => k.publicJwk as JWK) }
 }

@@ -10,7 +10,8 @@ import {
   listSigningKeys,
   rotateSigningKey,
 } from '../../../central/tokens/signing-keys'
-import { Conflict } from '../../../shared/errors'
+import { verifyAccessToken } from '../../../central/tokens/verify-access-token'
+import { Conflict, InvalidToken } from '../../../shared/errors'
 import { controllableClock } from '../../support/central-app'
 import { createTestDatabase, type TestDatabase } from '../../support/database'
 
@@ -104,5 +105,116 @@ describe('signing keys', () => {
     const events = await db.sql<{ event_type: string; actor: string }[]>`
       select event_type, actor from audit_events where event_type like 'key.%' and actor = 'admin:test'`
     expect(events.map((e) => e.event_type)).toEqual(expect.arrayContaining(['key.created', 'key.retired']))
+  })
+
+  describe('emergency rotation (immediate)', () => {
+    const kidOf = async (sql: TestDatabase['sql'], at: Date) =>
+      decodeProtectedHeader((await mintAccessToken({ config, signingKey: await getSigningKey(sql, config, at) }, grant, at)).accessToken).kid
+    const publishedKids = async (sql: TestDatabase['sql'], at: Date) => (await getPublishedJwks(sql, at)).keys.map((k) => k.kid)
+
+    it('signs with the new key at once and keeps the retired key published until its tokens expire', async () => {
+      const fresh = await createTestDatabase()
+      try {
+        const clock = controllableClock()
+        await ensureSigningKeys(fresh.sql, config, clock())
+        const [leaked] = await listSigningKeys(fresh.sql, clock())
+        const rotated = await rotateSigningKey(fresh.sql, config, clock(), 'admin:test', { immediate: true })
+
+        expect(rotated.activatesAt).toEqual(clock())
+        expect(await kidOf(fresh.sql, clock())).toBe(rotated.kid)
+        // Retired now; published for the token lifetime + tolerance, counted from when the
+        // slowest central instance (10 s key cache) has stopped signing with it.
+        const unpublishAt = new Date(+clock() + (10 + 900 + 30) * 1000)
+        expect(rotated.retired).toEqual([{ kid: leaked!.kid, retiredAt: clock(), unpublishAt }])
+        expect(await publishedKids(fresh.sql, clock())).toEqual(expect.arrayContaining([leaked!.kid, rotated.kid]))
+        clock.advance(10 + 900 + 30 - 1)
+        expect(await publishedKids(fresh.sql, clock())).toContain(leaked!.kid)
+        clock.advance(1)
+        expect(await publishedKids(fresh.sql, clock())).toEqual([rotated.kid])
+      } finally {
+        await fresh.drop()
+      }
+    })
+
+    it('is allowed while a key waits to sign, and withdraws that key so it never signs', async () => {
+      const fresh = await createTestDatabase()
+      try {
+        const clock = controllableClock()
+        await ensureSigningKeys(fresh.sql, config, clock())
+        const scheduled = await rotateSigningKey(fresh.sql, config, clock(), 'admin:test')
+        const rotated = await rotateSigningKey(fresh.sql, config, clock(), 'admin:test', { immediate: true })
+
+        const states = await listSigningKeys(fresh.sql, clock())
+        expect(states.find((k) => k.kid === scheduled.kid)).toMatchObject({ state: 'retired', published: false })
+        expect(states.find((k) => k.kid === rotated.kid)).toMatchObject({ state: 'active', published: true })
+        expect(await publishedKids(fresh.sql, clock())).not.toContain(scheduled.kid)
+        // Past the withdrawn key's planned activation the emergency key still signs.
+        clock.advance(3600 + 1)
+        expect(await kidOf(fresh.sql, clock())).toBe(rotated.kid)
+        expect((await listSigningKeys(fresh.sql, clock())).find((k) => k.kid === scheduled.kid)).toMatchObject({ state: 'retired' })
+      } finally {
+        await fresh.drop()
+      }
+    })
+
+    it('with revokePrevious unpublishes the signing key and every still-published retired key at once', async () => {
+      const fresh = await createTestDatabase()
+      try {
+        const clock = controllableClock()
+        await ensureSigningKeys(fresh.sql, config, clock())
+        const [first] = await listSigningKeys(fresh.sql, clock())
+        const second = await rotateSigningKey(fresh.sql, config, clock(), 'admin:test')
+        clock.advance(3600 + 60) // second signs; first retired but still published
+        expect(await publishedKids(fresh.sql, clock())).toEqual(expect.arrayContaining([first!.kid, second.kid]))
+        const oldToken = await mintAccessToken({ config, signingKey: await getSigningKey(fresh.sql, config, clock()) }, grant, clock())
+        expect(decodeProtectedHeader(oldToken.accessToken).kid).toBe(second.kid)
+
+        const rotated = await rotateSigningKey(fresh.sql, config, clock(), 'admin:test', { immediate: true, revokePrevious: true })
+
+        expect(await publishedKids(fresh.sql, clock())).toEqual([rotated.kid])
+        expect(rotated.retired.map((k) => k.kid).sort()).toEqual([first!.kid, second.kid].sort())
+        expect(rotated.retired.every((k) => +k.unpublishAt === +clock())).toBe(true)
+        await expect(verifyAccessToken({ sql: fresh.sql, config }, oldToken.accessToken, clock())).rejects.toBeInstanceOf(InvalidToken)
+        const newToken = await mintAccessToken({ config, signingKey: await getSigningKey(fresh.sql, config, clock()) }, grant, clock())
+        await expect(verifyAccessToken({ sql: fresh.sql, config }, newToken.accessToken, clock())).resolves.toMatchObject({ sid: grant.sessionId })
+      } finally {
+        await fresh.drop()
+      }
+    })
+
+    it('ignores revokePrevious without immediate, keeping the overlap path', async () => {
+      const fresh = await createTestDatabase()
+      try {
+        const clock = controllableClock()
+        await ensureSigningKeys(fresh.sql, config, clock())
+        const [current] = await listSigningKeys(fresh.sql, clock())
+        const rotated = await rotateSigningKey(fresh.sql, config, clock(), 'admin:test', { revokePrevious: true })
+        expect(rotated.activatesAt.getTime()).toBe(clock().getTime() + 3600_000)
+        expect(await publishedKids(fresh.sql, clock())).toEqual(expect.arrayContaining([current!.kid, rotated.kid]))
+        expect(await kidOf(fresh.sql, clock())).toBe(current!.kid)
+      } finally {
+        await fresh.drop()
+      }
+    })
+
+    it('audits the emergency, the retirement and each unpublished key with the actor and reason', async () => {
+      const fresh = await createTestDatabase()
+      try {
+        const clock = controllableClock()
+        await ensureSigningKeys(fresh.sql, config, clock())
+        const [leaked] = await listSigningKeys(fresh.sql, clock())
+        const rotated = await rotateSigningKey(fresh.sql, config, clock(), 'admin:ops', { immediate: true, revokePrevious: true })
+        const events = await fresh.sql<{ event_type: string; actor: string; reason: string; details: { kid: string } }[]>`
+          select event_type, actor, reason, details from audit_events where actor = 'admin:ops' order by id`
+        expect(events.map((e) => [e.event_type, e.details.kid])).toEqual([
+          ['key.created', rotated.kid],
+          ['key.retired', leaked!.kid],
+          ['key.unpublished', leaked!.kid],
+        ])
+        expect(events.every((e) => e.reason === 'emergency rotation, previous keys revoked')).toBe(true)
+      } finally {
+        await fresh.drop()
+      }
+    })
   })
 })

@@ -47,7 +47,11 @@ export async function purgeExpiredConsoleSessions(sql: Queryable, now: Date): Pr
   await sql`delete from console_sessions where expires_at <= ${now}`
 }
 
-/** The overview's headline numbers: sessions alive now, and events of the last 24 hours. */
+/**
+ * The overview's headline numbers: sessions alive now, and events of the last 24 hours.
+ * A login is a session created by the user themself (`actor = 'user'`); sessions minted
+ * through `POST /admin/sessions` are not logins.
+ */
 export interface OverviewCounts {
   activeSessions: number
   logins: number
@@ -63,7 +67,7 @@ export async function countOverview(sql: Queryable, now: Date): Promise<Overview
     select
       (select count(*)::int from sessions
         where revoked_at is null and idle_expires_at > ${now} and absolute_expires_at > ${now}) as "activeSessions",
-      count(*) filter (where event_type = 'session.created')::int as "logins",
+      count(*) filter (where event_type = 'session.created' and actor = 'user')::int as "logins",
       count(*) filter (where event_type = 'user.login_failed')::int as "failedLogins",
       count(*) filter (where event_type = 'session.refreshed')::int as "refreshes",
       count(*) filter (where event_type = 'session.reuse_detected')::int as "reuseDetections",
@@ -85,14 +89,15 @@ export interface ActivityHour {
 /** The last 24 whole hours up to and including the current one, oldest first, empty hours as zeros. */
 export async function listHourlyActivity(sql: Queryable, now: Date): Promise<ActivityHour[]> {
   const rows = await sql<ActivityHour[]>`
+    -- Hours in UTC whatever the server's TimeZone, matching the chart's UTC labels.
     with hours as (
       select generate_series(
-        date_trunc('hour', ${now}::timestamptz) - interval '23 hours',
-        date_trunc('hour', ${now}::timestamptz),
+        date_trunc('hour', ${now}::timestamptz, 'UTC') - interval '23 hours',
+        date_trunc('hour', ${now}::timestamptz, 'UTC'),
         interval '1 hour') as hour_start
     )
     select h.hour_start as "hourStart",
-      count(e.id) filter (where e.event_type = 'session.created')::int as "logins",
+      count(e.id) filter (where e.event_type = 'session.created' and e.actor = 'user')::int as "logins",
       count(e.id) filter (where e.event_type = 'session.refreshed')::int as "refreshes",
       count(e.id) filter (where e.event_type = 'session.revoked')::int as "revocations",
       count(e.id) filter (where e.event_type = 'session.reuse_detected')::int as "reuseDetections"

@@ -67,13 +67,27 @@ const loginRoute = createRoute({
   method: 'post',
   path: '/auth/login',
   summary: 'Log in with username and password; starts a session',
+  description: [
+    'Default (API clients): the body is `{access_token, token_type: "Bearer", expires_in, refresh_token, scope}`.',
+    '',
+    'Cookie mode (browser apps: `{"cookie": true}` or `?cookie=1`): the tokens are set as cookies and **left out of the body**,',
+    'which is then `{token_type, expires_in, scope}`. This departs from the plain token response on purpose: a token in a',
+    'JSON body is readable by any script on the page (an XSS steals the session), an HttpOnly cookie is not.',
+    '`portcullis_at` (access token; HttpOnly, SameSite=Strict, Path=/, Secure unless COOKIE_SECURE=false) is read by the',
+    'edge; `portcullis_rt` (refresh token; HttpOnly, SameSite=Strict, Path=/oauth and Path=/auth) only reaches the auth',
+    'endpoints. Cookie-mode requests must carry an allowed `Origin` (CSRF), else 403.',
+  ].join('\n'),
   middleware: [requireContentType('application/json')] as const,
   request: {
     query: z.object({ cookie: z.enum(['0', '1']).optional().openapi({ description: '1: browser (cookie) mode, same as {"cookie": true}' }) }),
     body: { required: true, content: { 'application/json': { schema: LoginSchema } } },
   },
   responses: {
-    200: { description: 'Session started', content: { 'application/json': { schema: TokenResponseSchema } } },
+    200: {
+      description: 'Session started. In cookie mode the tokens are only in Set-Cookie, not in the body',
+      headers: z.object({ 'Set-Cookie': z.string().optional().openapi({ description: 'Cookie mode only: portcullis_at and portcullis_rt (HttpOnly)' }) }),
+      content: { 'application/json': { schema: TokenResponseSchema } },
+    },
     400: errorResponse('Malformed body (`invalid_request`)'),
     401: errorResponse('Wrong username or password (`invalid_credentials`)'),
     415: errorResponse('Body is not JSON'),

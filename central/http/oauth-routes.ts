@@ -36,6 +36,13 @@ const tokenRoute = createRoute({
   method: 'post',
   path: '/oauth/token',
   summary: 'RFC 6749 §6 refresh grant (rotates the refresh token; sid stays)',
+  description: [
+    'Default: `refresh_token` in the form; the body carries the new pair (RFC 6749 §5.1).',
+    '',
+    'Cookie mode (browser apps): leave `refresh_token` out; it is read from the `portcullis_rt` cookie, the request needs an',
+    'allowed `Origin` (CSRF, else 403), and the new pair is set as HttpOnly cookies and **left out of the body**',
+    '(`{token_type, expires_in, scope}`), so page scripts never see a token.',
+  ].join('\n'),
   middleware: [requireContentType(FORM)] as const,
   request: { body: { required: true, content: { [FORM]: { schema: TokenRequestSchema } } } },
   responses: {

@@ -119,4 +119,15 @@ describe('GET /openapi.json', () => {
       expect(doc.paths[path]?.[method]?.security).toEqual([{ bearerAuth: [] }])
     }
   })
+
+  it('documents that cookie-mode login and refresh keep the tokens out of the body', () => {
+    const cookieDocs = (path: string) => doc.paths[path]!.post as Operation & { description?: string }
+    for (const path of ['/auth/login', '/oauth/token']) {
+      expect(cookieDocs(path).description).toMatch(/cookie mode[^]*left out of the body/i)
+    }
+    const tokenResponse = doc.components!.schemas!.TokenResponse as { required?: string[] }
+    expect(tokenResponse.required).toEqual(expect.arrayContaining(['token_type', 'expires_in', 'scope']))
+    expect(tokenResponse.required).not.toContain('access_token')
+    expect(tokenResponse.required).not.toContain('refresh_token')
+  })
 })

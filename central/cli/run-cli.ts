@@ -72,13 +72,13 @@ function buildProgram(io: CliIo): Command {
     .option('--audience <aud...>', 'granted audiences (RFC 8707 resources)', [])
     .option('--scope <scope...>', 'granted scopes', [])
     .option('--role <role...>', 'roles (portcullis:admin may use the console)', [])
-    .option('--no-password', 'create a subject without a password (for POST /admin/sessions)')
-    .action(async (username: string, options: { audience: string[]; scope: string[]; role: string[]; password: boolean }) => {
-      const password = options.password ? firstLine(await io.readStdin()) : undefined
-      if (options.password && !password) throw new CliError('pipe the password on stdin, e.g. `printf %s "$PW" | portcullis users add alice`', ExitCode.usage)
+    .action(async (username: string, options: { audience: string[]; scope: string[]; role: string[] }) => {
+      // Subjects without a password are created by `token mint` (POST /admin/sessions) instead.
+      const password = firstLine(await io.readStdin())
+      if (!password) throw new CliError('pipe the password on stdin, e.g. `printf %s "$PW" | portcullis users add alice`', ExitCode.usage)
       const created = await client().post<Row>('/admin/users', {
         username,
-        ...(password ? { password } : {}),
+        password,
         audiences: options.audience,
         scopes: options.scope,
         roles: options.role,
@@ -110,7 +110,7 @@ function buildProgram(io: CliIo): Command {
     .action(async (username: string, options: { all?: boolean }) => {
       const body = await client().get<unknown>(`${user(username)}/sessions`)
       const rows = listOf(body, 'sessions').filter((s) => options.all || stateOf(s) === 'active')
-      print(json() ? body : rows, () => (rows.length ? formatTable(rows, sessionColumns) : 'no sessions'))
+      print({ sessions: rows }, () => (rows.length ? formatTable(rows, sessionColumns) : 'no sessions'))
     })
   sessions
     .command('revoke <sessionId>')
@@ -166,7 +166,7 @@ function buildProgram(io: CliIo): Command {
         listOf(await api.get<unknown>('/admin/audit', { ...filters, before, limit: options.limit }), 'events')
       const first = await fetchPage()
       if (!options.follow) {
-        print(json() ? first : first, () => (first.length ? formatTable(first, auditColumns) : 'no events'))
+        print({ events: first }, () => (first.length ? formatTable(first, auditColumns) : 'no events'))
         return
       }
       // --follow: print oldest first like `tail -f`, one JSON object per line with --json.

@@ -56,6 +56,17 @@ describe('portcullis sessions', () => {
     expect(again.stdout).toContain('had already ended')
   })
 
+  it('lists only active sessions unless asked for all', async () => {
+    const revoked = await insertLiveSession(db.sql, alice.id, t.clock())
+    const live = await insertLiveSession(db.sql, alice.id, t.clock())
+    expect((await runPortcullis(['sessions', 'revoke', revoked], env)).code).toBe(0)
+    const active = await runPortcullis(['sessions', 'list', 'alice'], env)
+    expect(active.stdout).toContain(live)
+    expect(active.stdout).not.toContain(revoked)
+    const all = JSON.parse((await runPortcullis(['--json', 'sessions', 'list', 'alice', '--all'], env)).stdout) as { sessions: { id: string; state: string }[] }
+    expect(all.sessions.find((s) => s.id === revoked)?.state).toBe('revoked')
+  })
+
   it('exits 5 for an unknown session', async () => {
     const result = await runPortcullis(['sessions', 'revoke', '00000000-0000-4000-8000-000000000000'], env)
     expect(result.code).toBe(5)

@@ -1,6 +1,6 @@
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
-import { PayloadTooLarge, PortcullisError, ServiceUnavailable, InvalidRequest } from '../../shared/errors'
+import { PayloadTooLarge, PortcullisError, ServiceUnavailable, InvalidRequest, UnsupportedMediaType } from '../../shared/errors'
 import { toErrorResponse } from '../../shared/oauth-error-response'
 import { isDatabaseUnavailable, isInvalidInputValue } from '../db/database-errors'
 
@@ -24,6 +24,8 @@ function classify(error: Error): PortcullisError | undefined {
   if (isInvalidInputValue(error)) return new InvalidRequest('a value in the request is not valid', { cause: error })
   if (error instanceof HTTPException) {
     if (error.status === 413) return new PayloadTooLarge('request body too large')
+    // @hono/zod-openapi answers an optional JSON body sent in another format with a bare 415.
+    if (error.status === 415) return new UnsupportedMediaType('request body must be application/json')
     if (error.status < 500) return new InvalidRequest(error.message || 'malformed request')
   }
   return undefined

@@ -124,6 +124,14 @@ describe('POST /admin/keys/rotate — emergency rotation', () => {
     expect(badQuery.status).toBe(400)
   })
 
+  it('answers 415 for a body that is not JSON, rotating nothing', async () => {
+    const kidsBefore = await jwksKids()
+    const response = await admin('/admin/keys/rotate', { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'immediate' })
+    expect(response.status).toBe(415)
+    expect(await response.json()).toMatchObject({ error: expect.any(String) })
+    expect(await jwksKids()).toEqual(kidsBefore)
+  })
+
   it('audits an emergency rotation with the admin as actor', async () => {
     await rotate('', { immediate: true, revokePrevious: true })
     const response = await admin('/admin/audit?type=key.unpublished')

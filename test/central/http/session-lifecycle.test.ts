@@ -57,6 +57,20 @@ describe('session audit trail', () => {
   })
 })
 
+describe('POST /admin/sessions for a disabled user', () => {
+  it('answers 403 and starts no session, even though the caller vouches for the subject', async () => {
+    const user = await insertTestUser(db.sql, { enabled: false })
+    const response = await t.app.request('/admin/sessions', {
+      method: 'POST',
+      headers: { ...bearer(TEST_ADMIN_TOKEN), 'Content-Type': 'application/json' },
+      body: JSON.stringify({ subject: user.username }),
+    })
+    expect(response.status).toBe(403)
+    expect(await response.json()).not.toHaveProperty('access_token')
+    expect(await db.sql`select 1 from sessions where user_id = ${user.id}`).toHaveLength(0)
+  })
+})
+
 describe('nothing readable at rest', () => {
   it('keeps neither the presented nor the successor refresh token readable anywhere in the database after a rotation and a replay', async () => {
     const s = await signIn()

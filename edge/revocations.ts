@@ -42,7 +42,9 @@ export interface TokenIdentity {
  * - ≥ `pollSeconds`: one background poll, the request is answered from the current copy;
  * - ≥ 2 × `pollSeconds`: the isolate sat idle, its copy may be far behind, so this one request
  *   awaits the poll (a 304 in the common case). Under steady traffic this never happens, and no
- *   request is answered from a copy older than 2 × `pollSeconds` while central is reachable.
+ *   request is answered from a copy older than 2 × `pollSeconds` while central is reachable;
+ * - fail-closed with a copy past max staleness: the request that would be refused awaits the
+ *   poll instead, so service resumes on the first request after the feed is back.
  *
  * Deliberately no promise is shared between requests: workerd ties I/O to the request that
  * started it, so a cold isolate's concurrent first requests each load the feed themselves.
@@ -82,6 +84,9 @@ export class RevocationList {
       // once a second so cold requests do not each wait out a timeout.
       if (nowMs - this.lastFailureMs >= 1000) await this.poll(nowMs)
     } else if (sinceAttemptMs >= 2 * pollMs) {
+      await this.poll(nowMs)
+    } else if (sinceAttemptMs >= pollMs && this.settings.failureMode === 'fail-closed' && this.state(nowMs).kind === 'unavailable') {
+      // This request would be refused anyway; waiting for the poll can only let it through.
       await this.poll(nowMs)
     } else if (sinceAttemptMs >= pollMs) {
       waitUntil(this.poll(nowMs))

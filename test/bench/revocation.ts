@@ -10,10 +10,10 @@
  *      10k revoked sessions + 1k logged-out users, polled every 5 s) and an edge with the feed
  *      off, same run, same tokens, same origin, rounds alternated to spread the noise.
  *      Goal: cost ≤ 2 %.
- *  (c) the check in isolation (Node, same `RevocationList` code): ns per lookup and ms to load a
+ *  (c) central's side of one poll (200 vs 304) with that feed, and the check in isolation (Node, same `RevocationList` code): ns per lookup and ms to load a
  *      10k-entry feed — what (b) cannot resolve under 2-core noise.
  *
- * Sizes: BENCH_REVOCATIONS (60), BENCH_SECONDS (5 s per throughput round), BENCH_EDGE_CONCURRENCY (32).
+ * Sizes: BENCH_REVOCATIONS (60), BENCH_SECONDS (10 s of throughput rounds per side), BENCH_EDGE_CONCURRENCY (32).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { Agent, request as httpRequest } from 'node:http'
@@ -30,9 +30,11 @@ const POLL_SECONDS = 5 // the default of REVOCATION_POLL_SECONDS
 const REVOCATIONS = Number(process.env.BENCH_REVOCATIONS ?? 60)
 const SPREAD_MS = 45_000
 const WATCH_INTERVAL_MS = 50
-const ROUND_MS = Number(process.env.BENCH_SECONDS ?? 5) * 1000
+/** Measured seconds per side, in 1 s rounds alternating on/off so drift (load from other processes, GC) hits both. */
+const SECONDS_PER_SIDE = Number(process.env.BENCH_SECONDS ?? 10)
+const ROUND_MS = 1000
 const CONCURRENCY = Number(process.env.BENCH_EDGE_CONCURRENCY ?? 32)
-const ROUNDS = 3
+const ROUNDS = Math.max(2, SECONDS_PER_SIDE)
 const FEED_SESSIONS = 10_000
 const FEED_USERS = 1_000
 const LIVE_TOKENS = 200
@@ -85,7 +87,7 @@ async function measureRevocationLatency(stack: WholeStack): Promise<void> {
   printTable(
     `revocation → rejection at the edge (REVOCATION_POLL_SECONDS=${POLL_SECONDS}, ${sorted.length} revocations over ${wallSeconds.toFixed(0)} s, watched every ${WATCH_INTERVAL_MS} ms)`,
     ['revocations', 'min ms', 'median ms', 'p99 ms', 'max ms', 'goal p99 ms', 'p99 / goal', 'met'],
-    [[sorted.length, sorted[0]!, percentile(sorted, 0.5), percentile(sorted, 0.99), sorted.at(-1)!, goalMs, percentile(sorted, 0.99) / goalMs, percentile(sorted, 0.99) <= goalMs ? 'yes' : 'NO']],
+    [[String(sorted.length), sorted[0]!, percentile(sorted, 0.5), percentile(sorted, 0.99), sorted.at(-1)!, goalMs, percentile(sorted, 0.99) / goalMs, percentile(sorted, 0.99) <= goalMs ? 'yes' : 'NO']],
   )
 }
 
@@ -104,45 +106,93 @@ async function populateFeed(stack: WholeStack): Promise<void> {
     from generate_series(1, ${FEED_SESSIONS})`
 }
 
+/** Two fresh edges on the same central, origin and tokens; only EDGE_FEED_TOKEN differs. */
+async function startEdgePair(stack: WholeStack): Promise<{ on: RunningEdge; off: RunningEdge }> {
+  const vars = {
+    ISSUER,
+    JWKS_URL: `${stack.central.url}/.well-known/jwks.json`,
+    CENTRAL_URL: stack.central.url,
+    ROUTES: JSON.stringify([{ prefix: '/api/', origin: stack.origin.url, audience: AUDIENCE }]),
+  }
+  const [on, off] = await Promise.all([
+    startEdge({ ...vars, EDGE_FEED_TOKEN, REVOCATION_FEED_URL: `${stack.feed.url}/edge/revocations`, REVOCATION_POLL_SECONDS: String(POLL_SECONDS) }),
+    startEdge(vars),
+  ])
+  return { on, off }
+}
+
 /** (b) req/s with the feed on vs off, same tokens, alternating rounds. */
-async function measureRequestPathCost(stack: WholeStack, edgeOff: RunningEdge): Promise<void> {
+async function measureRequestPathCost(stack: WholeStack, edges: { on: RunningEdge; off: RunningEdge }): Promise<void> {
   const tokens: string[] = []
   for (let i = 0; i < LIVE_TOKENS; i++) tokens.push((await issueSessionAsAdmin(stack.central.url, `load-${i}`)).accessToken)
   const feedBytes = await fetch(`${stack.feed.url}/edge/revocations`, { headers: { Authorization: `Bearer ${EDGE_FEED_TOKEN}` } }).then((r) => r.arrayBuffer())
 
-  const edges = { on: stack.edge, off: edgeOff }
   const latencies: Record<'on' | 'off', number[]> = { on: [], off: [] }
   const elapsed: Record<'on' | 'off', number> = { on: 0, off: 0 }
   const failures: Record<'on' | 'off', number> = { on: 0, off: 0 }
+  const rounds: [string, number][] = []
   let next = 0
+  // Unmeasured warm-up of both (JIT, connections, token cache, first feed load).
+  for (const which of ['on', 'off'] as const) {
+    await runForDuration(CONCURRENCY, 2000, async () => void (await hit(edges[which], tokens[next++ % tokens.length]!)))
+  }
   const pollsBefore = stack.feed.polls
   // The test origin records every request; keep its memory flat during the rounds.
   const forget = setInterval(() => (stack.origin.requests.length = 0), 1000)
   for (let round = 0; round < ROUNDS * 2; round++) {
-    const which = (round % 2 === 0) === (Math.floor(round / 2) % 2 === 0) ? 'on' : 'off' // on,off,off,on,on,off
-    // Warm-up: a second of unmeasured load (JIT, connections, token cache).
-    await runForDuration(CONCURRENCY, 1000, async () => void (await hit(edges[which], tokens[next++ % tokens.length]!)))
+    const which = round % 4 === 0 || round % 4 === 3 ? 'on' : 'off' // on off off on …: neither side always goes first
     const result = await runForDuration(CONCURRENCY, ROUND_MS, async () => {
       if ((await hit(edges[which], tokens[next++ % tokens.length]!)) !== 200) failures[which]++
     })
     latencies[which].push(...result.latenciesMs)
     elapsed[which] += result.elapsedMs
+    rounds.push([which, (result.latenciesMs.length / result.elapsedMs) * 1000])
   }
   clearInterval(forget)
   if (failures.on || failures.off) throw new Error(`non-200 answers during the throughput rounds: on ${failures.on}, off ${failures.off}`)
   const on = summarize(latencies.on, elapsed.on)
   const off = summarize(latencies.off, elapsed.off)
   const cost = 1 - on.perSecond / off.perSecond
+  const perRound = (side: string) => rounds.filter((row) => row[0] === side).map((row) => Math.round(row[1] as number)).join(' ')
+  console.log(`\nreq/s per 1 s round (the spread within one side is the noise floor):\n  feed on:  ${perRound('on')}\n  feed off: ${perRound('off')}`)
   printTable(
-    `request-path cost of the revocation check (feed: ${FEED_SESSIONS} sids + ${FEED_USERS} users, ${(feedBytes.byteLength / 1024).toFixed(0)} KiB; ${LIVE_TOKENS} live tokens; concurrency ${CONCURRENCY}; ${ROUNDS}×${ROUND_MS / 1000} s each, alternated)`,
+    `request-path cost of the revocation check (feed: ${FEED_SESSIONS} sids + ${FEED_USERS} users, ${(feedBytes.byteLength / 1024).toFixed(0)} KiB; ${LIVE_TOKENS} live tokens; concurrency ${CONCURRENCY}; ${ROUNDS} × 1 s rounds each, alternated)`,
     ['edge', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'req/s vs off'],
     [
-      ['feed off', off.count, off.perSecond, off.p50Ms, off.p99Ms, 1],
-      ['feed on', on.count, on.perSecond, on.p50Ms, on.p99Ms, on.perSecond / off.perSecond],
+      ['feed off', String(off.count), off.perSecond, off.p50Ms, off.p99Ms, 1],
+      ['feed on', String(on.count), on.perSecond, on.p50Ms, on.p99Ms, on.perSecond / off.perSecond],
     ],
   )
   console.log(
-    `cost: ${(cost * 100).toFixed(1)} % (goal ≤ 2 %; negative = within noise); feed polls during the rounds: ${stack.feed.polls - pollsBefore}, central answered ${stack.feed.statuses.filter((s) => s === 304).length} × 304 / ${stack.feed.statuses.filter((s) => s === 200).length} × 200 over the whole run`,
+    `cost: ${(cost * 100).toFixed(1)} % (goal ≤ 2 %; negative = faster with the feed, i.e. noise); feed polls during the rounds: ${stack.feed.polls - pollsBefore}; central answered ${stack.feed.statuses.filter((s) => s === 304).length} × 304 and ${stack.feed.statuses.filter((s) => s === 200).length} × 200 over the whole run`,
+  )
+}
+
+/** Central's side of one poll, with the populated feed: a full answer and a 304. */
+async function measureFeedAtCentral(stack: WholeStack): Promise<void> {
+  const url = `${stack.central.url}/edge/revocations`
+  const auth = { Authorization: `Bearer ${EDGE_FEED_TOKEN}` }
+  const first = await fetch(url, { headers: auth })
+  const etag = first.headers.get('ETag')!
+  const bytes = (await first.arrayBuffer()).byteLength
+  const timings: Record<'full' | 'unchanged', number[]> = { full: [], unchanged: [] }
+  for (let i = 0; i < 20; i++) {
+    for (const kind of ['full', 'unchanged'] as const) {
+      const t0 = performance.now()
+      const response = await fetch(url, { headers: kind === 'full' ? auth : { ...auth, 'If-None-Match': etag } })
+      await response.arrayBuffer()
+      if (response.status !== (kind === 'full' ? 200 : 304)) throw new Error(`feed answered ${response.status}`)
+      timings[kind].push(performance.now() - t0)
+    }
+  }
+  const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 0.5)
+  printTable(
+    `central: one poll of GET /edge/revocations with ${FEED_SESSIONS + FEED_USERS} entries (sequential, loopback)`,
+    ['answer', 'bytes', 'median ms'],
+    [
+      ['200 (changed)', String(bytes), median(timings.full)],
+      ['304 (unchanged)', '0', median(timings.unchanged)],
+    ],
   )
 }
 
@@ -179,9 +229,9 @@ async function measureCheckInIsolation(): Promise<void> {
     'the check in isolation (Node, same RevocationList code)',
     ['operation', 'entries', 'median', 'unit'],
     [
-      ['isRevoked (sid hit or miss + user miss)', FEED_SESSIONS + FEED_USERS, nsPerLookup, 'ns'],
-      ['load a changed feed (JSON + zod + sets)', FEED_SESSIONS + FEED_USERS, percentile(sortedLoads, 0.5), 'ms'],
-      ['feed body', FEED_SESSIONS + FEED_USERS, body.length / (FEED_SESSIONS + FEED_USERS), 'bytes/entry'],
+      ['isRevoked (sid hit or miss + user miss)', String(FEED_SESSIONS + FEED_USERS), nsPerLookup, 'ns'],
+      ['load a changed feed (JSON, checks, sets)', String(FEED_SESSIONS + FEED_USERS), percentile(sortedLoads, 0.5), 'ms'],
+      ['feed body', String(FEED_SESSIONS + FEED_USERS), body.length / (FEED_SESSIONS + FEED_USERS), 'bytes/entry'],
     ],
   )
 }
@@ -190,7 +240,7 @@ export async function runRevocationBench(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'portcullis-bench-revocation-'))
   const database = await startEmbeddedPostgres({ dataDir, persistent: false })
   let stack: WholeStack | undefined
-  let edgeOff: RunningEdge | undefined
+  let pair: { on: RunningEdge; off: RunningEdge } | undefined
   try {
     stack = await startWholeStack({
       databaseUrl: database.url,
@@ -199,17 +249,14 @@ export async function runRevocationBench(): Promise<void> {
     })
     await measureRevocationLatency(stack)
     await populateFeed(stack)
-    edgeOff = await startEdge({
-      ISSUER,
-      JWKS_URL: `${stack.central.url}/.well-known/jwks.json`,
-      CENTRAL_URL: stack.central.url,
-      ROUTES: JSON.stringify([{ prefix: '/api/', origin: stack.origin.url, audience: AUDIENCE }]),
-    })
-    await measureRequestPathCost(stack, edgeOff)
+    await measureFeedAtCentral(stack)
+    pair = await startEdgePair(stack)
+    await measureRequestPathCost(stack, pair)
     await measureCheckInIsolation()
   } finally {
     agent.destroy()
-    await edgeOff?.dispose()
+    await pair?.on.dispose()
+    await pair?.off.dispose()
     await stack?.close()
     await database.stop()
     await rm(dataDir, { recursive: true, force: true })

@@ -35,7 +35,8 @@ import { createUser } from '../../central/users/store'
 import { descendantsCpuMs, machineCpuMs, processCpuMs } from './cpu-usage'
 import { printTable, runForDuration, summarize, type LatencySummary } from './report'
 
-const CONCURRENCIES = [1, 8, 32]
+/** In-flight requests per cell; `BENCH_CONCURRENCY=32` runs one cell (e.g. with BENCH_CPU_PROF). */
+const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,8,32').split(',').map(Number)
 /** Measured seconds per cell; `BENCH_SECONDS=1` for a quick look. */
 const MEASURE_MS = Number(process.env.BENCH_SECONDS ?? 5) * 1000
 /** Unmeasured load before each cell: JIT, pool connections, PostgreSQL caches. */
@@ -316,7 +317,9 @@ interface CentralProcess {
  * own event loop instead of sharing one with the load generator.
  */
 async function startCentralProcess(env: Record<string, string>): Promise<CentralProcess> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'central/main.ts'], {
+  // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of the service (open it in Chrome DevTools).
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []
+  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', 'central/main.ts'], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

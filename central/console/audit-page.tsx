@@ -1,24 +1,29 @@
-import type { AuditEvent } from '../audit/store'
+import type { AuditEvent, AuditEventType } from '../audit/store'
 import { formatInstant } from './format'
 import { Layout, Notice, type LayoutProps } from './layout'
 
-export const AUDIT_EVENT_TYPES = [
-  'session.created',
-  'session.refreshed',
-  'session.reuse_detected',
-  'session.revoked',
-  'user.created',
-  'user.updated',
-  'user.disabled',
-  'user.enabled',
-  'user.sessions_revoked',
-  'user.login_failed',
-  'key.created',
-  'key.activated',
-  'key.retired',
-  'console.sign_in',
-  'console.sign_out',
-] as const
+// A record over the union, so tsc fails here when a new event type is added but not offered.
+const EVENT_TYPE_OPTIONS: Record<AuditEventType, true> = {
+  'session.created': true,
+  'session.refreshed': true,
+  'session.reuse_detected': true,
+  'session.revoked': true,
+  'user.created': true,
+  'user.updated': true,
+  'user.disabled': true,
+  'user.enabled': true,
+  'user.sessions_revoked': true,
+  'user.login_failed': true,
+  'key.created': true,
+  'key.activated': true,
+  'key.retired': true,
+  'key.unpublished': true,
+  'console.sign_in': true,
+  'console.sign_out': true,
+}
+
+/** Every audit event type, for the filter's select and for validating `?type=`. */
+export const AUDIT_EVENT_TYPES = Object.keys(EVENT_TYPE_OPTIONS) as AuditEventType[]
 
 export interface AuditFilter {
   user: string

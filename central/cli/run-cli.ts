@@ -142,8 +142,14 @@ function buildProgram(io: CliIo): Command {
   keys
     .command('rotate')
     .description('publish a new signing key; it signs once edges have had time to fetch it')
-    .action(async () => {
-      const body = await client().post<unknown>('/admin/keys/rotate')
+    .option('--immediate', 'after a leak: sign with the new key now and retire the current key now')
+    .option('--revoke-previous', 'with --immediate: unpublish every earlier key now (their access tokens stop verifying)')
+    .action(async (options: { immediate?: boolean; revokePrevious?: boolean }) => {
+      if (options.revokePrevious && !options.immediate) throw new CliError('--revoke-previous needs --immediate', ExitCode.usage)
+      const body = await client().post<unknown>(
+        '/admin/keys/rotate',
+        options.immediate ? { immediate: true, ...(options.revokePrevious ? { revokePrevious: true } : {}) } : undefined,
+      )
       print(body, () => {
         const rows = listOf(body, 'keys')
         return rows.length ? formatTable(rows, keyColumns) : formatRecord(Object.entries((body ?? {}) as Row))

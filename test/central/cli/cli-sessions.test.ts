@@ -97,6 +97,18 @@ describe('portcullis keys', () => {
     expect(next).toBeDefined()
     expect(rotate.stdout).toContain(next!.kid)
   })
+
+  it('rotates immediately after a leak: the new key signs now', async () => {
+    const before = new Set((await listSigningKeys(db.sql, t.clock())).map((k) => k.kid))
+    const result = await runPortcullis(['keys', 'rotate', '--immediate'], env)
+    expect(result.code).toBe(0)
+    const fresh = (await listSigningKeys(db.sql, t.clock())).find((k) => !before.has(k.kid))
+    expect(fresh?.state).toBe('active')
+  })
+
+  it('exits 2 for --revoke-previous without --immediate', async () => {
+    expect((await runPortcullis(['keys', 'rotate', '--revoke-previous'], env)).code).toBe(2)
+  })
 })
 
 describe('portcullis audit', () => {

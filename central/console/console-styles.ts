@@ -30,7 +30,8 @@ td.ua { max-width: 260px; overflow-wrap: anywhere; }
 .table-wrap { border: 1px solid var(--line); border-radius: 8px; overflow: auto; }
 .table-wrap table { border: 0; }
 form.inline { display: inline; margin: 0; }
-label { font-weight: 600; font-size: 14px; display: block; margin-bottom: 4px; }
+label { font-weight: 600; font-size: 14px; display: block; margin-bottom: 4px; } label.inline-label { display: inline; }
+details.panel summary { cursor: pointer; font-weight: 600; }
 input[type=text], input[type=password], input[type=search], select { font: inherit; padding: 7px 9px; border: 1px solid #8c959f; border-radius: 6px; background: #fff; min-width: 200px; }
 button { font: inherit; padding: 7px 14px; border-radius: 6px; border: 1px solid #8c959f; background: #fff; cursor: pointer; }
 button.primary { background: var(--accent); border-color: var(--accent); color: #fff; }

@@ -29,6 +29,27 @@ export function KeysPage({ admin, keys, publishAheadSeconds, notice, error }: Ke
           </button>
         </form>
       </div>
+      <details class="panel">
+        <summary>A private key leaked?</summary>
+        <p>
+          Emergency rotation signs with a new key now and retires the current one now. Its tokens keep verifying until they
+          expire unless you also withdraw the earlier keys from the JWKS, which makes every access token they signed fail at once
+          (sessions refresh onto the new key).
+        </p>
+        <form method="post" action="/console/keys/rotate">
+          <CsrfField token={admin.csrfToken} />
+          <input type="hidden" name="immediate" value="1" />
+          <p>
+            <input id="revoke-previous" type="checkbox" name="revokePrevious" value="1" />{' '}
+            <label for="revoke-previous" class="inline-label">
+              Also withdraw every earlier key now
+            </label>
+          </p>
+          <button class="danger solid" type="submit">
+            Rotate now
+          </button>
+        </form>
+      </details>
       <div class="table-wrap">
         <table>
           <thead>

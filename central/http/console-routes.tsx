@@ -285,8 +285,10 @@ export function consoleRoutes({ sql, config, clock }: AppDeps) {
   })
 
   router.post('/console/keys/rotate', async (c) => {
+    const form = await c.req.parseBody()
+    const immediate = form.immediate === '1'
     try {
-      const rotated = await rotateSigningKey(sql, config, clock(), actorOf(c))
+      const rotated = await rotateSigningKey(sql, config, clock(), actorOf(c), { immediate, revokePrevious: immediate && form.revokePrevious === '1' })
       const from = `${rotated.activatesAt.toISOString().slice(0, 19).replace('T', ' ')} UTC`
       return c.redirect(`/console/keys?done=rotated&kid=${encodeURIComponent(rotated.kid)}&from=${encodeURIComponent(from)}`, 303)
     } catch (error) {

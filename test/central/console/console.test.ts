@@ -225,6 +225,20 @@ describe('console actions', () => {
     expect(html).toContain('badge next')
     expect(html).toContain('published')
   })
+
+  it('rotates at once after a leak and withdraws the earlier keys when asked', async () => {
+    const browser = await signedInBrowser()
+    const before = await db.sql<{ kid: string }[]>`select kid from signing_keys`
+    const csrf = await browser.csrfFrom('/console/keys')
+    const res = await browser.post('/console/keys/rotate', { _csrf: csrf, immediate: '1', revokePrevious: '1' })
+    expect(res.status).toBe(303)
+    const keys = await db.sql<{ kid: string; unpublish_at: Date | null; activates_at: Date }[]>`select kid, unpublish_at, activates_at from signing_keys`
+    const fresh = keys.find((k) => !before.some((b) => b.kid === k.kid))
+    expect(fresh!.activates_at.getTime()).toBeLessThanOrEqual(t.clock().getTime())
+    for (const old of keys.filter((k) => k.kid !== fresh!.kid)) expect(old.unpublish_at!.getTime()).toBeLessThanOrEqual(t.clock().getTime())
+    const [event] = await listAuditEvents(db.sql, { type: 'key.created', limit: 1 })
+    expect(event?.actor).toBe('admin:ops-admin')
+  })
 })
 
 describe('console audit trail', () => {

@@ -1,11 +1,12 @@
 /**
  * `npm start`: the whole local stack on one machine, nothing to install.
- *   central  :8787  (embedded PostgreSQL under .portcullis/)
- *   edge     :8080  (the Worker in workerd via `wrangler dev`, configured by wrangler.toml)
- *   demo API :8788  (behind the edge's sample route /api/)
+ *   central  :8787  (PORT; embedded PostgreSQL under .portcullis/)
+ *   edge     :8080  (LOCAL_EDGE_PORT; the Worker in workerd via `wrangler dev` and wrangler.toml)
+ *   demo API :8788  (LOCAL_DEMO_ORIGIN_PORT; behind the edge's sample route /api/)
  * Secrets are generated once into .portcullis/local-secrets.json.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { z } from 'zod'
 import { loadConfig } from '../config'
 import { startCentral } from '../main'
 import { findUserByUsername, createUser } from '../users/store'
@@ -15,17 +16,27 @@ import { ADMIN_ROLE } from '../../shared/access-token-claims'
 import { startDemoOrigin } from './demo-origin'
 import { loadOrCreateLocalSecrets } from './local-secrets'
 
-const CENTRAL_PORT = 8787
-const EDGE_PORT = 8080
-const DEMO_ORIGIN_PORT = 8788
 const DEMO_USER = 'alice'
+
+const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback)
+const LocalStackSchema = z.object({
+  PORT: port(8787),
+  LOCAL_EDGE_PORT: port(8080),
+  LOCAL_DEMO_ORIGIN_PORT: port(8788),
+  /** Port of wrangler's DevTools inspector (its default 9229 clashes with a second stack). */
+  LOCAL_EDGE_INSPECTOR_PORT: port(9229),
+})
+const ports = LocalStackSchema.parse(process.env)
+const CENTRAL_PORT = ports.PORT
+const EDGE_PORT = ports.LOCAL_EDGE_PORT
+const DEMO_ORIGIN_PORT = ports.LOCAL_DEMO_ORIGIN_PORT
+const centralUrl = `http://127.0.0.1:${CENTRAL_PORT}`
 
 // The data folder as central's config reads it (config.ts is the only reader of single variables).
 const dataDir = loadConfig(process.env).PORTCULLIS_DATA_DIR
 const secrets = await loadOrCreateLocalSecrets(dataDir)
 const config = loadConfig({
-  PORT: String(CENTRAL_PORT),
-  ISSUER: `http://127.0.0.1:${CENTRAL_PORT}`,
+  ISSUER: centralUrl,
   ADMIN_TOKEN: secrets.adminToken,
   EDGE_FEED_TOKEN: secrets.edgeFeedToken,
   METRICS_TOKEN: secrets.metricsToken,
@@ -35,6 +46,7 @@ const config = loadConfig({
   ALLOWED_ORIGINS: `http://127.0.0.1:${EDGE_PORT},http://localhost:${EDGE_PORT}`,
   TRUST_PROXY: 'true',
   ...process.env,
+  PORT: String(CENTRAL_PORT),
 })
 
 const central = await startCentral(config)
@@ -59,9 +71,27 @@ async function ensureDemoUser(): Promise<void> {
 }
 
 function startEdge(): ChildProcess {
+  // wrangler.toml's [vars] describe this same layout on the default ports; the ones that name
+  // a port are passed again so another PORT / LOCAL_*_PORT keeps the stack consistent.
+  const demoOrigin = `http://127.0.0.1:${DEMO_ORIGIN_PORT}`
+  const vars = {
+    ISSUER: config.ISSUER,
+    JWKS_URL: `${centralUrl}/.well-known/jwks.json`,
+    CENTRAL_URL: centralUrl,
+    ROUTES: JSON.stringify([
+      { prefix: '/api/', origin: demoOrigin, audience: 'demo-api' },
+      { prefix: '/api/public/', origin: demoOrigin, public: true },
+    ]),
+    EDGE_FEED_TOKEN: secrets.edgeFeedToken,
+  }
   const child = spawn(
     'wrangler',
-    ['dev', '--port', String(EDGE_PORT), '--ip', '127.0.0.1', '--var', `EDGE_FEED_TOKEN:${secrets.edgeFeedToken}`, '--show-interactive-dev-session=false'],
+    [
+      'dev',
+      ...['--port', String(EDGE_PORT), '--ip', '127.0.0.1', '--inspector-port', String(ports.LOCAL_EDGE_INSPECTOR_PORT)],
+      '--show-interactive-dev-session=false',
+      ...Object.entries(vars).flatMap(([name, value]) => ['--var', `${name}:${value}`]),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
   )
   let announced = false

@@ -9,7 +9,7 @@ import type { AppDeps } from './app-deps'
 import { SessionSchema, toSessionJson } from './auth-routes'
 import { clientIp, clientUserAgent } from './client-info'
 import { createRouter } from './create-router'
-import { requireAdminToken } from './require-admin-token'
+import { ADMIN_API_ACTOR, requireAdminToken } from './require-admin-token'
 import { requireContentType } from './require-content-type'
 import { errorResponse, TokenCharsSchema, TokenResponseSchema, tokenResponse } from './token-response'
 
@@ -61,7 +61,6 @@ export function adminSessionRoutes(deps: AppDeps) {
   const router = createRouter()
   const { sql, config } = deps
   const admin = requireAdminToken(config)
-  const actorOf = (c: Context) => (c.get('adminActor' as never) as string | undefined) ?? 'admin:api'
 
   router.openapi(
     createRoute({
@@ -93,7 +92,7 @@ export function adminSessionRoutes(deps: AppDeps) {
       const now = deps.clock()
       const { id } = c.req.valid('param')
       if (!(await findSession(sql, id, now))) throw new NotFound('no such session')
-      const revoked = await revokeSession(sql, { sessionId: id, actor: actorOf(c), reason: c.req.valid('query').reason ?? 'revoked by admin', now })
+      const revoked = await revokeSession(sql, { sessionId: id, actor: ADMIN_API_ACTOR, reason: c.req.valid('query').reason ?? 'revoked by admin', now })
       return c.json({ revoked }, 200)
     },
   )
@@ -110,7 +109,7 @@ export function adminSessionRoutes(deps: AppDeps) {
     async (c) => {
       const user = await findSubjectByUsername(sql, c.req.valid('param').username)
       if (!user) throw new NotFound('no such user')
-      const revoked = await revokeAllUserSessions(sql, { userId: user.id, actor: actorOf(c), reason: c.req.valid('query').reason ?? 'revoked by admin', now: deps.clock() })
+      const revoked = await revokeAllUserSessions(sql, { userId: user.id, actor: ADMIN_API_ACTOR, reason: c.req.valid('query').reason ?? 'revoked by admin', now: deps.clock() })
       return c.json({ revoked }, 200)
     },
   )
@@ -197,7 +196,7 @@ export function adminSessionRoutes(deps: AppDeps) {
       const revokePrevious = body.revokePrevious ?? query.revokePrevious === '1'
       // Unpublishing the key that still signs would make every new token unverifiable.
       if (revokePrevious && !immediate) throw new InvalidRequest('revokePrevious needs immediate: true')
-      const rotated = await rotateSigningKey(sql, config, deps.clock(), actorOf(c), { immediate, revokePrevious })
+      const rotated = await rotateSigningKey(sql, config, deps.clock(), ADMIN_API_ACTOR, { immediate, revokePrevious })
       return c.json(
         {
           kid: rotated.kid,
@@ -261,7 +260,7 @@ export function adminSessionRoutes(deps: AppDeps) {
         clientId: body.client_id,
         userAgent: clientUserAgent(c),
         ip: clientIp(c, config),
-        actor: actorOf(c),
+        actor: ADMIN_API_ACTOR,
       })
       return tokenResponse(c, config, tokens, false)
     },

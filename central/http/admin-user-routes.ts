@@ -5,7 +5,7 @@ import { createUser, findUserById, findUserByUsername, searchUsersByPrefix, upda
 import { toUserView, type UserRecord } from '../users/user-record'
 import type { AppDeps } from './app-deps'
 import { createRouter } from './create-router'
-import { requireAdminToken } from './require-admin-token'
+import { ADMIN_API_ACTOR, requireAdminToken } from './require-admin-token'
 import { requireContentType } from './require-content-type'
 import type { Queryable } from '../db/pool'
 import { revokeAllUserSessions } from '../sessions/store'
@@ -131,7 +131,7 @@ export function adminUserRoutes({ sql, config, clock }: AppDeps) {
         audiences: input.audiences,
         scopes: input.scopes,
         roles: input.roles,
-        actor: 'admin:api',
+        actor: ADMIN_API_ACTOR,
         now: clock(),
       })
       return c.json(toUserBody(user), 201)
@@ -215,7 +215,7 @@ export function adminUserRoutes({ sql, config, clock }: AppDeps) {
           tx,
           username,
           { enabled: patch.enabled, audiences: patch.audiences, scopes: patch.scopes, roles: patch.roles, passwordHash },
-          'admin:api',
+          ADMIN_API_ACTOR,
           now,
         )
         if (!updated) throw new NotFound('no user with this username')
@@ -232,5 +232,5 @@ export function adminUserRoutes({ sql, config, clock }: AppDeps) {
 }
 
 async function revokeSessionsOfDisabledUser(tx: Queryable, userId: string, now: Date): Promise<number> {
-  return revokeAllUserSessions(tx, { userId, actor: 'admin:api', reason: 'user disabled', now })
+  return revokeAllUserSessions(tx, { userId, actor: ADMIN_API_ACTOR, reason: 'user disabled', now })
 }

@@ -154,6 +154,17 @@ describe('revocation check at the edge', () => {
     expect((await call(edge, revoked)).status).toBe(401)
   })
 
+  it('an isolate idle for two poll intervals revalidates before answering its next request', async () => {
+    const { edge, key, fake } = await setup()
+    const token = await tokenFor(key, { sid: 'sid-a' })
+    expect((await call(edge, token)).status).toBe(200)
+    publish(fake, { sessions: [{ sid: 'sid-a', revoked_at: 1 }] })
+    // Idle for > 2 × 0.2 s but well within max staleness (1 s): a plain stale-while-revalidate
+    // would answer this first request from the old copy.
+    await sleep(600)
+    expect((await call(edge, token)).status).toBe(401)
+  })
+
   it('keeps the last good copy when the feed answers garbage, and logs the failed poll', async () => {
     const { edge, key, fake } = await setup({ REVOCATION_MAX_STALENESS_SECONDS: '60' })
     publish(fake, { sessions: [{ sid: 'sid-revoked', revoked_at: 1 }] })

@@ -81,6 +81,8 @@ export async function runCentralBench(): Promise<void> {
     HOST: '127.0.0.1',
     PORT: '0',
     NODE_ENV: 'development',
+    // One pool size for the service and the raw driver, so both have the same connections.
+    DATABASE_POOL_MAX: process.env.DATABASE_POOL_MAX ?? '10',
   }
   const config = loadConfig(env)
   const sql = createPool(database.url, { max: config.DATABASE_POOL_MAX })

@@ -1,4 +1,3 @@
-import { recordAuditEvent } from '../audit/store'
 import type { AppDeps } from '../http/app-deps'
 import { mintAccessToken } from '../tokens/mint-access-token'
 import { getSigningKey } from '../tokens/signing-keys'
@@ -7,7 +6,7 @@ import { DEFAULT_CLIENT_ID } from './create-session'
 import { decideRefresh } from './decide-refresh'
 import { narrowGrant } from './narrow-grant'
 import { generateRefreshToken, hashRefreshToken, looksLikeRefreshToken, openSuccessor, sealSuccessor } from './refresh-token'
-import { findRefreshTokenByHash, lockSessionByTokenHash, revokeSessionForReuse, rotateRefreshToken, touchSession } from './store'
+import { applyRotation, findRefreshTokenByHash, lockSessionByTokenHash, revokeSessionForReuse } from './store'
 import { audiencesOrIssuer, type TokenSet } from './token-set'
 
 export interface RefreshRequest {
@@ -63,27 +62,18 @@ export async function refreshSession(deps: AppDeps, request: RefreshRequest): Pr
       successor = openSuccessor(request.refreshToken, token.successorSealed!, session.id)
     } else {
       successor = generateRefreshToken()
-      const rotated = await rotateRefreshToken(tx, {
+      const rotated = await applyRotation(tx, {
         tokenId: token.id,
-        sessionId: session.id,
+        session,
         successorHash: hashRefreshToken(successor),
         successorSealed: sealSuccessor(request.refreshToken, successor, session.id),
         now,
+        idleExpiresAt: new Date(Math.min(+now + config.REFRESH_IDLE_TTL_SECONDS * 1000, +session.absoluteExpiresAt)),
         ip: request.ip,
         userAgent: request.userAgent,
       })
       // Cannot happen while we hold the session lock; throwing rolls back the inserted successor.
       if (!rotated) throw new Error('refresh token rotated concurrently despite the session lock')
-      const idleExpiresAt = new Date(Math.min(+now + config.REFRESH_IDLE_TTL_SECONDS * 1000, +session.absoluteExpiresAt))
-      await touchSession(tx, session.id, now, idleExpiresAt)
-      await recordAuditEvent(tx, {
-        type: 'session.refreshed',
-        at: now,
-        actor: 'user',
-        userId: session.userId,
-        sessionId: session.id,
-        details: { ip: request.ip, userAgent: request.userAgent },
-      })
     }
     const { accessToken, expiresIn } = await mintAccessToken(
       { config, signingKey },

@@ -55,19 +55,29 @@ export async function findRefreshTokenByHash(tx: Queryable, tokenHash: Buffer): 
   )
 }
 
+export interface Rotation {
+  tokenId: string
+  session: { id: string; userId: string }
+  successorHash: Buffer
+  successorSealed: Buffer
+  now: Date
+  /** Slid idle expiry (never past the absolute one), decided by the caller. */
+  idleExpiresAt: Date
+  ip: string | null
+  userAgent: string | null
+}
+
 /**
- * Spends the presented token and records its successor in one statement. The WHERE clause is
- * the check (`rotated_at is null`), so even without the session lock only one caller could win
- * (RFC 6749 §10.4). Returns false when the token was already spent.
+ * Applies a rotation inside the refresh transaction: spends the presented token and records its
+ * successor in one statement, slides the session's idle expiry, and writes the audit event. The
+ * WHERE clause is the check (`rotated_at is null`), so even without the session lock only one
+ * caller could win (RFC 6749 §10.4). Returns false when the token was already spent.
  */
-export async function rotateRefreshToken(
-  tx: Queryable,
-  rotation: { tokenId: string; sessionId: string; successorHash: Buffer; successorSealed: Buffer; now: Date; ip: string | null; userAgent: string | null },
-): Promise<boolean> {
+export async function applyRotation(tx: Queryable, rotation: Rotation): Promise<boolean> {
   const rows = await tx`
     with successor as (
       insert into refresh_tokens (session_id, token_hash, created_at)
-      values (${rotation.sessionId}, ${rotation.successorHash}, ${rotation.now})
+      values (${rotation.session.id}, ${rotation.successorHash}, ${rotation.now})
       returning id
     )
     update refresh_tokens
@@ -75,12 +85,18 @@ export async function rotateRefreshToken(
         rotated_ip = ${toInet(rotation.ip)}, rotated_user_agent = ${rotation.userAgent}
     where id = ${rotation.tokenId} and rotated_at is null
     returning id`
-  return rows.length === 1
-}
-
-/** Slides the idle expiry (never past the absolute one) and records the use. */
-export async function touchSession(tx: Queryable, sessionId: string, now: Date, idleExpiresAt: Date): Promise<void> {
-  await tx`update sessions set last_used_at = ${now}, idle_expires_at = ${idleExpiresAt} where id = ${sessionId}`
+  if (rows.length !== 1) return false
+  await tx`update sessions set last_used_at = ${rotation.now}, idle_expires_at = ${rotation.idleExpiresAt}
+           where id = ${rotation.session.id}`
+  await recordAuditEvent(tx, {
+    type: 'session.refreshed',
+    at: rotation.now,
+    actor: 'user',
+    userId: rotation.session.userId,
+    sessionId: rotation.session.id,
+    details: { ip: rotation.ip, userAgent: rotation.userAgent },
+  })
+  return true
 }
 
 // --- Creation -----------------------------------------------------------------------------

@@ -21,7 +21,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Sql } from 'postgres'
-import { recordAuditEvent } from '../../central/audit/store'
 import { systemClock } from '../../central/clock'
 import { loadConfig } from '../../central/config'
 import { startEmbeddedPostgres } from '../../central/db/embedded-postgres'
@@ -29,7 +28,7 @@ import { migrateDatabase } from '../../central/db/migrate'
 import { createPool } from '../../central/db/pool'
 import { startSession } from '../../central/sessions/create-session'
 import { generateRefreshToken, hashRefreshToken, sealSuccessor } from '../../central/sessions/refresh-token'
-import { findRefreshTokenByHash, lockSessionByTokenHash, rotateRefreshToken, touchSession } from '../../central/sessions/store'
+import { applyRotation, findRefreshTokenByHash, lockSessionByTokenHash } from '../../central/sessions/store'
 import { ensureSigningKeys } from '../../central/tokens/signing-keys'
 import { createUser } from '../../central/users/store'
 import { descendantsCpuMs, machineCpuMs, processCpuMs } from './cpu-usage'
@@ -255,25 +254,17 @@ async function rotateDirectly(sql: Sql, chain: Chain): Promise<void> {
     const session = await lockSessionByTokenHash(tx, tokenHash)
     const token = await findRefreshTokenByHash(tx, tokenHash)
     if (!session || !token || token.rotatedAt) throw new Error(`raw rotation found no live token for session ${chain.sessionId}`)
-    const rotated = await rotateRefreshToken(tx, {
+    const rotated = await applyRotation(tx, {
       tokenId: token.id,
-      sessionId: session.id,
+      session,
       successorHash: hashRefreshToken(successor),
       successorSealed: PLACEHOLDER_SEALED,
       now,
+      idleExpiresAt: new Date(+now + 30 * 24 * 3600 * 1000),
       ip: '127.0.0.1',
       userAgent: USER_AGENT,
     })
     if (!rotated) throw new Error(`raw rotation lost a race on session ${chain.sessionId}`)
-    await touchSession(tx, session.id, now, new Date(+now + 30 * 24 * 3600 * 1000))
-    await recordAuditEvent(tx, {
-      type: 'session.refreshed',
-      at: now,
-      actor: 'user',
-      userId: session.userId,
-      sessionId: session.id,
-      details: { ip: '127.0.0.1', userAgent: USER_AGENT },
-    })
   })
   chain.token = successor
 }

@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import { REVOCATION_FEED_PATH } from '../../shared/revocation-feed'
-import { buildRevocationFeed, feedWindowSeconds } from '../revocations/build-feed'
-import { findRevocationsSince } from '../revocations/store'
+import { buildRevocationFeed, feedWindowSeconds, revocationFeedVersion } from '../revocations/build-feed'
+import { findRevocationsSince, findRevocationsVersionInputs, inFeedSnapshot } from '../revocations/store'
 import type { AppDeps } from './app-deps'
 import { createRouter } from './create-router'
 import { requireBearerSecret } from './require-bearer-secret'
@@ -46,12 +46,20 @@ export function edgeFeedRoutes({ sql, config, clock }: AppDeps) {
   router.openapi(revocationFeedRoute, async (c) => {
     const now = clock()
     const windowSeconds = feedWindowSeconds(config.ACCESS_TOKEN_TTL_SECONDS, config.CLOCK_TOLERANCE_SECONDS)
-    const revocations = await findRevocationsSince(sql, new Date(now.getTime() - windowSeconds * 1000))
-    const feed = buildRevocationFeed(revocations, now, windowSeconds)
-    const etag = `"${feed.version}"`
-    c.header('ETag', etag)
+    const since = new Date(now.getTime() - windowSeconds * 1000)
     c.header('Cache-Control', 'no-store')
-    if (c.req.header('If-None-Match') === etag) return c.body(null, 304)
+    // The common poll finds nothing new: one aggregate, no rows read or hashed, no transaction.
+    const current = revocationFeedVersion(await findRevocationsVersionInputs(sql, since))
+    if (c.req.header('If-None-Match') === `"${current}"`) {
+      c.header('ETag', `"${current}"`)
+      return c.body(null, 304)
+    }
+    // Changed: version and entries from one snapshot, so they describe the same revocations.
+    const feed = await inFeedSnapshot(sql, async (tx) => {
+      const version = revocationFeedVersion(await findRevocationsVersionInputs(tx, since))
+      return buildRevocationFeed(await findRevocationsSince(tx, since), version, now, windowSeconds)
+    })
+    c.header('ETag', `"${feed.version}"`)
     return c.json(feed, 200)
   })
   return router

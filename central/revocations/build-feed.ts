@@ -8,15 +8,23 @@ export function feedWindowSeconds(accessTokenTtlSeconds: number, clockToleranceS
 }
 
 /**
- * Shapes the feed. `version` hashes the entries only (not the generation time), so two polls
- * that see the same revocations get the same version and the second one can be a 304 —
- * on any central instance, since nothing here lives in a process's memory.
+ * The feed's version from the counts and bounds of its entries (see
+ * `findRevocationsVersionInputs`). It does not depend on the generation time or on which central
+ * instance answers — nothing lives in a process's memory — so an unchanged feed is a 304 anywhere.
  */
-export function buildRevocationFeed(revocations: RecentRevocations, now: Date, windowSeconds: number): RevocationFeed {
-  const sessions = revocations.sessions.map((s) => ({ sid: s.sessionId, revoked_at: epochSeconds(s.revokedAt) }))
-  const users = revocations.users.map((u) => ({ sub: u.userId, not_before: epochSeconds(u.notBefore) }))
-  const version = createHash('sha256').update(JSON.stringify([sessions, users])).digest('base64url').slice(0, 22)
-  return { version, generated_at: epochSeconds(now), window_seconds: windowSeconds, sessions, users }
+export function revocationFeedVersion(versionInputs: string): string {
+  return createHash('sha256').update(versionInputs).digest('base64url').slice(0, 22)
+}
+
+/** Shapes the feed in wire form (epoch seconds, like JWT claims). */
+export function buildRevocationFeed(revocations: RecentRevocations, version: string, now: Date, windowSeconds: number): RevocationFeed {
+  return {
+    version,
+    generated_at: epochSeconds(now),
+    window_seconds: windowSeconds,
+    sessions: revocations.sessions.map((s) => ({ sid: s.sessionId, revoked_at: epochSeconds(s.revokedAt) })),
+    users: revocations.users.map((u) => ({ sub: u.userId, not_before: epochSeconds(u.notBefore) })),
+  }
 }
 
 function epochSeconds(date: Date): number {

@@ -16,19 +16,40 @@ export interface RecentRevocations {
 }
 
 /**
+ * Count and bounds of the revocations after `since`, as text (microsecond timestamps). Any
+ * change to the feed changes them: a new entry raises a count (its timestamp is "now", or the
+ * count catches a late commit), an entry ageing out lowers a count and moves a minimum. So
+ * this one index-only aggregate can stand for the whole feed's version.
+ */
+export async function findRevocationsVersionInputs(sql: Sql, since: Date): Promise<string> {
+  const [row] = await sql<{ inputs: string }[]>`
+    select concat_ws('|',
+      (select concat_ws(',', count(*), min(revoked_at), max(revoked_at)) from sessions where revoked_at > ${since}),
+      (select concat_ws(',', count(*), min(not_before), max(not_before)) from users where not_before > ${since})
+    ) as inputs`
+  return row!.inputs
+}
+
+/**
  * Everything revoked after `since`: sessions ended one by one, and users whose sessions were all
  * ended (their not-before marker). Both come from indexed columns the session store already
  * writes, so no path that ends a session can forget to feed the edge.
  */
 export async function findRevocationsSince(sql: Sql, since: Date): Promise<RecentRevocations> {
-  const [sessions, users] = await Promise.all([
-    sql<{ id: string; revoked_at: Date }[]>`
-      select id, revoked_at from sessions where revoked_at > ${since} order by revoked_at, id`,
-    sql<{ id: string; not_before: Date }[]>`
-      select id, not_before from users where not_before > ${since} order by not_before, id`,
-  ])
+  const sessions = await sql<{ id: string; revoked_at: Date }[]>`
+    select id, revoked_at from sessions where revoked_at > ${since} order by revoked_at, id`
+  const users = await sql<{ id: string; not_before: Date }[]>`
+    select id, not_before from users where not_before > ${since} order by not_before, id`
   return {
     sessions: sessions.map((row) => ({ sessionId: row.id, revokedAt: row.revoked_at })),
     users: users.map((row) => ({ userId: row.id, notBefore: row.not_before })),
   }
+}
+
+/**
+ * Runs `read` in one read-only REPEATABLE READ snapshot, so a feed's version and its entries
+ * describe the same set of revocations even while other instances revoke concurrently.
+ */
+export function inFeedSnapshot<T>(sql: Sql, read: (tx: Sql) => Promise<T>): Promise<T> {
+  return sql.begin('isolation level repeatable read read only', (tx) => read(tx as unknown as Sql)) as Promise<T>
 }

@@ -90,6 +90,29 @@ describe('GET /edge/revocations', () => {
     expect(RevocationFeedSchema.parse(await changed.json()).sessions).toHaveLength(2)
   })
 
+  it('answers 200 with a new version when an entry ages out, although nothing new was revoked', async () => {
+    const alice = await insertUser()
+    await insertSession(alice, secondsAgo(900))
+    const recent = await insertSession(alice, secondsAgo(10))
+    const first = await fetchFeed()
+    const etag = first.headers.get('ETag')!
+
+    now = new Date(now.getTime() + 31_000)
+    const later = await fetchFeed({ Authorization: `Bearer ${FEED_TOKEN}`, 'If-None-Match': etag })
+    expect(later.status).toBe(200)
+    expect(later.headers.get('ETag')).not.toBe(etag)
+    expect(RevocationFeedSchema.parse(await later.json()).sessions.map((s) => s.sid)).toEqual([recent])
+  })
+
+  it('gives the same version to every central instance for the same revocations', async () => {
+    const alice = await insertUser(secondsAgo(3))
+    await insertSession(alice, secondsAgo(5))
+    const other = createApp({ sql: db.sql, config, clock: () => new Date(now.getTime() + 1_000) })
+    const fromOne = await fetchFeed()
+    const fromOther = await other.request('/edge/revocations', { headers: { Authorization: `Bearer ${FEED_TOKEN}`, 'If-None-Match': fromOne.headers.get('ETag')! } })
+    expect(fromOther.status).toBe(304)
+  })
+
   it('rejects a poll without the feed secret', async () => {
     const res = await fetchFeed({})
     expect(res.status).toBe(401)

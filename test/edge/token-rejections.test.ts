@@ -102,6 +102,13 @@ describe('requests without a usable token', () => {
     const token = await signAccessToken(stack.key, { padding: 'x'.repeat(5000) })
     await expectRejected(await callWith(token), { status: 401, error: 'invalid_token', description: /longer than 4096/, token })
   })
+
+  it('rejects an oversized JOSE header before parsing it', async () => {
+    // Well under the token limit, but a 600-character kid makes the header segment exceed 512.
+    const token = await signRawToken(stack.key, header({ kid: 'k'.repeat(600) }), accessTokenClaims())
+    expect(token.length).toBeLessThan(4096)
+    await expectRejected(await callWith(token), { status: 401, error: 'invalid_token', description: /header is too large/, token })
+  })
 })
 
 describe('tokens that must never verify', () => {
@@ -294,6 +301,9 @@ describe('request log', () => {
     await expect.poll(() => stack.edge.requestLogs().some((line) => line.reason === 'token issuer is not accepted')).toBe(true)
     const line = stack.edge.requestLogs().find((entry) => entry.reason === 'token issuer is not accepted')
     expect(line).toMatchObject({ method: 'GET', path: '/api/me', route: '/api/', status: 401, error: 'invalid_token' })
+    // The issue asks for the duration in every line: the edge's own time, in milliseconds.
+    expect(line?.totalMs).toEqual(expect.any(Number))
+    expect(line!.totalMs).toBeGreaterThanOrEqual(0)
     const everything = stack.edge.logs.join('\n')
     for (const sent of sentTokens) expect(everything).not.toContain(sent)
   })

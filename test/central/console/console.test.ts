@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { ADMIN_ROLE } from '../../../shared/access-token-claims'
-import { listAuditEvents } from '../../../central/audit/store'
+import { listAuditEvents, recordAuditEvent, type AuditEventType } from '../../../central/audit/store'
+import { formatInstant } from '../../../central/console/format'
 import { findSession } from '../../../central/sessions/store'
 import { buildCentralApp, type CentralTestApp } from '../../support/central-app'
 import { createTestDatabase, type TestDatabase } from '../../support/database'
@@ -114,6 +115,9 @@ describe('console pages', () => {
     expect(html).toContain('203.0.113.7')
     expect(html).toContain('https://api.example.test')
     expect(html).toContain('Revoke all sessions')
+    // State, created and last used (the session was created and last used at the test clock's now).
+    expect(html).toContain('<span class="badge active">active</span>')
+    expect(html).toContain(formatInstant(t.clock()))
   })
 
   it('answers 404 for an unknown user', async () => {
@@ -241,6 +245,38 @@ describe('console actions', () => {
   })
 })
 
+describe('console actions are audited as the admin', () => {
+  const countByAdmin = async (type: AuditEventType, userId?: string) =>
+    (await listAuditEvents(db.sql, { type, ...(userId ? { userId } : {}), limit: 500 })).filter((e) => e.actor === 'admin:ops-admin').length
+
+  it('audits every other console action with the admin as actor: revoke all, enable, scheduled rotation, sign-out', async () => {
+    await insertLiveSession(db.sql, alice.id, t.clock())
+    const browser = await signedInBrowser()
+    const before = {
+      revokeAll: await countByAdmin('user.sessions_revoked', alice.id),
+      enabled: await countByAdmin('user.enabled', alice.id),
+      keyCreated: await countByAdmin('key.created'),
+      signOut: await countByAdmin('console.sign_out', admin.id),
+    }
+    let csrf = await browser.csrfFrom('/console/users/alice')
+    expect((await browser.post('/console/users/alice/sessions/revoke-all', { _csrf: csrf })).status).toBe(303)
+    expect(await countByAdmin('user.sessions_revoked', alice.id)).toBe(before.revokeAll + 1)
+
+    await db.sql`update users set enabled = false where id = ${alice.id}`
+    csrf = await browser.csrfFrom('/console/users/alice')
+    expect((await browser.post('/console/users/alice/enable', { _csrf: csrf })).status).toBe(303)
+    expect(await countByAdmin('user.enabled', alice.id)).toBe(before.enabled + 1)
+
+    csrf = await browser.csrfFrom('/console/keys')
+    expect((await browser.post('/console/keys/rotate', { _csrf: csrf })).status).toBe(303)
+    expect(await countByAdmin('key.created')).toBe(before.keyCreated + 1)
+
+    csrf = await browser.csrfFrom('/console/')
+    expect((await browser.post('/console/sign-out', { _csrf: csrf })).status).toBe(303)
+    expect(await countByAdmin('console.sign_out', admin.id)).toBe(before.signOut + 1)
+  })
+})
+
 describe('console audit trail', () => {
   it('filters by user and event type, newest first', async () => {
     const target = await insertLiveSession(db.sql, alice.id, t.clock())
@@ -263,6 +299,24 @@ describe('console audit trail', () => {
     const second = await (await browser.get(older!.replaceAll('&amp;', '&'))).text()
     expect(second).toContain('Newest')
     expect(second).toContain('user.created')
+  })
+
+  it('filters by session, newest first', async () => {
+    const target = await insertLiveSession(db.sql, alice.id, t.clock())
+    const other = await insertLiveSession(db.sql, alice.id, t.clock())
+    await recordAuditEvent(db.sql, { type: 'session.refreshed', at: t.clock(), actor: 'user', userId: alice.id, sessionId: target })
+    await recordAuditEvent(db.sql, { type: 'session.refreshed', at: t.clock(), actor: 'user', userId: alice.id, sessionId: other })
+    const browser = await signedInBrowser()
+    const csrf = await browser.csrfFrom('/console/users/alice')
+    await browser.post(`/console/users/alice/sessions/${target}/revoke`, { _csrf: csrf })
+    const html = await (await browser.get(`/console/audit?session=${target}`)).text()
+    expect(html).not.toContain(other.slice(0, 8))
+    const refreshed = html.indexOf('<td class="mono">session.refreshed</td>')
+    const revoked = html.indexOf('<td class="mono">session.revoked</td>')
+    expect(refreshed).toBeGreaterThan(-1)
+    expect(revoked).toBeGreaterThan(-1)
+    // The revocation happened last, so it is listed first.
+    expect(revoked).toBeLessThan(refreshed)
   })
 
   it('answers 400 for a malformed session filter instead of failing in SQL', async () => {

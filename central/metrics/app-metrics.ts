@@ -4,7 +4,7 @@ import type { Clock } from '../clock'
 import { countActiveSessions } from './store'
 
 export type LoginOutcome = 'ok' | 'failed' | 'throttled'
-export type RefreshOutcome = 'rotated' | 'grace_replay' | 'reuse_detected' | 'invalid'
+export type RefreshOutcome = 'rotated' | 'grace_replay' | 'reuse_detected' | 'expired' | 'invalid'
 export type DatabaseErrorKind = 'unavailable' | 'query'
 
 /**
@@ -39,7 +39,7 @@ export function createAppMetrics(deps: AppMetricsDeps): AppMetrics {
   })
   const refreshes = new Counter({
     name: 'portcullis_refreshes_total',
-    help: 'Refresh-token grants by outcome (rotated, grace_replay, reuse_detected, invalid = expired, revoked or unknown).',
+    help: 'Refresh-token grants by outcome (rotated, grace_replay, reuse_detected, expired = session past its idle or absolute lifetime, invalid = revoked, unknown or otherwise refused).',
     labelNames: ['outcome'] as const,
     registers: [registry],
   })
@@ -64,7 +64,7 @@ export function createAppMetrics(deps: AppMetricsDeps): AppMetrics {
   })
   // Pre-create the label sets ops alert on, so a rate() sees 0 rather than "no data".
   for (const outcome of ['ok', 'failed', 'throttled'] as const) logins.labels(outcome).inc(0)
-  for (const outcome of ['rotated', 'grace_replay', 'reuse_detected', 'invalid'] as const) refreshes.labels(outcome).inc(0)
+  for (const outcome of ['rotated', 'grace_replay', 'reuse_detected', 'expired', 'invalid'] as const) refreshes.labels(outcome).inc(0)
   for (const kind of ['unavailable', 'query'] as const) databaseErrors.labels(kind).inc(0)
 
   new Gauge({

@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
 import { InvalidGrant } from '../../shared/errors'
 import type { AuditEventInput } from '../audit/store'
+import { SESSION_EXPIRED_REASON } from '../sessions/decide-refresh'
 import { isDatabaseUnavailable } from '../db/database-errors'
 import type { AppMetrics, RefreshOutcome } from './app-metrics'
 import { collectAuditEvents } from './audit-observer'
@@ -55,7 +56,9 @@ function classifyRefresh(status: number, error: Error | undefined, events: Audit
   // A rotation writes `session.refreshed`; a retry within the grace window hands back the
   // stored successor and writes nothing (the chain did not move), so a 200 without it is a replay.
   if (status === 200) return events.some((e) => e.type === 'session.refreshed') ? 'rotated' : 'grace_replay'
-  if (error instanceof InvalidGrant) return 'invalid'
+  // Expiry is the normal end of an unused session, not an attack or a client bug: counted apart
+  // so an alert on `invalid` is not drowned by users coming back after their idle lifetime.
+  if (error instanceof InvalidGrant) return error.message === SESSION_EXPIRED_REASON ? 'expired' : 'invalid'
   return undefined
 }
 

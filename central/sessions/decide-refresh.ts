@@ -11,6 +11,9 @@ export type RefreshDecision =
   /** Refuse without changing anything. */
   | { kind: 'reject'; reason: string }
 
+/** Reason of the rejection for a session past its idle or absolute lifetime; metrics count it apart. */
+export const SESSION_EXPIRED_REASON = 'session has expired'
+
 export interface RefreshDecisionInput {
   session: SessionRecord
   token: RefreshTokenRecord
@@ -32,7 +35,7 @@ export function decideRefresh(input: RefreshDecisionInput): RefreshDecision {
   const { session, token, now } = input
   const state = sessionState(session, now)
   if (state === 'revoked') return { kind: 'reject', reason: 'session is revoked' }
-  if (state === 'expired') return { kind: 'reject', reason: 'session has expired' }
+  if (state === 'expired') return { kind: 'reject', reason: SESSION_EXPIRED_REASON }
   if (!session.userEnabled) return { kind: 'reject', reason: 'user is disabled' }
   if (session.clientId !== input.clientId) return { kind: 'reject', reason: 'refresh token was issued to another client' }
   if (token.rotatedAt) {

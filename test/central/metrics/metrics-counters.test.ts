@@ -59,6 +59,17 @@ describe('metrics counters move with the actions they count', () => {
     expect(await metric('portcullis_refreshes_total{outcome="rotated"}')).toBe(1)
   })
 
+  it('counts a refresh of a session past its idle lifetime as expired, not invalid', async () => {
+    const { refresh_token: token } = await signIn('alice')
+    const invalidBefore = await metric('portcullis_refreshes_total{outcome="invalid"}')
+    t.clock.advance(t.config.REFRESH_IDLE_TTL_SECONDS + 1)
+    const res = await refresh(t, token)
+    expect(res.status).toBe(400)
+    expect(await res.json()).toMatchObject({ error: 'invalid_grant', error_description: 'session has expired' })
+    expect(await metric('portcullis_refreshes_total{outcome="expired"}')).toBe(1)
+    expect(await metric('portcullis_refreshes_total{outcome="invalid"}')).toBe(invalidBefore)
+  })
+
   it('counts revocations by reason when ops disable a user', async () => {
     await signIn('alice')
     await signIn('alice')

@@ -59,7 +59,7 @@ describe('GET /metrics', () => {
     expect(res.headers.get('Content-Type')).toContain('text/plain')
     const text = await res.text()
     for (const outcome of ['ok', 'failed', 'throttled']) expect(sample(text, `portcullis_logins_total{outcome="${outcome}"}`)).toBe(0)
-    for (const outcome of ['rotated', 'grace_replay', 'reuse_detected', 'invalid']) {
+    for (const outcome of ['rotated', 'grace_replay', 'reuse_detected', 'expired', 'invalid']) {
       expect(sample(text, `portcullis_refreshes_total{outcome="${outcome}"}`)).toBe(0)
     }
     expect(sample(text, 'portcullis_db_pool_max_connections')).toBe(config.DATABASE_POOL_MAX)

@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises'
 import { chromium, type Browser, type Page } from 'playwright-core'
+import { expect } from 'vitest'
 
 /** Where page screenshots go (git-ignored); CI keeps them as artifacts. */
 export const SCREENSHOT_DIR = new URL('../../test-artifacts/console/', import.meta.url).pathname
@@ -18,4 +19,25 @@ export async function launchChromium(): Promise<Browser> {
 export async function screenshot(page: Page, name: string): Promise<void> {
   await mkdir(SCREENSHOT_DIR, { recursive: true })
   await page.screenshot({ path: `${SCREENSHOT_DIR}${name}.png`, fullPage: false })
+}
+
+/**
+ * Issue 6 asks for an accessible console, correct at 1280×800: nothing wider than the viewport
+ * (no sideways scrolling), a document language, and a label (or aria-label) on every form control
+ * a person fills in or presses.
+ */
+export async function expectUsableOnLaptop(page: Page): Promise<void> {
+  // A string, not a function: the test tsconfig has no DOM types (this runs in the page).
+  const facts = (await page.evaluate(`({
+    scrollWidth: document.documentElement.scrollWidth,
+    viewportWidth: window.innerWidth,
+    lang: document.documentElement.lang,
+    unlabelled: [...document.querySelectorAll('input, select, button')]
+      .filter((control) => control.type !== 'hidden')
+      .filter((control) => (control.labels?.length ?? 0) === 0 && !control.getAttribute('aria-label') && !(control.textContent ?? '').trim())
+      .map((control) => control.outerHTML.slice(0, 80)),
+  })`)) as { scrollWidth: number; viewportWidth: number; lang: string; unlabelled: string[] }
+  expect(facts.scrollWidth, `${page.url()} scrolls sideways at ${facts.viewportWidth}px`).toBeLessThanOrEqual(facts.viewportWidth)
+  expect(facts.lang, `${page.url()} has no lang`).not.toBe('')
+  expect(facts.unlabelled, `${page.url()} has unlabelled controls`).toEqual([])
 }

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN_ROLE } from '../../shared/access-token-claims'
 import { createTestDatabase, type TestDatabase } from '../support/database'
 import { ADMIN_TOKEN, callApi, createUser, startWholeStack, type SessionTokens, type WholeStack } from '../e2e/whole-stack'
-import { launchChromium, screenshot } from './browser-support'
+import { expectUsableOnLaptop, launchChromium, screenshot } from './browser-support'
 
 const PASSWORD = 'correct horse battery staple'
 
@@ -60,6 +60,7 @@ describe('ops console in Chromium', () => {
     await page.goto(`${base}/console/`)
     expect(new URL(page.url()).pathname).toBe('/console/sign-in')
     await screenshot(page, '01-sign-in')
+    await expectUsableOnLaptop(page)
     await page.getByLabel('Username').fill('alice')
     await page.getByLabel('Password').fill(PASSWORD)
     await page.getByRole('button', { name: 'Sign in' }).click()
@@ -80,14 +81,17 @@ describe('ops console in Chromium', () => {
     const cookie = (await context.cookies()).find((c) => c.name === '__Host-portcullis-console')
     expect(cookie).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Strict' })
     await screenshot(page, '03-overview')
+    await expectUsableOnLaptop(page)
 
     await page.getByRole('link', { name: 'Users' }).click()
     await page.getByLabel('Username starts with').fill('ali')
     await page.getByRole('button', { name: 'Search' }).click()
     await screenshot(page, '04-users')
+    await expectUsableOnLaptop(page)
     await page.getByRole('link', { name: 'alice' }).click()
     await page.getByRole('heading', { name: /User alice/ }).waitFor()
     await screenshot(page, '05-user')
+    await expectUsableOnLaptop(page)
 
     const sessions = (await (await adminApi('/admin/users/alice/sessions')).json()) as { sessions: { id: string; user_agent: string | null }[] }
     const sid = phone.sid
@@ -95,6 +99,7 @@ describe('ops console in Chromium', () => {
     await page.getByRole('button', { name: `Revoke session ${sid.slice(0, 8)}` }).click()
     await expect.poll(() => page.getByRole('status').textContent(), { timeout: 20_000 }).toContain('within 1 second (')
     await screenshot(page, '06-user-session-revoked')
+    await expectUsableOnLaptop(page)
 
     await page.getByRole('link', { name: 'Audit trail', exact: true }).click()
     await page.getByLabel('User').fill('alice')
@@ -103,10 +108,12 @@ describe('ops console in Chromium', () => {
     const row = page.getByRole('row').filter({ hasText: sid.slice(0, 8) })
     await expect.poll(() => row.textContent(), { timeout: 20_000 }).toContain('admin:ops-admin')
     await screenshot(page, '07-audit')
+    await expectUsableOnLaptop(page)
 
     await page.getByRole('link', { name: 'Signing keys' }).click()
     await page.getByRole('heading', { name: 'Signing keys' }).waitFor()
     await screenshot(page, '08-keys')
+    await expectUsableOnLaptop(page)
 
     // The admin API agrees: that session is dead, its refresh token refused; the other lives on.
     const after = (await (await adminApi('/admin/users/alice/sessions')).json()) as { sessions: { id: string; state: string }[] }

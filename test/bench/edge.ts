@@ -277,11 +277,15 @@ async function benchRequests(ports: Ports, tokens: string[]): Promise<void> {
       return tokens[(Math.floor(k / (100 * REUSE)) * 100 + (k % 100)) % tokens.length]!
     },
   }
-  // Every target must answer 200 with the token's subject before its numbers mean anything.
+  // Every target must answer 200 before its numbers mean anything, and the two that authenticate
+  // must have delivered the token's subject to the origin (which echoes it back).
   for (const [name, port] of targets) {
     const response = await fetch(`http://127.0.0.1:${port}/api/orders?limit=10`, { headers: { Authorization: `Bearer ${tokens[0]}` } })
     const body = await response.text()
     if (response.status !== 200) throw new Error(`${name} answered ${response.status}: ${body.slice(0, 200)}`)
+    if (port !== ports.minimal && (JSON.parse(body) as { sub?: unknown }).sub !== 'user-0') {
+      throw new Error(`${name} did not deliver the subject to the origin: ${body.slice(0, 200)}`)
+    }
   }
   const rows: (string | number)[][] = []
   for (const [mode, pick] of Object.entries(pickers)) {

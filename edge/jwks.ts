@@ -77,6 +77,11 @@ export class JwksCache {
     return this.keys.get(kid)
   }
 
+  /** The key for `kid` when the key set is loaded and has it: the request path's no-await fast path. */
+  knownKey(kid: string): VerificationKey | undefined {
+    return this.keys.get(kid)
+  }
+
   /** Background refresh once the key set is older than `maxAgeMs`; for `ctx.waitUntil`. */
   refreshIfStale(nowMs: number): Promise<void> | undefined {
     if (this.source.kind === 'static' || !this.loaded) return undefined

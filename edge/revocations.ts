@@ -74,23 +74,35 @@ export class RevocationList {
 
   /**
    * Makes sure the feed is loaded (awaiting only on a cold or long-idle isolate) and schedules a
-   * background poll when the last attempt is older than the poll interval.
+   * background poll when the last attempt is older than the poll interval. Returns the state itself
+   * when nothing needs awaiting (a warm isolate, every request but a few), so the request path skips
+   * an `await`; `prepare` is the always-async form.
    */
-  async prepare(nowMs: number, waitUntil: (promise: Promise<unknown>) => void): Promise<RevocationFeedState> {
+  stateForRequest(nowMs: number, waitUntil: (promise: Promise<unknown>) => void): RevocationFeedState | Promise<RevocationFeedState> {
     const pollMs = this.settings.pollSeconds * 1000
     const sinceAttemptMs = nowMs - this.lastAttemptMs
     if (this.lastSuccessMs === undefined) {
       // Cold isolate: this request must know the feed. While central is down, try at most
       // once a second so cold requests do not each wait out a timeout.
-      if (nowMs - this.lastFailureMs >= 1000) await this.poll(nowMs)
+      if (nowMs - this.lastFailureMs >= 1000) return this.pollThenState(nowMs)
     } else if (sinceAttemptMs >= 2 * pollMs) {
-      await this.poll(nowMs)
+      return this.pollThenState(nowMs)
     } else if (sinceAttemptMs >= pollMs && this.settings.failureMode === 'fail-closed' && this.state(nowMs).kind === 'unavailable') {
       // This request would be refused anyway; waiting for the poll can only let it through.
-      await this.poll(nowMs)
+      return this.pollThenState(nowMs)
     } else if (sinceAttemptMs >= pollMs) {
       waitUntil(this.poll(nowMs))
     }
+    return this.state(nowMs)
+  }
+
+  /** `stateForRequest`, always as a promise. */
+  async prepare(nowMs: number, waitUntil: (promise: Promise<unknown>) => void): Promise<RevocationFeedState> {
+    return this.stateForRequest(nowMs, waitUntil)
+  }
+
+  private async pollThenState(nowMs: number): Promise<RevocationFeedState> {
+    await this.poll(nowMs)
     return this.state(nowMs)
   }
 

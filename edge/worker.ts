@@ -50,7 +50,7 @@ function loadEdgeState(env: Env): EdgeState {
 async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(promise: Promise<unknown>): void }): Promise<Response> {
   const startedMs = Date.now()
   const url = new URL(request.url)
-  const log: RequestLogEntry = { method: request.method, path: url.pathname }
+  const log: RequestLogEntry = { msg: 'edge request', method: request.method, path: url.pathname }
   let realm = 'portcullis'
   let debug = false
   let response: Response
@@ -70,7 +70,7 @@ async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(pr
       // 2. extract
       const token = extractAccessToken(request, url, config.accessTokenCookie, config.realm)
       // The feed loads (cold isolate) while the token is verified; warm, this never waits.
-      const feed = revocations?.prepare(Date.now(), (promise) => ctx.waitUntil(promise))
+      const feed = revocations?.stateForRequest(Date.now(), (promise) => ctx.waitUntil(promise))
       // 3. verify
       const verifyStartedMs = Date.now()
       const verified = await verifyAccessToken(
@@ -85,7 +85,9 @@ async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(pr
       log.sid = claims.sid
       // 4. revoked? (issue 5: cached revocation feed). Checked on every request, cache hit or not.
       try {
-        log.revocationFeed = assertNotRevoked(revocations, await feed, claims, Date.now()).feed
+        // Awaited only on a cold or long-idle isolate (see RevocationList.stateForRequest).
+        const feedState = feed instanceof Promise ? await feed : feed
+        log.revocationFeed = assertNotRevoked(revocations, feedState, claims, Date.now()).feed
       } catch (error) {
         if (error instanceof InvalidToken) tokens.delete(token)
         throw error

@@ -43,7 +43,10 @@ import { Hono } from 'hono'
 import { jwk } from 'hono/jwk'
 import { proxy } from 'hono/proxy'
 const app = new Hono()
-app.use('/api/*', (c, next) => jwk({ keys: JSON.parse(c.env.JWKS).keys, alg: ['ES256'], verification: { iss: c.env.ISSUER, aud: 'demo-api', typ: 'at+jwt' } })(c, next))
+// Built once per isolate (env only arrives with the first request), as a team would, so the JWKS
+// JSON is not parsed again on every request.
+let auth
+app.use('/api/*', (c, next) => (auth ??= jwk({ keys: JSON.parse(c.env.JWKS).keys, alg: ['ES256'], verification: { iss: c.env.ISSUER, aud: 'demo-api', typ: 'at+jwt' } }))(c, next))
 app.all('/api/*', (c) => {
   const payload = c.get('jwtPayload')
   const url = new URL(c.req.url)
@@ -254,9 +257,10 @@ async function benchVerify(port: number, tokens: string[]): Promise<void> {
     rawRepeated = Math.max(rawRepeated, await timed('/raw', n / REUSE, 30_000 + round * 200))
     fullRepeated = Math.max(fullRepeated, await timed('/full', n / REUSE, 30_000 + round * 200)) // 100 tokens × 100
   }
-  printTable('(a) verify ops/s inside workerd (one core)', ['tokens', 'raw subtle.verify', 'edge full verify', 'full / raw', 'goal'], [
-    ['unique', rawUnique, fullUnique, fullUnique / rawUnique, '≥ 0.8'],
-    [`repeated ×${REUSE}`, rawRepeated, fullRepeated, fullRepeated / rawRepeated, '≥ 5'],
+  const met = (ok: boolean) => (ok ? 'met' : 'NOT met')
+  printTable('(a) verify ops/s inside workerd (one core)', ['tokens', 'raw subtle.verify', 'edge full verify', 'full / raw', 'goal', ''], [
+    ['unique', rawUnique, fullUnique, fullUnique / rawUnique, '≥ 0.8', met(fullUnique / rawUnique >= 0.8)],
+    [`repeated ×${REUSE}`, rawRepeated, fullRepeated, fullRepeated / rawRepeated, '≥ 5', met(fullRepeated / rawRepeated >= 5)],
   ])
 }
 
@@ -288,6 +292,7 @@ async function benchRequests(ports: Ports, tokens: string[]): Promise<void> {
     }
   }
   const rows: (string | number)[][] = []
+  const verdicts: string[] = []
   for (const [mode, pick] of Object.entries(pickers)) {
     const best = new Map<string, Awaited<ReturnType<typeof loadTest>>>()
     for (const [, port] of targets) await loadTest(port, pick, 1) // warm-up second each
@@ -299,6 +304,13 @@ async function benchRequests(ports: Ports, tokens: string[]): Promise<void> {
       }
     }
     const minimal = best.get('minimal proxy')!.perSecond
+    const edge = best.get('portcullis edge')!.perSecond
+    const diy = best.get('DIY (hono jwk + proxy)')!.perSecond
+    const goal = mode === 'unique' ? 0.6 : 0.9
+    verdicts.push(
+      `${mode}: edge ${(edge / minimal).toFixed(2)}× minimal (goal ≥ ${goal}: ${edge / minimal >= goal ? 'met' : 'NOT met'}), ` +
+        `${(edge / diy).toFixed(2)}× DIY (goal > 1: ${edge > diy ? 'met' : 'NOT met'})`,
+    )
     for (const [name] of targets) {
       const result = best.get(name)!
       rows.push([mode, name, result.perSecond, result.p50Ms, result.p99Ms, result.perSecond / minimal, result.errors])
@@ -306,6 +318,7 @@ async function benchRequests(ports: Ports, tokens: string[]): Promise<void> {
   }
   printTable(`(b) requests through workerd to the same origin Worker (${CONCURRENCY} keep-alive connections)`, ['tokens', 'worker', 'req/s', 'p50 ms', 'p99 ms', 'vs minimal', 'non-200'], rows)
   console.log('goals: edge ≥ 0.9× minimal with reused tokens, ≥ 0.6× with unique ones, and ahead of DIY in both')
+  for (const verdict of verdicts) console.log(`  ${verdict}`)
 }
 
 async function loadTest(port: number, token: () => string, seconds: number): Promise<{ perSecond: number; p50Ms: number; p99Ms: number; errors: number }> {

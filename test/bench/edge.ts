@@ -18,6 +18,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose'
+import { WORKER_BUNDLE_OPTIONS } from '../support/edge-worker'
 import { percentile, printTable } from './report'
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
@@ -164,15 +165,9 @@ async function signTokens(privateKey: CryptoKey, count: number): Promise<string[
 
 async function bundle(contents: string | undefined, entry?: string): Promise<string> {
   const result = await build({
+    ...WORKER_BUNDLE_OPTIONS,
     ...(entry ? { entryPoints: [entry] } : { stdin: { contents: contents!, resolveDir: repoRoot, loader: 'ts' } }),
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    conditions: ['workerd', 'worker', 'browser'],
-    mainFields: ['module', 'main'],
-    target: 'es2023',
     minify: true,
-    write: false,
   })
   return result.outputFiles[0]!.text
 }

@@ -1,22 +1,24 @@
 import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
+import { build, type BuildOptions } from 'esbuild'
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare'
 
 const workerEntry = fileURLToPath(new URL('../../edge/worker.ts', import.meta.url))
 let bundle: Promise<string> | undefined
 
+/** How wrangler bundles a Worker: ESM, workerd's export conditions. Shared with the bench. */
+export const WORKER_BUNDLE_OPTIONS = {
+  bundle: true,
+  format: 'esm',
+  platform: 'neutral',
+  conditions: ['workerd', 'worker', 'browser'],
+  mainFields: ['module', 'main'],
+  target: 'es2023',
+  write: false,
+} satisfies BuildOptions
+
 /** The edge Worker bundled the way wrangler does (ESM, workerd conditions), once per test process. */
 export function bundleEdgeWorker(): Promise<string> {
-  bundle ??= build({
-    entryPoints: [workerEntry],
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    conditions: ['workerd', 'worker', 'browser'],
-    mainFields: ['module', 'main'],
-    target: 'es2023',
-    write: false,
-  }).then((result) => result.outputFiles[0]!.text)
+  bundle ??= build({ ...WORKER_BUNDLE_OPTIONS, entryPoints: [workerEntry] }).then((result) => result.outputFiles[0]!.text)
   return bundle
 }
 

@@ -37,7 +37,7 @@ export interface TokenIdentity {
  * request wait on central. Revocation therefore reaches this isolate within `pollSeconds` plus
  * one round trip, with zero central calls on the request path.
  *
- * When to poll (`prepare`), by the time since the last poll attempt:
+ * When to poll (`stateForRequest`), by the time since the last poll attempt:
  * - never loaded: the request awaits the first load (at most one try a second while central is down);
  * - ≥ `pollSeconds`: one background poll, the request is answered from the current copy;
  * - ≥ 2 × `pollSeconds`: the isolate sat idle, its copy may be far behind, so this one request
@@ -76,7 +76,7 @@ export class RevocationList {
    * Makes sure the feed is loaded (awaiting only on a cold or long-idle isolate) and schedules a
    * background poll when the last attempt is older than the poll interval. Returns the state itself
    * when nothing needs awaiting (a warm isolate, every request but a few), so the request path skips
-   * an `await`; `prepare` is the always-async form.
+   * an `await`.
    */
   stateForRequest(nowMs: number, waitUntil: (promise: Promise<unknown>) => void): RevocationFeedState | Promise<RevocationFeedState> {
     const pollMs = this.settings.pollSeconds * 1000
@@ -94,11 +94,6 @@ export class RevocationList {
       waitUntil(this.poll(nowMs))
     }
     return this.state(nowMs)
-  }
-
-  /** `stateForRequest`, always as a promise. */
-  async prepare(nowMs: number, waitUntil: (promise: Promise<unknown>) => void): Promise<RevocationFeedState> {
-    return this.stateForRequest(nowMs, waitUntil)
   }
 
   private async pollThenState(nowMs: number): Promise<RevocationFeedState> {

@@ -36,6 +36,7 @@ import { listSigningKeys, rotateSigningKey } from '../tokens/signing-keys'
 import { authenticateUser } from '../users/authenticate-user'
 import { findUserByUsername, searchUsersByPrefix, updateUser } from '../users/store'
 import type { AppDeps } from './app-deps'
+import { allowedOrigins } from './require-same-origin'
 
 type ConsoleEnv = { Variables: { admin: ConsoleAdmin; sessionToken: string } }
 
@@ -75,9 +76,8 @@ export function consoleRoutes({ sql, config, clock }: AppDeps) {
 
   // Origin check before anything reads a form: a cross-site post is refused whatever it carries.
   router.post('/console/*', async (c, next) => {
-    const allowed = [new URL(c.req.url).origin, new URL(config.ISSUER).origin, ...config.ALLOWED_ORIGINS]
     const origin = { origin: c.req.header('Origin'), secFetchSite: c.req.header('Sec-Fetch-Site') }
-    if (!isAllowedFormOrigin(origin, allowed)) {
+    if (!isAllowedFormOrigin(origin, allowedOrigins(c, config))) {
       return c.html(<MessagePage title="Request refused" text="Cross-site form submissions are not accepted." />, 403)
     }
     await next()

@@ -13,6 +13,13 @@ import type { Config } from '../config'
 export function assertSameOrigin(c: Context, config: Config): void {
   const origin = c.req.header('Origin')
   if (!origin) throw new Forbidden('cookie-authenticated requests need an Origin header')
-  const allowed = new Set([new URL(c.req.url).origin, new URL(config.ISSUER).origin, ...config.ALLOWED_ORIGINS])
-  if (!allowed.has(origin)) throw new Forbidden('Origin is not allowed for cookie-authenticated requests')
+  if (!allowedOrigins(c, config).includes(origin)) throw new Forbidden('Origin is not allowed for cookie-authenticated requests')
+}
+
+/**
+ * The browser origins central trusts with its cookies (API and console alike): its own, the
+ * ISSUER's (when browsers reach it through the edge), and ALLOWED_ORIGINS.
+ */
+export function allowedOrigins(c: Context, config: Config): string[] {
+  return [new URL(c.req.url).origin, new URL(config.ISSUER).origin, ...config.ALLOWED_ORIGINS]
 }

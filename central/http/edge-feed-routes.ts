@@ -1,15 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi'
-import { REVOCATION_FEED_PATH } from '../../shared/revocation-feed'
+import { REVOCATION_FEED_PATH, RevocationFeedSchema } from '../../shared/revocation-feed'
 import { buildRevocationFeed, feedWindowSeconds, revocationFeedVersion } from '../revocations/build-feed'
 import { findRevocationsSince, findRevocationsVersionInputs, inFeedSnapshot } from '../revocations/store'
 import type { AppDeps } from './app-deps'
 import { createRouter } from './create-router'
 import { requireBearerSecret } from './require-bearer-secret'
-
-const FeedEntrySchemas = {
-  session: z.object({ sid: z.string(), revoked_at: z.number().int() }),
-  user: z.object({ sub: z.string(), not_before: z.number().int() }),
-}
 
 const revocationFeedRoute = createRoute({
   method: 'get',
@@ -25,13 +20,7 @@ const revocationFeedRoute = createRoute({
       description: 'The feed',
       content: {
         'application/json': {
-          schema: z.object({
-            version: z.string(),
-            generated_at: z.number().int(),
-            window_seconds: z.number().int(),
-            sessions: z.array(FeedEntrySchemas.session),
-            users: z.array(FeedEntrySchemas.user),
-          }),
+          schema: RevocationFeedSchema,
         },
       },
     },

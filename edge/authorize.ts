@@ -1,6 +1,6 @@
-import { audienceList, parseScope, type AccessTokenClaims } from '../shared/access-token-claims'
 import { InsufficientScope, InvalidToken } from '../shared/errors'
 import type { Route } from './config'
+import type { VerifiedToken } from './verified-token'
 
 /**
  * Decides whether verified claims may use a protected route: the route's audience must be in
@@ -9,16 +9,15 @@ import type { Route } from './config'
  * least one required role must be held when the route lists roles.
  * @see https://www.rfc-editor.org/rfc/rfc9068#section-4
  */
-export function authorizeRequest(route: Route, claims: AccessTokenClaims): void {
-  if (route.audience && !audienceList(claims.aud).includes(route.audience)) {
+export function authorizeRequest(route: Route, token: VerifiedToken): void {
+  if (route.audience && !token.audiences.includes(route.audience)) {
     throw new InvalidToken("token audience does not include this route's audience")
   }
-  const granted = new Set(parseScope(claims.scope))
-  const missing = route.scopes.find((scope) => !granted.has(scope))
+  const missing = route.scopes.find((scope) => !token.scopes.has(scope))
   if (missing !== undefined) {
     throw new InsufficientScope(`token lacks the scope ${missing}`, route.scopes.join(' '))
   }
-  if (route.roles.length > 0 && !route.roles.some((role) => claims.roles?.includes(role))) {
+  if (route.roles.length > 0 && !route.roles.some((role) => token.claims.roles?.includes(role))) {
     throw new InsufficientScope(`token lacks a required role (one of: ${route.roles.join(', ')})`)
   }
 }

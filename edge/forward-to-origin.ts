@@ -1,5 +1,5 @@
-import { audienceList, parseScope, type AccessTokenClaims } from '../shared/access-token-claims'
 import { BadGateway, GatewayTimeout } from '../shared/errors'
+import type { ForwardedIdentity } from './verified-token'
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus the legacy ones proxies still see. */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']
@@ -13,10 +13,36 @@ const CLIENT_FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-
 const ALWAYS_DROPPED = new Set([...HOP_BY_HOP, ...CLIENT_FORWARDING_HEADERS, 'host', 'accept-encoding'])
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
+/** The identity header names for one prefix, built once per isolate rather than per request. */
+export interface IdentityHeaderNames {
+  /** Lower-cased prefix: every inbound header starting with it is dropped. */
+  prefix: string
+  sub: string
+  sid: string
+  scope: string
+  aud: string
+  clientId: string
+  jti: string
+  roles: string
+}
+
+export function identityHeaderNames(prefix: string): IdentityHeaderNames {
+  return {
+    prefix: prefix.toLowerCase(),
+    sub: `${prefix}Sub`,
+    sid: `${prefix}Sid`,
+    scope: `${prefix}Scope`,
+    aud: `${prefix}Aud`,
+    clientId: `${prefix}Client-Id`,
+    jti: `${prefix}Jti`,
+    roles: `${prefix}Roles`,
+  }
+}
+
 export interface OriginHeaderOptions {
-  identityHeaderPrefix: string
-  /** Verified claims for a protected route; `undefined` on public routes. */
-  claims: AccessTokenClaims | undefined
+  identityHeaders: IdentityHeaderNames
+  /** The verified identity on a protected route; `undefined` on public routes. */
+  identity: ForwardedIdentity | undefined
   /** Strip `Authorization` and the access-token cookie before forwarding (protected routes). */
   stripCredentials: { cookieName: string } | undefined
   clientAddress: string | null
@@ -38,13 +64,14 @@ export interface OriginHeaderOptions {
  * @see https://www.rfc-editor.org/rfc/rfc9110#section-7.6.1
  */
 export function buildOriginRequestHeaders(inbound: Headers, options: OriginHeaderOptions): Headers {
-  const prefix = options.identityHeaderPrefix.toLowerCase()
+  const names = options.identityHeaders
+  const prefix = names.prefix
   // Iteration yields lower-case names, one entry per name (values joined), so plain comparisons hold.
-  const names: string[] = []
+  const inboundNames: string[] = []
   let connection: string | undefined
   let cookie: string | undefined
   inbound.forEach((value, name) => {
-    names.push(name)
+    inboundNames.push(name)
     if (name === 'connection') connection = value
     else if (name === 'cookie') cookie = value
   })
@@ -58,7 +85,7 @@ export function buildOriginRequestHeaders(inbound: Headers, options: OriginHeade
   }
   const strip = options.stripCredentials
   const headers = new Headers(inbound)
-  for (const name of names) {
+  for (const name of inboundNames) {
     if (ALWAYS_DROPPED.has(name) || name.startsWith(prefix) || namedInConnection?.has(name) || (strip && name === 'authorization')) {
       headers.delete(name)
     }
@@ -73,16 +100,15 @@ export function buildOriginRequestHeaders(inbound: Headers, options: OriginHeade
     headers.set('Upgrade', 'websocket')
   }
 
-  if (options.claims) {
-    const claims = options.claims
-    const identity = options.identityHeaderPrefix
-    headers.set(`${identity}Sub`, claims.sub)
-    headers.set(`${identity}Sid`, claims.sid)
-    headers.set(`${identity}Scope`, parseScope(claims.scope).join(' '))
-    headers.set(`${identity}Aud`, audienceList(claims.aud).join(' '))
-    headers.set(`${identity}Client-Id`, claims.client_id)
-    headers.set(`${identity}Jti`, claims.jti)
-    if (claims.roles && claims.roles.length > 0) headers.set(`${identity}Roles`, claims.roles.join(' '))
+  const identity = options.identity
+  if (identity) {
+    headers.set(names.sub, identity.sub)
+    headers.set(names.sid, identity.sid)
+    headers.set(names.scope, identity.scope)
+    headers.set(names.aud, identity.aud)
+    headers.set(names.clientId, identity.clientId)
+    headers.set(names.jti, identity.jti)
+    if (identity.roles !== undefined) headers.set(names.roles, identity.roles)
   }
 
   if (options.clientAddress) headers.set('X-Forwarded-For', options.clientAddress)

@@ -3,6 +3,8 @@ import type { Route } from './config'
 
 /** Characters RFC 3986 §2.3 calls unreserved: their percent-encoding means the same as the character. */
 const UNRESERVED = /[A-Za-z0-9\-._~]/
+/** What the full normalization below looks at; a path without any of it is already normal. */
+const NEEDS_NORMALIZING = /[%\\]|\/\/|\/\./
 
 /**
  * Brings a request path to the one form the edge matches and forwards (RFC 3986 §6.2.2):
@@ -14,6 +16,8 @@ const UNRESERVED = /[A-Za-z0-9\-._~]/
  */
 export function normalizeRequestPath(rawPath: string): string {
   if (!rawPath.startsWith('/')) throw new InvalidRequest('request path must be absolute')
+  // Most paths have nothing to normalize or refuse: no escape, backslash, `//` or `/.` at all.
+  if (!NEEDS_NORMALIZING.test(rawPath)) return rawPath
   if (rawPath.includes('\\')) throw new InvalidRequest('request path must not contain a backslash')
   let normalized = ''
   for (let i = 0; i < rawPath.length; i++) {

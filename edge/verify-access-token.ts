@@ -6,6 +6,7 @@ import {
 } from '../shared/access-token-claims'
 import { InvalidToken } from '../shared/errors'
 import type { JwksCache } from './jwks'
+import { toVerifiedToken, type VerifiedToken } from './verified-token'
 import type { VerifiedTokenCache } from './verified-token-cache'
 
 /** Longest token the edge parses at all; ours are ~600 characters. */
@@ -30,7 +31,7 @@ const HEADER_SAFE = /^[\x21-\x7e]+$/
 const SCOPE_SAFE = /^[\x20-\x7e]*$/
 
 export interface VerifiedAccessToken {
-  claims: AccessTokenClaims
+  token: VerifiedToken
   /** Served from the verified-token cache (no signature check this time). */
   fromCache: boolean
 }
@@ -61,7 +62,7 @@ export async function verifyAccessToken(token: string, deps: VerifyDependencies,
       deps.cache.delete(token)
       throw new InvalidToken('access token has expired')
     }
-    return { claims: cached.claims, fromCache: true }
+    return { token: cached, fromCache: true }
   }
 
   // Segment boundaries by index: no array of three copies, and the JWE test only on the failure path.
@@ -97,8 +98,9 @@ export async function verifyAccessToken(token: string, deps: VerifyDependencies,
   const claims = checkAccessTokenClaims(payloadBytes, deps, nowSeconds)
   if (!claimsAreHeaderSafe(claims)) throw new InvalidToken('token claims contain characters that cannot be forwarded')
 
-  deps.cache.set(token, { claims, kid: key.kid })
-  return { claims, fromCache: false }
+  const verified = toVerifiedToken(claims, key.kid)
+  deps.cache.set(token, verified)
+  return { token: verified, fromCache: false }
 }
 
 /** What the edge needs from a protected header that passed `checkProtectedHeader`. */

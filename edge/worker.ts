@@ -1,22 +1,23 @@
 import { Hono } from 'hono'
-import type { AccessTokenClaims } from '../shared/access-token-claims'
 import { InvalidToken, PortcullisError } from '../shared/errors'
 import { toErrorResponse } from '../shared/oauth-error-response'
 import { authorizeRequest } from './authorize'
 import { parseEdgeConfig, type EdgeConfig } from './config'
 import { extractAccessToken } from './extract-token'
-import { buildOriginRequestHeaders, forwardToOrigin } from './forward-to-origin'
+import { buildOriginRequestHeaders, forwardToOrigin, identityHeaderNames, type IdentityHeaderNames } from './forward-to-origin'
 import { assertNotRevoked } from './is-revoked'
 import { JwksCache } from './jwks'
 import { serverTimingHeader, writeRequestLog, type RequestLogEntry } from './request-log'
 import { RevocationList } from './revocations'
 import { matchRoute, normalizeRequestPath } from './routes'
+import type { VerifiedToken } from './verified-token'
 import { VerifiedTokenCache } from './verified-token-cache'
 import { verifyAccessToken } from './verify-access-token'
 
 /** Everything the edge keeps per isolate: parsed config, imported keys, verified tokens, revocations. */
 interface EdgeState {
   config: EdgeConfig
+  identityHeaders: IdentityHeaderNames
   jwks: JwksCache
   tokens: VerifiedTokenCache
   /** Undefined when no EDGE_FEED_TOKEN is configured (the feed is off). */
@@ -38,7 +39,7 @@ function loadEdgeState(env: Env): EdgeState {
     onKeySetChanged: (kids) => tokens.retainKeys(kids),
   })
   const revocations = config.revocation ? new RevocationList(config.revocation) : undefined
-  state = { config, jwks, tokens, revocations }
+  state = { config, identityHeaders: identityHeaderNames(config.identityHeaderPrefix), jwks, tokens, revocations }
   return state
 }
 
@@ -55,7 +56,7 @@ async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(pr
   let debug = false
   let response: Response
   try {
-    const { config, jwks, tokens, revocations } = loadEdgeState(env)
+    const { config, identityHeaders, jwks, tokens, revocations } = loadEdgeState(env)
     realm = config.realm
     debug = config.debug
 
@@ -65,7 +66,7 @@ async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(pr
     const route = matchRoute(config.routes, request.method, path)
     log.route = route.prefix
 
-    let claims: AccessTokenClaims | undefined
+    let verifiedToken: VerifiedToken | undefined
     if (!route.public) {
       // 2. extract
       const token = extractAccessToken(request, url, config.accessTokenCookie, config.realm)
@@ -78,7 +79,8 @@ async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(pr
         { issuer: config.issuer, clockToleranceSeconds: config.clockToleranceSeconds, jwks, cache: tokens },
         verifyStartedMs,
       )
-      claims = verified.claims
+      verifiedToken = verified.token
+      const claims = verified.token.claims
       log.tokenCache = verified.fromCache ? 'hit' : 'miss'
       log.verifyMs = Date.now() - verifyStartedMs
       log.sub = claims.sub
@@ -93,14 +95,14 @@ async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(pr
         throw error
       }
       // 5. authorize
-      authorizeRequest(route, claims)
+      authorizeRequest(route, verifiedToken)
     }
 
     // 6. forward
     const webSocket = request.headers.get('Upgrade')?.toLowerCase() === 'websocket'
     const headers = buildOriginRequestHeaders(request.headers, {
-      identityHeaderPrefix: config.identityHeaderPrefix,
-      claims,
+      identityHeaders,
+      identity: verifiedToken?.identity,
       stripCredentials: route.public || config.forwardAuthorization ? undefined : { cookieName: config.accessTokenCookie },
       clientAddress: request.headers.get('CF-Connecting-IP'),
       requestUrl: url,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { buildOriginRequestHeaders } from '../../edge/forward-to-origin'
+import { buildOriginRequestHeaders, identityHeaderNames } from '../../edge/forward-to-origin'
+import { toVerifiedToken } from '../../edge/verified-token'
 
 const claims = {
   iss: 'https://auth.example.com',
@@ -15,8 +16,8 @@ const claims = {
 
 const build = (inbound: Record<string, string>, overrides: Partial<Parameters<typeof buildOriginRequestHeaders>[1]> = {}) =>
   buildOriginRequestHeaders(new Headers(inbound), {
-    identityHeaderPrefix: 'X-Portcullis-',
-    claims,
+    identityHeaders: identityHeaderNames('X-Portcullis-'),
+    identity: toVerifiedToken(claims, 'key-1').identity,
     stripCredentials: { cookieName: 'portcullis_at' },
     clientAddress: '203.0.113.9',
     requestUrl: new URL('https://edge.example.com/api/x'),
@@ -52,7 +53,7 @@ describe('buildOriginRequestHeaders', () => {
   })
 
   it('honours a custom identity prefix, stripping inbound headers with it', () => {
-    const headers = build({ 'X-Auth-Sub': 'admin', 'X-Portcullis-Sub': 'kept' }, { identityHeaderPrefix: 'X-Auth-' })
+    const headers = build({ 'X-Auth-Sub': 'admin', 'X-Portcullis-Sub': 'kept' }, { identityHeaders: identityHeaderNames('X-Auth-') })
     expect(headers.get('X-Auth-Sub')).toBe('user-1')
     expect(headers.get('X-Portcullis-Sub')).toBe('kept')
   })

@@ -26,7 +26,7 @@ import { percentile, printTable } from './report'
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
 const workerdBinary = join(repoRoot, 'node_modules/workerd/bin/workerd')
-const ISSUER = 'http://central.bench'
+export const ISSUER = 'http://central.bench'
 const SECONDS = Number(process.env.BENCH_EDGE_SECONDS ?? 3)
 const CONCURRENCY = Number(process.env.BENCH_EDGE_CONCURRENCY ?? 32)
 const UNIQUE_TOKENS = 40_000
@@ -151,7 +151,7 @@ export default {
   },
 }`
 
-interface Ports {
+export interface Ports {
   edge: number
   minimal: number
   floor: number
@@ -165,14 +165,12 @@ export async function runEdgeBench(): Promise<void> {
   pinSelfToCore(1)
   console.log(`edge bench: bare workerd on core 0, load generator on core 1; (a) best of ${ROUNDS} runs; (b) median of ${ROUNDS} rounds × ${SECONDS}s per target, ${CONCURRENCY} connections`)
 
-  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true })
-  const publicJwk = { ...(await exportJWK(publicKey)), kid: 'bench-1', alg: 'ES256', use: 'sig' }
-  const jwksJson = JSON.stringify({ keys: [publicJwk] })
+  const { privateKey, jwksJson } = await benchSigningKey()
   process.stdout.write(`signing ${UNIQUE_TOKENS} tokens… `)
   const tokens = await signTokens(privateKey, UNIQUE_TOKENS)
   console.log('done')
 
-  const ports: Ports = { edge: await freePort(), minimal: await freePort(), floor: await freePort(), floorVerify: await freePort(), diy: await freePort(), origin: await freePort(), verify: await freePort() }
+  const ports = await allocatePorts()
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-edge-bench-'))
   const workerd = await startWorkerd(dir, ports, jwksJson)
   try {
@@ -184,12 +182,24 @@ export async function runEdgeBench(): Promise<void> {
   }
 }
 
+/** The ES256 key the bench signs with, and the JWKS the Workers verify against. */
+export async function benchSigningKey(): Promise<{ privateKey: CryptoKey; jwksJson: string }> {
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true })
+  const publicJwk = { ...(await exportJWK(publicKey)), kid: 'bench-1', alg: 'ES256', use: 'sig' }
+  return { privateKey, jwksJson: JSON.stringify({ keys: [publicJwk] }) }
+}
+
+/** Every target the bench puts on workerd, with its port (`Ports`). */
+export async function allocatePorts(): Promise<Ports> {
+  return { edge: await freePort(), minimal: await freePort(), floor: await freePort(), floorVerify: await freePort(), diy: await freePort(), origin: await freePort(), verify: await freePort() }
+}
+
 function pinSelfToCore(core: number): void {
   const result = spawnSync('taskset', ['-pc', String(core), String(process.pid)], { stdio: 'ignore' })
   if (result.status !== 0) console.log('(taskset unavailable: processes are not pinned)')
 }
 
-async function signTokens(privateKey: CryptoKey, count: number): Promise<string[]> {
+export async function signTokens(privateKey: CryptoKey, count: number): Promise<string[]> {
   const now = Math.floor(Date.now() / 1000)
   const tokens: string[] = []
   for (let i = 0; i < count; i++) {
@@ -214,7 +224,11 @@ async function bundle(contents: string | undefined, entry?: string): Promise<str
   return result.outputFiles[0]!.text
 }
 
-async function startWorkerd(dir: string, ports: Ports, jwksJson: string): Promise<ChildProcess> {
+/**
+ * Writes the Workers and a workerd config serving each on its port, and starts workerd on core 0
+ * (or under `launcher`, e.g. valgrind, which starts far slower).
+ */
+export async function startWorkerd(dir: string, ports: Ports, jwksJson: string, launcher?: string[]): Promise<ChildProcess> {
   const origin = `http://127.0.0.1:${ports.origin}`
   const files = {
     'edge.js': await bundle(undefined, join(repoRoot, 'edge/worker.ts')),
@@ -258,8 +272,9 @@ const config :Workerd.Config = (
 );
 `
   await writeFile(join(dir, 'config.capnp'), config)
-  const child = spawn('taskset', ['-c', '0', workerdBinary, 'serve', join(dir, 'config.capnp'), '--experimental'], { stdio: ['ignore', 'ignore', 'inherit'] })
-  for (let attempt = 0; attempt < 100; attempt++) {
+  const [command, ...args] = [...(launcher ?? ['taskset', '-c', '0']), workerdBinary, 'serve', join(dir, 'config.capnp'), '--experimental']
+  const child = spawn(command!, args, { stdio: ['ignore', 'ignore', launcher ? 'ignore' : 'inherit'] })
+  for (let attempt = 0; attempt < (launcher ? 1200 : 100); attempt++) {
     try {
       const response = await fetch(`http://127.0.0.1:${ports.origin}/`)
       if (response.ok) return child
@@ -321,15 +336,24 @@ function processCpuMs(pid: number): number {
   }
 }
 
+/**
+ * The Workers (b) compares, by name: the three gateways, and the contract floor (FLOOR_WORKER) for
+ * each kind of load: headers only when tokens repeat (a cache makes the signature check rare),
+ * headers + one signature check when every token is new.
+ */
+export function requestTargets(ports: Ports) {
+  return {
+    gateways: [
+      ['minimal proxy', ports.minimal],
+      ['DIY (hono jwk + proxy)', ports.diy],
+      ['portcullis edge', ports.edge],
+    ],
+    floors: { unique: ['floor: headers + raw verify', ports.floorVerify], reused: ['floor: headers only', ports.floor] },
+  } as const
+}
+
 async function benchRequests(ports: Ports, tokens: string[], workerdCpuMs: () => number): Promise<void> {
-  const gateways = [
-    ['minimal proxy', ports.minimal],
-    ['DIY (hono jwk + proxy)', ports.diy],
-    ['portcullis edge', ports.edge],
-  ] as const
-  // The contract floor (FLOOR_WORKER) for each kind of load: headers only when tokens repeat (a
-  // cache makes the signature check rare), headers + one signature check when every token is new.
-  const floors = { unique: ['floor: headers + raw verify', ports.floorVerify], reused: ['floor: headers only', ports.floor] } as const
+  const { gateways, floors } = requestTargets(ports)
   // Unique: one global counter, so no token is sent twice within 40,000 requests (four times the
   // edge's 10,000-entry cache). Reused: windows of 100 distinct tokens, each sent exactly 100 times,
   // interleaved.
@@ -440,7 +464,7 @@ async function loadTest(port: number, token: () => string, seconds: number, work
   }
 }
 
-function get(agent: Agent, port: number, token: string): Promise<number> {
+export function get(agent: Agent, port: number, token: string): Promise<number> {
   return new Promise((resolve) => {
     const request = httpRequest({ host: '127.0.0.1', port, path: '/api/orders?limit=10', agent, headers: { Authorization: `Bearer ${token}` } }, (response) => {
       response.resume()
@@ -451,7 +475,7 @@ function get(agent: Agent, port: number, token: string): Promise<number> {
   })
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.listen(0, '127.0.0.1', () => {

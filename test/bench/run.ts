@@ -1,6 +1,7 @@
 /**
  * `npm run bench [section…]`: every section measures portcullis side by side with its baseline
- * in one run and prints ratios. Sections: central, edge, revocation (default: all).
+ * in one run and prints ratios. Sections: central, edge, revocation (default: these three), and
+ * edge-instructions (only when named).
  *
  * Sections live in their own modules, written by different people at different times. They are
  * imported by a computed URL, so a section whose module does not exist yet is skipped with a
@@ -19,7 +20,10 @@ const sections: Record<string, Section> = {
   central: { file: './central.ts', entry: 'runCentralBench' },
   edge: { file: './edge.ts', entry: 'runEdgeBench' },
   revocation: { file: './revocation.ts', entry: 'runRevocationBench' },
+  // Opt-in (needs valgrind, takes minutes): only when named.
+  'edge-instructions': { file: './edge-instructions.ts', entry: 'runEdgeInstructionsBench' },
 }
+const OPT_IN = new Set(['edge-instructions'])
 
 const requested = process.argv.slice(2)
 const unknown = requested.filter((name) => !(name in sections))
@@ -29,7 +33,7 @@ if (unknown.length) {
 }
 
 let failed = false
-for (const name of requested.length ? requested : Object.keys(sections)) {
+for (const name of requested.length ? requested : Object.keys(sections).filter((name) => !OPT_IN.has(name))) {
   const section = sections[name]!
   const url = new URL(section.file, import.meta.url)
   console.log(`\n=== bench: ${name} ===`)

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { DEFAULT_IDENTITY_HEADER_PREFIX } from '../shared/access-token-claims'
+import { DEFAULT_IDENTITY_HEADER_PREFIX } from '../shared/identity-headers'
 import { REVOCATION_FEED_PATH } from '../shared/revocation-feed'
 import type { RevocationFeedSettings } from './revocations'
 

@@ -1,5 +1,5 @@
 import { BadGateway, GatewayTimeout } from '../shared/errors'
-import type { ForwardedIdentity } from './verified-token'
+import { IDENTITY_HEADER_NAMES, type ForwardedIdentity, type IdentityField } from '../shared/identity-headers'
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus the legacy ones proxies still see. */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']
@@ -13,30 +13,17 @@ const CLIENT_FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-
 const ALWAYS_DROPPED = new Set([...HOP_BY_HOP, ...CLIENT_FORWARDING_HEADERS, 'host', 'accept-encoding'])
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
-/** The identity header names for one prefix, built once per isolate rather than per request. */
+/** The identity headers for one prefix, built once per isolate rather than per request. */
 export interface IdentityHeaderNames {
   /** Lower-cased prefix: every inbound header starting with it is dropped. */
   prefix: string
-  sub: string
-  sid: string
-  scope: string
-  aud: string
-  clientId: string
-  jti: string
-  roles: string
+  /** Each identity field with its full header name. */
+  fields: readonly (readonly [IdentityField, string])[]
 }
 
 export function identityHeaderNames(prefix: string): IdentityHeaderNames {
-  return {
-    prefix: prefix.toLowerCase(),
-    sub: `${prefix}Sub`,
-    sid: `${prefix}Sid`,
-    scope: `${prefix}Scope`,
-    aud: `${prefix}Aud`,
-    clientId: `${prefix}Client-Id`,
-    jti: `${prefix}Jti`,
-    roles: `${prefix}Roles`,
-  }
+  const fields = Object.entries(IDENTITY_HEADER_NAMES).map(([field, name]) => [field as IdentityField, `${prefix}${name}`] as const)
+  return { prefix: prefix.toLowerCase(), fields }
 }
 
 export interface OriginHeaderOptions {
@@ -102,13 +89,10 @@ export function buildOriginRequestHeaders(inbound: Headers, options: OriginHeade
 
   const identity = options.identity
   if (identity) {
-    headers.set(names.sub, identity.sub)
-    headers.set(names.sid, identity.sid)
-    headers.set(names.scope, identity.scope)
-    headers.set(names.aud, identity.aud)
-    headers.set(names.clientId, identity.clientId)
-    headers.set(names.jti, identity.jti)
-    if (identity.roles !== undefined) headers.set(names.roles, identity.roles)
+    for (const [field, name] of names.fields) {
+      const value = identity[field]
+      if (value !== undefined) headers.set(name, value)
+    }
   }
 
   if (options.clientAddress) headers.set('X-Forwarded-For', options.clientAddress)

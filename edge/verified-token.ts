@@ -1,21 +1,5 @@
 import { audienceList, parseScope, type AccessTokenClaims } from '../shared/access-token-claims'
-
-/**
- * The identity an origin receives, as header values: what the `<prefix>Sub`, `-Sid`, `-Scope`,
- * `-Aud`, `-Client-Id`, `-Jti` and `-Roles` headers carry (README "Identity headers").
- */
-export interface ForwardedIdentity {
-  sub: string
-  sid: string
-  /** Granted scopes, space-separated (RFC 6749 §3.3), without empty entries. */
-  scope: string
-  /** Audiences, space-separated. */
-  aud: string
-  clientId: string
-  jti: string
-  /** Roles, space-separated; undefined when the token has none (the header is then not sent). */
-  roles: string | undefined
-}
+import type { ForwardedIdentity } from '../shared/identity-headers'
 
 /**
  * A token whose signature and immutable claims were checked, with everything the request path

@@ -6,8 +6,6 @@ export const ACCESS_TOKEN_TYPE = 'at+jwt'
 /** Algorithms the edge accepts. Asymmetric only: the edge holds no secret that could mint. */
 export const ACCESS_TOKEN_ALGORITHMS = ['ES256', 'EdDSA'] as const
 
-export const DEFAULT_IDENTITY_HEADER_PREFIX = 'X-Portcullis-'
-
 /** Role that lets a user sign in to the ops console. */
 export const ADMIN_ROLE = 'portcullis:admin'
 

@@ -1,4 +1,5 @@
-import { DEFAULT_IDENTITY_HEADER_PREFIX, audienceList, parseScope, type AccessTokenClaims } from './access-token-claims'
+import { audienceList, parseScope, type AccessTokenClaims } from './access-token-claims'
+import { DEFAULT_IDENTITY_HEADER_PREFIX, IDENTITY_HEADER_NAMES as NAMES } from './identity-headers'
 
 /**
  * The caller of an origin API, as the edge verified it. Business logic asks `can('orders:write')`
@@ -38,17 +39,17 @@ export function currentUserFromHeaders(headers: HeaderSource, options: { prefix?
     const value = headers[name]
     return Array.isArray(value) ? value.join(' ') : value
   }
-  const sub = read('Sub')
-  const sid = read('Sid')
+  const sub = read(NAMES.sub)
+  const sid = read(NAMES.sid)
   if (!sub || !sid) return null
   return createCurrentUser({
     sub,
     sid,
-    scopes: splitList(read('Scope')),
-    audiences: splitList(read('Aud')),
-    roles: splitList(read('Roles')),
-    clientId: read('Client-Id') || undefined,
-    jti: read('Jti') || undefined,
+    scopes: splitList(read(NAMES.scope)),
+    audiences: splitList(read(NAMES.aud)),
+    roles: splitList(read(NAMES.roles)),
+    clientId: read(NAMES.clientId) || undefined,
+    jti: read(NAMES.jti) || undefined,
   })
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { buildOriginRequestHeaders, identityHeaderNames } from '../../edge/forward-to-origin'
 import { toVerifiedToken } from '../../edge/verified-token'
+import { currentUserFromClaims, currentUserFromHeaders } from '../../shared/current-user'
 
 const claims = {
   iss: 'https://auth.example.com',
@@ -50,6 +51,20 @@ describe('buildOriginRequestHeaders', () => {
   it('keeps Authorization when FORWARD_AUTHORIZATION is on', () => {
     const headers = build({ Authorization: 'Bearer t' }, { stripCredentials: undefined })
     expect(headers.get('authorization')).toBe('Bearer t')
+  })
+
+  it('sets every identity header an origin reads back into the same CurrentUser the claims give', () => {
+    const withRoles = { ...claims, aud: ['api', 'billing'], roles: ['support', 'ops'] }
+    const headers = build({}, { identity: toVerifiedToken(withRoles, 'key-1').identity })
+    expect(headers.get('X-Portcullis-Roles')).toBe('support ops')
+    expect(headers.get('X-Portcullis-Aud')).toBe('api billing')
+    expect(JSON.stringify(currentUserFromHeaders(headers))).toBe(JSON.stringify(currentUserFromClaims(withRoles)))
+  })
+
+  it('sends no Roles header for a token without roles, and no identity at all on a public route', () => {
+    expect(build({}).get('X-Portcullis-Roles')).toBeNull()
+    const publicRoute = build({ 'X-Portcullis-Sub': 'admin' }, { identity: undefined })
+    expect([...publicRoute.keys()].filter((name) => name.startsWith('x-portcullis-'))).toEqual([])
   })
 
   it('honours a custom identity prefix, stripping inbound headers with it', () => {

@@ -3,9 +3,17 @@ import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { serve } from '@hono/node-server'
-import type { CentralTestApp } from '../../support/central-app'
+import { afterAll, beforeAll } from 'vitest'
+import { buildCentralApp, TEST_ADMIN_TOKEN, type CentralTestApp } from '../../support/central-app'
+import { createTestDatabase, type TestDatabase } from '../../support/database'
 
-const shim = fileURLToPath(new URL('../../../central/cli/portcullis.mjs', import.meta.url))
+/** The `portcullis` bin as npm installs it. */
+export const PORTCULLIS_BIN = fileURLToPath(new URL('../../../central/cli/portcullis.mjs', import.meta.url))
+
+/** The CLI's environment: only what it is given, plus PATH and HOME. */
+export function cliEnvironment(env: Record<string, string>): Record<string, string> {
+  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }
+}
 
 export interface CliResult {
   code: number
@@ -18,8 +26,8 @@ export function runPortcullis(args: string[], env: Record<string, string>, stdin
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
-      [shim, ...args],
-      { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, timeout: 30_000 },
+      [PORTCULLIS_BIN, ...args],
+      { env: cliEnvironment(env), timeout: 30_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0
         resolve({ code, stdout, stderr })
@@ -38,4 +46,28 @@ export async function listen(t: CentralTestApp): Promise<{ url: string; close():
     url: `http://127.0.0.1:${port}`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   }
+}
+
+export interface CliCentral {
+  db: TestDatabase
+  t: CentralTestApp
+  /** What the CLI needs to reach central: its URL and the admin token. */
+  env: Record<string, string>
+}
+
+/** For a test file: central on its own database and a real port for the whole file, torn down after. */
+export function useCliCentral(): CliCentral {
+  const central = {} as CliCentral
+  let server: Awaited<ReturnType<typeof listen>> | undefined
+  beforeAll(async () => {
+    central.db = await createTestDatabase()
+    central.t = await buildCentralApp(central.db.sql)
+    server = await listen(central.t)
+    central.env = { PORTCULLIS_URL: server.url, PORTCULLIS_ADMIN_TOKEN: TEST_ADMIN_TOKEN }
+  })
+  afterAll(async () => {
+    await server?.close()
+    await central.db?.drop()
+  })
+  return central
 }

@@ -3,8 +3,7 @@ import type { Server } from 'node:http'
 import { request as httpRequest } from 'node:http'
 import { serve } from '@hono/node-server'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { hashPassword } from '../../central/users/passwords'
-import { createUser } from '../../central/users/store'
+import { insertTestUser } from '../support/users'
 import { buildCentralApp, TEST_ADMIN_TOKEN, type CentralTestApp } from '../support/central-app'
 import { createTestDatabase, type TestDatabase } from '../support/database'
 
@@ -15,15 +14,7 @@ let central: CentralTestApp
 beforeAll(async () => {
   db = await createTestDatabase()
   central = await buildCentralApp(db.sql, { env: { MAX_BODY_BYTES: '4096' } })
-  await createUser(db.sql, {
-    username: 'victim',
-    passwordHash: await hashPassword(PASSWORD),
-    audiences: ['api'],
-    scopes: ['read'],
-    roles: [],
-    actor: 'test',
-    now: new Date(),
-  })
+  await insertTestUser(db.sql, { username: 'victim', password: PASSWORD, audiences: ['api'], scopes: ['read'] })
 })
 afterAll(() => db.drop())
 

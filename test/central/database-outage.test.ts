@@ -12,8 +12,7 @@ import { migrateDatabase } from '../../central/db/migrate'
 import { createPool } from '../../central/db/pool'
 import { createApp } from '../../central/http/app'
 import { ensureSigningKeys } from '../../central/tokens/signing-keys'
-import { hashPassword } from '../../central/users/passwords'
-import { createUser } from '../../central/users/store'
+import { insertTestUser } from '../support/users'
 
 // This file stops and restarts PostgreSQL, so it runs its own server rather than the shared one.
 const ADMIN_TOKEN = 'outage-test-admin-token-0123456789'
@@ -99,15 +98,7 @@ describe('database outage', () => {
   }, 120_000)
 
   it('loses and forks no session when PostgreSQL stops and restarts under a refresh load', async () => {
-    await createUser(sql, {
-      username: 'loader',
-      passwordHash: await hashPassword(PASSWORD),
-      audiences: ['api'],
-      scopes: ['read'],
-      roles: [],
-      actor: 'test',
-      now: new Date(),
-    })
+    await insertTestUser(sql, { username: 'loader', password: PASSWORD, audiences: ['api'], scopes: ['read'] })
     const sessions: string[] = []
     for (let i = 0; i < 6; i++) sessions.push(await login('loader'))
     const state = sessions.map((refreshToken) => ({ refreshToken, successes: 0, unavailable: 0 }))

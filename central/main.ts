@@ -10,9 +10,8 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-post
 import { migrateDatabase } from './db/migrate'
 import { createPool } from './db/pool'
 import { createApp } from './http/app'
-import { purgeEndedSessions } from './sessions/store'
+import { purgeEndedState } from './retention'
 import { ensureSigningKeys } from './tokens/signing-keys'
-import { purgeLoginAttempts } from './users/store'
 
 /** How often ended sessions and stale login counters are purged. */
 const PURGE_INTERVAL_MS = 60 * 60 * 1000
@@ -61,9 +60,9 @@ export async function startCentral(config: Config, log: Log = (m) => console.log
   const { port } = server.address() as AddressInfo
   const url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`
 
-  const purgeTimer = setInterval(() => void purgeEndedState(sql, config), PURGE_INTERVAL_MS)
+  const purgeTimer = setInterval(() => void purgeEndedState(sql, config, systemClock()), PURGE_INTERVAL_MS)
   purgeTimer.unref()
-  void purgeEndedState(sql, config)
+  void purgeEndedState(sql, config, systemClock())
 
   let stopping: Promise<void> | undefined
   const stop = () => {
@@ -76,18 +75,6 @@ export async function startCentral(config: Config, log: Log = (m) => console.log
     return stopping
   }
   return { url, sql, stop }
-}
-
-/** Retention purge; a database outage only postpones it to the next tick. */
-async function purgeEndedState(sql: Sql, config: Config): Promise<void> {
-  const now = systemClock()
-  try {
-    const sessions = await purgeEndedSessions(sql, { olderThan: new Date(now.getTime() - config.SESSION_RETENTION_SECONDS * 1000) })
-    await purgeLoginAttempts(sql, new Date(now.getTime() - config.LOGIN_THROTTLE_WINDOW_SECONDS * 1000))
-    if (sessions > 0) console.log(JSON.stringify({ level: 'info', msg: 'purged ended sessions', count: sessions }))
-  } catch (error) {
-    console.error(JSON.stringify({ level: 'warn', msg: 'purge failed; retrying next interval', error: (error as Error).name }))
-  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import { toInet } from '../db/inet'
 import type { Queryable } from '../db/pool'
 import { ADMIN_ROLE } from '../../shared/access-token-claims'
 
@@ -22,7 +23,7 @@ export async function insertConsoleSession(sql: Queryable, session: NewConsoleSe
   await sql`
     insert into console_sessions (token_hash, user_id, created_at, expires_at, ip, user_agent)
     values (${session.tokenHash}, ${session.userId}, ${session.now}, ${session.expiresAt},
-            ${session.ip && /^[0-9a-fA-F:.]+$/.test(session.ip) ? session.ip : null}, ${session.userAgent})`
+            ${toInet(session.ip)}, ${session.userAgent})`
 }
 
 /**

@@ -1,6 +1,5 @@
 import { Hono, type Context } from 'hono'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
-import { getConnInfo } from '@hono/node-server/conninfo'
 import { randomBytes } from 'node:crypto'
 import { ADMIN_ROLE } from '../../shared/access-token-claims'
 import { Conflict, InvalidCredentials, TooManyRequests } from '../../shared/errors'
@@ -25,7 +24,6 @@ import {
   findUsernames,
   insertConsoleSession,
   listHourlyActivity,
-  purgeExpiredConsoleSessions,
   type ConsoleAdmin,
 } from '../console/store'
 import { UserPage } from '../console/user-page'
@@ -36,6 +34,7 @@ import { listSigningKeys, rotateSigningKey } from '../tokens/signing-keys'
 import { authenticateUser } from '../users/authenticate-user'
 import { findUserByUsername, searchUsersByPrefix, updateUser } from '../users/store'
 import type { AppDeps } from './app-deps'
+import { clientIp, clientUserAgent } from './client-info'
 import { allowedOrigins } from './require-same-origin'
 
 type ConsoleEnv = { Variables: { admin: ConsoleAdmin; sessionToken: string } }
@@ -107,9 +106,10 @@ export function consoleRoutes({ sql, config, clock }: AppDeps) {
     const refuse = (status: 401 | 429, error: string) =>
       c.html(<SignInPage csrfToken={issueSignInCsrf(c)} error={error} username={username} />, status)
     const now = clock()
+    const ip = clientIp(c, config)
     let user
     try {
-      user = await authenticateUser(sql, config, { username, password, ip: clientIp(c, config), now })
+      user = await authenticateUser(sql, config, { username, password, ip, now })
     } catch (error) {
       if (error instanceof TooManyRequests) return refuse(429, `Too many failed attempts. Try again in ${error.headers['Retry-After']} seconds.`)
       if (error instanceof InvalidCredentials) return refuse(401, SIGN_IN_FAILED)
@@ -121,16 +121,15 @@ export function consoleRoutes({ sql, config, clock }: AppDeps) {
       return refuse(401, SIGN_IN_FAILED)
     }
     const token = newConsoleToken()
-    await purgeExpiredConsoleSessions(sql, now)
     await insertConsoleSession(sql, {
       tokenHash: hashConsoleToken(token),
       userId: user.id,
       now,
       expiresAt: new Date(now.getTime() + config.CONSOLE_SESSION_TTL_SECONDS * 1000),
-      ip: clientIp(c, config) || null,
-      userAgent: c.req.header('User-Agent') ?? null,
+      ip: ip || null,
+      userAgent: clientUserAgent(c),
     })
-    await recordAuditEvent(sql, { type: 'console.sign_in', at: now, actor: `admin:${user.username}`, userId: user.id, details: { ip: clientIp(c, config) || null } })
+    await recordAuditEvent(sql, { type: 'console.sign_in', at: now, actor: `admin:${user.username}`, userId: user.id, details: { ip: ip || null } })
     deleteCookie(c, cookies.signInCsrf, cookieOptions)
     setCookie(c, cookies.session, token, { ...cookieOptions, maxAge: config.CONSOLE_SESSION_TTL_SECONDS })
     return c.redirect('/console/', 303)
@@ -326,19 +325,5 @@ function noticeFor(done: string | undefined, query: Record<string, string>, conf
       return 'User enabled. They can sign in again.'
     default:
       return undefined
-  }
-}
-
-/** The client address for throttling and the audit trail: X-Forwarded-For only behind a trusted proxy. */
-function clientIp(c: Context, config: Config): string {
-  if (config.TRUST_PROXY) {
-    const forwarded = c.req.header('X-Forwarded-For')?.split(',')[0]?.trim()
-    if (forwarded) return forwarded
-  }
-  try {
-    return getConnInfo(c).remote.address ?? ''
-  } catch {
-    // app.request() in tests has no socket.
-    return ''
   }
 }

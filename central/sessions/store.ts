@@ -1,6 +1,6 @@
-import { isIP } from 'node:net'
 import type { Sql } from 'postgres'
 import { recordAuditEvent } from '../audit/store'
+import { toInet } from '../db/inet'
 import type { Queryable } from '../db/pool'
 import { sessionState, type RefreshTokenRecord, type SessionRecord, type SessionView } from './session-record'
 
@@ -10,11 +10,6 @@ async function inTransaction<T>(sql: Queryable, fn: (tx: Queryable) => Promise<T
     return (await (sql as Sql).begin((tx) => fn(tx))) as T
   }
   return fn(sql)
-}
-
-/** `inet` rejects anything but an address; a bad X-Forwarded-For must not become a 500. */
-function toInet(ip: string | null | undefined): string | null {
-  return ip && isIP(ip) ? ip : null
 }
 
 // --- Refresh ------------------------------------------------------------------------------

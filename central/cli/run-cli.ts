@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from 'commander'
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { AdminClient } from './admin-client'
 import { CliError, ExitCode, type ExitCodeValue } from './exit-codes'
 import { formatCell, formatRecord, formatTable, type Column } from './format-table'
@@ -222,14 +222,7 @@ function buildProgram(io: CliIo): Command {
       print(body, () => formatRecord(Object.entries(body)))
     })
 
-  for (const command of allCommands(program)) {
-    command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-  }
   return program
-}
-
-function allCommands(command: Command): Command[] {
-  return command.commands.flatMap((c) => [c, ...allCommands(c)])
 }
 
 const pick = (row: Row, ...names: string[]): unknown => {
@@ -314,7 +307,8 @@ function firstLine(text: string): string {
 
 function positiveInt(value: string): number {
   const n = Number(value)
-  if (!Number.isInteger(n) || n <= 0) throw new CommanderError(2, 'portcullis.invalidArgument', `not a positive integer: ${value}`)
+  // Commander prints this with the option's name and the help hint, and exits 2.
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('not a positive integer')
   return n
 }
 

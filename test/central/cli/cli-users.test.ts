@@ -80,6 +80,12 @@ describe('portcullis error exits', () => {
     expect((await runPortcullis(['audit', '--limit', 'many'], cli.env)).code).toBe(2)
   })
 
+  it('says which option value is wrong when it exits 2', async () => {
+    const result = await runPortcullis(['audit', '--limit', '0'], cli.env)
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain("option '--limit <n>' argument '0' is invalid. not a positive integer")
+  })
+
   it('prints help with exit 0 and documents the exit codes', async () => {
     const result = await runPortcullis(['--help'], {})
     expect(result.code).toBe(0)

@@ -1,5 +1,5 @@
-import { request as httpRequest } from 'node:http'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { rawRequest } from '../support/raw-request'
 import { signAccessToken } from '../support/edge-keys'
 import { startEdgeStack, type EdgeStack } from '../support/edge-stack'
 
@@ -177,24 +177,11 @@ describe('identity header spoofing', () => {
 
   it('replaces client-sent X-Forwarded-For and Forwarded headers', async () => {
     const token = await signAccessToken(stack.key)
-    await stack.edge.fetch('/api/me', { headers: { ...bearer(token), 'X-Forwarded-For': '6.6.6.6', Forwarded: 'for=6.6.6.6', 'X-Forwarded-Host': 'evil.test' } })
+    const response = await stack.edge.fetch('/api/me', { headers: { ...bearer(token), 'X-Forwarded-For': '6.6.6.6', Forwarded: 'for=6.6.6.6', 'X-Forwarded-Host': 'evil.test' } })
+    expect(response.status).toBe(200)
     const headers = stack.origin.requests[0]?.headers
-    expect(headers?.['x-forwarded-for']).not.toBe('6.6.6.6')
+    expect(headers?.['x-forwarded-for'] ?? '').not.toContain('6.6.6.6')
     expect(headers?.forwarded).toBeUndefined()
     expect(headers?.['x-forwarded-host']).toBe('edge.test')
   })
 })
-
-/** A request sent byte-for-byte as written (fetch would refuse or rewrite some of these headers). */
-export function rawRequest(base: URL, path: string, headers: Record<string, string>, method = 'GET'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = httpRequest({ host: base.hostname, port: base.port, path, method, headers }, (response) => {
-      let body = ''
-      response.setEncoding('utf8')
-      response.on('data', (chunk: string) => (body += chunk))
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }))
-    })
-    request.on('error', reject)
-    request.end()
-  })
-}

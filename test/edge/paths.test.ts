@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { normalizeRequestPath } from '../../edge/routes'
 import { signAccessToken } from '../support/edge-keys'
 import { startEdgeStack, type EdgeStack } from '../support/edge-stack'
-import { rawRequest } from './forwarding.test'
+import { rawRequest } from '../support/raw-request'
 
 describe('normalizeRequestPath', () => {
   it('decodes percent-encoded unreserved characters and upper-cases other escapes', () => {

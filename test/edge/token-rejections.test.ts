@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { accessTokenClaims, createSigningKey, signAccessToken, signRawToken, base64url, type TestSigningKey } from '../support/edge-keys'
 import { startEdgeStack, type EdgeStack } from '../support/edge-stack'
-import { rawRequest } from './forwarding.test'
+import { rawRequest } from '../support/raw-request'
 
 let stack: EdgeStack
 let attacker: TestSigningKey

@@ -187,15 +187,23 @@ describe('SQL-looking and hostile strings', () => {
   )
 })
 
+/** Everything central writes to the console or stdout/stderr until `restore()`. */
+function captureLogs(): { lines: string[]; restore(): void } {
+  const lines: string[] = []
+  const capture = (...args: unknown[]) => {
+    lines.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '))
+  }
+  const spies = [
+    ...(['log', 'info', 'warn', 'error', 'debug'] as const).map((level) => vi.spyOn(console, level).mockImplementation(capture)),
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (capture(String(chunk)), true)),
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (capture(String(chunk)), true)),
+  ]
+  return { lines, restore: () => spies.forEach((spy) => spy.mockRestore()) }
+}
+
 describe('logs', () => {
   it('never print the password of a failed or a successful login, nor of a user created', async () => {
-    const lines: string[] = []
-    const capture = (...args: unknown[]) => {
-      lines.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '))
-    }
-    const spies = (['log', 'info', 'warn', 'error', 'debug'] as const).map((level) => vi.spyOn(console, level).mockImplementation(capture))
-    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (capture(String(chunk)), true))
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => (capture(String(chunk)), true))
+    const { lines, restore } = captureLogs()
     try {
       const wrong = `${PASSWORD}-wrong`
       expect((await call('/auth/login', json({ username: 'victim', password: wrong }))).status).toBe(401)
@@ -208,7 +216,34 @@ describe('logs', () => {
       const all = lines.join('\n')
       for (const value of [PASSWORD, wrong, secret, 'short', '$argon2id']) expect(all).not.toContain(value)
     } finally {
-      for (const spy of [...spies, stdout, stderr]) spy.mockRestore()
+      restore()
     }
+  })
+
+  it('log an unexpected failure without the password, tokens or cookies of the request that met it', async () => {
+    const session = (await (await call('/auth/login', json({ username: 'victim', password: PASSWORD }))).json()) as { access_token: string; refresh_token: string }
+    // A failure central does not expect (not an outage, not bad input): writes to the session tables fail.
+    await db.sql.unsafe(`create function fail_write() returns trigger language plpgsql as $$ begin raise exception 'injected failure'; end $$`)
+    await db.sql.unsafe(`create trigger fail_sessions before insert on sessions for each row execute function fail_write()`)
+    await db.sql.unsafe(`create trigger fail_tokens before insert on refresh_tokens for each row execute function fail_write()`)
+    const { lines, restore } = captureLogs()
+    try {
+      const cookie = { Cookie: `portcullis_rt=${session.refresh_token}; portcullis_at=${session.access_token}` }
+      const login = await call('/auth/login', { ...json({ username: 'victim', password: PASSWORD }), headers: { 'Content-Type': 'application/json', ...cookie } })
+      expect(login.status).toBe(500)
+      const refreshed = await call('/oauth/token', form({ grant_type: 'refresh_token', refresh_token: session.refresh_token }))
+      expect(refreshed.status).toBe(500)
+      for (const response of [login, refreshed]) {
+        const body = await response.text()
+        for (const secret of [PASSWORD, session.refresh_token, session.access_token, 'injected failure']) expect(body).not.toContain(secret)
+      }
+    } finally {
+      restore()
+      await db.sql.unsafe('drop function fail_write() cascade')
+    }
+    const unhandled = lines.filter((line) => line.includes('unhandled error'))
+    expect(unhandled).toHaveLength(2) // both failures were logged…
+    const all = lines.join('\n')
+    for (const secret of [PASSWORD, session.refresh_token, session.access_token, session.refresh_token.slice(0, 20)]) expect(all).not.toContain(secret) // …without a secret
   })
 })

@@ -93,11 +93,14 @@ describe('JWKS cache', () => {
     expect(origin.requests).toHaveLength(0)
   })
 
-  it('uses a static JWKS var instead of fetching', async () => {
+  it('uses a static JWKS var instead of fetching, even with JWKS_URL set and an unknown kid', async () => {
     const key = await createSigningKey('static-1', 'EdDSA')
-    const jwks = await startJwks(key)
-    const { edge } = await setup(undefined, { JWKS: JSON.stringify({ keys: [key.publicJwk] }) })
+    const onlyAtTheUrl = await createSigningKey('fetched-1')
+    const jwks = await startJwks(key, onlyAtTheUrl)
+    const { edge } = await setup(jwks, { JWKS: JSON.stringify({ keys: [key.publicJwk] }) })
     expect((await call(edge, await signAccessToken(key))).status).toBe(200)
+    // An unknown kid would make a fetching edge refetch (and then accept the token); this one does not.
+    expect((await call(edge, await signAccessToken(onlyAtTheUrl))).status).toBe(401)
     expect(jwks.hits).toBe(0)
   })
 

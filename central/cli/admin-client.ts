@@ -66,7 +66,8 @@ export class AdminClient {
     const parsed = parseJson(text)
     if (response.ok) return parsed as T
     const description = describeError(parsed, response.status)
-    if (response.status === 401 || response.status === 403) {
+    // Only 401 is about the admin token; a 403 is the API refusing the action itself (e.g. a disabled user).
+    if (response.status === 401) {
       throw new CliError(`unauthorized: ${description} (check PORTCULLIS_ADMIN_TOKEN)`, ExitCode.unauthorized)
     }
     if (response.status === 404) throw new CliError(`not found: ${description}`, ExitCode.notFound)

@@ -138,4 +138,20 @@ describe('portcullis token mint', () => {
     expect(created).toBeDefined()
   })
 
+  it('exits 1 with the API\'s reason for a disabled subject, not blaming the admin token', async () => {
+    await cli.db.sql`update users set enabled = false where id = ${alice.id}`
+    const result = await runPortcullis(['token', 'mint', '--subject', 'alice'], cli.env)
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain('user is disabled')
+    expect(result.stderr).not.toContain('PORTCULLIS_ADMIN_TOKEN')
+  })
+
+})
+
+describe('portcullis sessions revoke-all', () => {
+  it('exits 5 for an unknown user', async () => {
+    const result = await runPortcullis(['sessions', 'revoke-all', 'nobody'], cli.env)
+    expect(result.code).toBe(5)
+    expect(result.stderr).toContain('not found')
+  })
 })

@@ -5,6 +5,7 @@ import { listAuditEvents } from '../audit/store'
 import { startSession } from '../sessions/create-session'
 import { findOrCreateExternalSubject, findSession, findSubjectByUsername, listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
 import { listSigningKeys, rotateSigningKey } from '../tokens/signing-keys'
+import { ADMIN_ERRORS, ADMIN_SECURITY, UsernameSchema } from './admin-openapi'
 import type { AppDeps } from './app-deps'
 import { SessionSchema, toSessionJson } from './auth-routes'
 import { clientIp, clientUserAgent } from './client-info'
@@ -14,14 +15,13 @@ import { requireContentType } from './require-content-type'
 import { errorResponse, TokenCharsSchema, TokenResponseSchema, tokenResponse } from './token-response'
 
 const UsernameParam = z.object({
-  username: z.string().min(1).max(200).openapi({ param: { name: 'username', in: 'path' } }),
+  username: UsernameSchema.openapi({ param: { name: 'username', in: 'path' } }),
 })
 const ReasonQuery = z.object({ reason: z.string().max(500).optional().openapi({ description: 'Recorded in the audit trail' }) })
 
 const AdminSessionRequestSchema = z
   .object({
-    subject: z.string().min(1).max(200).regex(/^[A-Za-z0-9._@+-]+$/, 'letters, digits and . _ @ + - only')
-      .openapi({ description: 'Username as known to your own login system; created (without password) if new' }),
+    subject: UsernameSchema.openapi({ description: 'Username as known to your own login system; created (without password) if new' }),
     audiences: z.array(TokenCharsSchema).max(100).optional().openapi({ description: 'Default: the user\'s granted audiences' }),
     scopes: z.array(TokenCharsSchema).max(100).optional(),
     roles: z.array(TokenCharsSchema).max(100).optional(),
@@ -48,12 +48,6 @@ const RotateResponseSchema = z.object({
   retired: z.array(z.object({ kid: z.string(), retired_at: z.string(), unpublish_at: z.string() })),
 })
 
-const adminErrors = {
-  400: errorResponse('Invalid input (`invalid_request`)'),
-  401: errorResponse('Missing or wrong admin token (`invalid_token`)'),
-  404: errorResponse('Unknown user/session, or admin API disabled (`not_found`)'),
-}
-
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } })
 
 /** `/admin/*` for sessions, audit and keys. Every change is audited with the admin as actor. */
@@ -65,11 +59,12 @@ export function adminSessionRoutes(deps: AppDeps) {
   router.openapi(
     createRoute({
       method: 'get',
+      security: ADMIN_SECURITY,
       path: '/admin/users/{username}/sessions',
       summary: 'A user\'s sessions (active, revoked and expired until purged)',
       middleware: [admin] as const,
       request: { params: UsernameParam },
-      responses: { 200: json(z.object({ sessions: z.array(SessionSchema) }), 'Sessions, newest first'), ...adminErrors },
+      responses: { 200: json(z.object({ sessions: z.array(SessionSchema) }), 'Sessions, newest first'), ...ADMIN_ERRORS },
     }),
     async (c) => {
       const user = await findSubjectByUsername(sql, c.req.valid('param').username)
@@ -82,11 +77,12 @@ export function adminSessionRoutes(deps: AppDeps) {
   router.openapi(
     createRoute({
       method: 'delete',
+      security: ADMIN_SECURITY,
       path: '/admin/sessions/{id}',
       summary: 'Revoke one session',
       middleware: [admin] as const,
       request: { params: z.object({ id: z.string().uuid().openapi({ param: { name: 'id', in: 'path' } }) }), query: ReasonQuery },
-      responses: { 200: json(z.object({ revoked: z.boolean() }), 'revoked: false when it had already ended'), ...adminErrors },
+      responses: { 200: json(z.object({ revoked: z.boolean() }), 'revoked: false when it had already ended'), ...ADMIN_ERRORS },
     }),
     async (c) => {
       const now = deps.clock()
@@ -100,11 +96,12 @@ export function adminSessionRoutes(deps: AppDeps) {
   router.openapi(
     createRoute({
       method: 'delete',
+      security: ADMIN_SECURITY,
       path: '/admin/users/{username}/sessions',
       summary: 'Revoke every session of a user (also sets the user\'s not-before time)',
       middleware: [admin] as const,
       request: { params: UsernameParam, query: ReasonQuery },
-      responses: { 200: json(z.object({ revoked: z.number().int() }), 'How many sessions were revoked'), ...adminErrors },
+      responses: { 200: json(z.object({ revoked: z.number().int() }), 'How many sessions were revoked'), ...ADMIN_ERRORS },
     }),
     async (c) => {
       const user = await findSubjectByUsername(sql, c.req.valid('param').username)
@@ -117,6 +114,7 @@ export function adminSessionRoutes(deps: AppDeps) {
   router.openapi(
     createRoute({
       method: 'get',
+      security: ADMIN_SECURITY,
       path: '/admin/audit',
       summary: 'Audit trail, newest first, keyset-paged with `before` (an event id)',
       middleware: [admin] as const,
@@ -129,7 +127,7 @@ export function adminSessionRoutes(deps: AppDeps) {
           limit: z.coerce.number().int().min(1).max(500).optional(),
         }),
       },
-      responses: { 200: json(z.object({ events: z.array(z.record(z.string(), z.unknown())), next_before: z.string().nullable() }), 'Events'), ...adminErrors },
+      responses: { 200: json(z.object({ events: z.array(z.record(z.string(), z.unknown())), next_before: z.string().nullable() }), 'Events'), ...ADMIN_ERRORS },
     }),
     async (c) => {
       const q = c.req.valid('query')
@@ -163,6 +161,7 @@ export function adminSessionRoutes(deps: AppDeps) {
   router.openapi(
     createRoute({
       method: 'post',
+      security: ADMIN_SECURITY,
       path: '/admin/keys/rotate',
       summary: 'Rotate the signing key: scheduled with overlap by default, or at once after a leak (`immediate`)',
       description: [
@@ -186,7 +185,7 @@ export function adminSessionRoutes(deps: AppDeps) {
       responses: {
         200: json(RotateResponseSchema, 'The new key, and the keys it retired or unpublished'),
         409: errorResponse('A key is already waiting to activate and `immediate` was not asked (`conflict`)'),
-        ...adminErrors,
+        ...ADMIN_ERRORS,
       },
     }),
     async (c) => {
@@ -211,10 +210,11 @@ export function adminSessionRoutes(deps: AppDeps) {
   router.openapi(
     createRoute({
       method: 'get',
+      security: ADMIN_SECURITY,
       path: '/admin/keys',
       summary: 'Signing keys with their state (next, active, retired) and publication window',
       middleware: [admin] as const,
-      responses: { 200: json(z.object({ keys: z.array(z.record(z.string(), z.unknown())) }), 'Keys, newest first'), ...adminErrors },
+      responses: { 200: json(z.object({ keys: z.array(z.record(z.string(), z.unknown())) }), 'Keys, newest first'), ...ADMIN_ERRORS },
     }),
     async (c) => {
       const keys = await listSigningKeys(sql, deps.clock())
@@ -239,11 +239,12 @@ export function adminSessionRoutes(deps: AppDeps) {
   router.openapi(
     createRoute({
       method: 'post',
+      security: ADMIN_SECURITY,
       path: '/admin/sessions',
       summary: 'Start a session for a subject your own login system authenticated; returns a token pair',
       middleware: [admin, requireContentType('application/json')] as const,
       request: { body: { required: true, content: { 'application/json': { schema: AdminSessionRequestSchema } } } },
-      responses: { 200: json(TokenResponseSchema, 'Session started'), 415: errorResponse('Body is not JSON'), ...adminErrors },
+      responses: { 200: json(TokenResponseSchema, 'Session started'), 415: errorResponse('Body is not JSON'), ...ADMIN_ERRORS },
     }),
     async (c) => {
       const body = c.req.valid('json')

@@ -3,28 +3,17 @@ import { NotFound } from '../../shared/errors'
 import { hashPassword, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../users/passwords'
 import { createUser, findUserById, findUserByUsername, searchUsersByPrefix, updateUser } from '../users/store'
 import { toUserView, type UserRecord } from '../users/user-record'
+import { ADMIN_ERRORS, ADMIN_SECURITY, UsernameSchema } from './admin-openapi'
 import type { AppDeps } from './app-deps'
 import { createRouter } from './create-router'
 import { ADMIN_API_ACTOR, requireAdminToken } from './require-admin-token'
 import { requireContentType } from './require-content-type'
+import { errorResponse, TokenCharsSchema } from './token-response'
 import type { Queryable } from '../db/pool'
 import { revokeAllUserSessions } from '../sessions/store'
 
-/** Usernames travel in URL paths (`/admin/users/:username`), so they stay path-safe. */
-const UsernameSchema = z
-  .string()
-  .min(1)
-  .max(200)
-  .regex(/^[A-Za-z0-9._@+-]+$/, 'letters, digits and . _ @ + - only')
-  .openapi({ example: 'alice' })
-
-/** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. Audiences and roles follow the same rule. */
-const GrantSchema = z
-  .string()
-  .min(1)
-  .max(200)
-  .regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'printable ASCII without space, " or \\')
-const GrantListSchema = z.array(GrantSchema).max(100)
+/** RFC 6749 §3.3 scope-tokens (TokenCharsSchema); audiences and roles follow the same rule. */
+const GrantListSchema = z.array(TokenCharsSchema).max(100)
 
 const PasswordSchema = z
   .string()
@@ -69,14 +58,6 @@ const UpdateUserSchema = z
   .refine((patch) => Object.values(patch).some((v) => v !== undefined), 'at least one field to change')
   .openapi('UpdateUser')
 
-const ErrorSchema = z.object({ error: z.string(), error_description: z.string().optional() }).openapi('Error')
-const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ErrorSchema } } })
-const adminErrors = {
-  400: errorResponse('Invalid input (`invalid_request`)'),
-  401: errorResponse('Missing or wrong admin token (`invalid_token`)'),
-  404: errorResponse('Unknown user, or admin API disabled (`not_found`)'),
-  503: errorResponse('Database unavailable (`temporarily_unavailable`)'),
-}
 
 const UsernameParamSchema = z.object({ username: UsernameSchema.openapi({ param: { name: 'username', in: 'path' } }) })
 
@@ -105,7 +86,6 @@ export function adminUserRoutes({ sql, config, clock }: AppDeps) {
   const router = createRouter()
   const adminOnly = requireAdminToken(config)
   const jsonBody = requireContentType('application/json')
-  const security = [{ bearerAuth: [] }]
 
   router.openapi(
     createRoute({
@@ -113,14 +93,14 @@ export function adminUserRoutes({ sql, config, clock }: AppDeps) {
       path: '/admin/users',
       summary: 'Create a user',
       tags: ['admin'],
-      security,
+      security: ADMIN_SECURITY,
       middleware: [adminOnly, jsonBody] as const,
       request: { body: { required: true, content: { 'application/json': { schema: CreateUserSchema } } } },
       responses: {
         201: { description: 'Created', content: { 'application/json': { schema: UserSchema } } },
         409: errorResponse('Username taken (`conflict`)'),
         415: errorResponse('Body is not JSON (`invalid_request`)'),
-        ...adminErrors,
+        ...ADMIN_ERRORS,
       },
     }),
     async (c) => {
@@ -144,7 +124,7 @@ export function adminUserRoutes({ sql, config, clock }: AppDeps) {
       path: '/admin/users',
       summary: 'List users whose username starts with a prefix',
       tags: ['admin'],
-      security,
+      security: ADMIN_SECURITY,
       middleware: [adminOnly] as const,
       request: {
         query: z.object({
@@ -154,7 +134,7 @@ export function adminUserRoutes({ sql, config, clock }: AppDeps) {
       },
       responses: {
         200: { description: 'Users, by username', content: { 'application/json': { schema: z.object({ users: z.array(UserSchema) }) } } },
-        ...adminErrors,
+        ...ADMIN_ERRORS,
       },
     }),
     async (c) => {
@@ -170,10 +150,10 @@ export function adminUserRoutes({ sql, config, clock }: AppDeps) {
       path: '/admin/users/{username}',
       summary: 'Show one user',
       tags: ['admin'],
-      security,
+      security: ADMIN_SECURITY,
       middleware: [adminOnly] as const,
       request: { params: UsernameParamSchema },
-      responses: { 200: { description: 'The user', content: { 'application/json': { schema: UserSchema } } }, ...adminErrors },
+      responses: { 200: { description: 'The user', content: { 'application/json': { schema: UserSchema } } }, ...ADMIN_ERRORS },
     }),
     async (c) => {
       const { username } = c.req.valid('param')
@@ -190,7 +170,7 @@ export function adminUserRoutes({ sql, config, clock }: AppDeps) {
       summary: 'Enable/disable a user, change its grants or password',
       description: 'Disabling a user revokes all of its sessions (reported as `sessions_revoked`).',
       tags: ['admin'],
-      security,
+      security: ADMIN_SECURITY,
       middleware: [adminOnly, jsonBody] as const,
       request: {
         params: UsernameParamSchema,
@@ -202,7 +182,7 @@ export function adminUserRoutes({ sql, config, clock }: AppDeps) {
           content: { 'application/json': { schema: UserSchema.extend({ sessions_revoked: z.number().int() }) } },
         },
         415: errorResponse('Body is not JSON (`invalid_request`)'),
-        ...adminErrors,
+        ...ADMIN_ERRORS,
       },
     }),
     async (c) => {

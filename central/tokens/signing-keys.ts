@@ -1,4 +1,4 @@
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose'
+import { calculateJwkThumbprint, createLocalJWKSet, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose'
 import { recordAuditEvent } from '../audit/store'
 import { LOCAL_KEY_ENCRYPTION_SECRET, type Config } from '../config'
 import type { Queryable } from '../db/pool'
@@ -235,6 +235,8 @@ interface KeyCache {
   loadedAtMs: number
   rows: SigningKeyRow[]
   privateKeys: Map<string, PrivateKey>
+  /** jose's set of the published keys (it imports each key once), with the kids it was built from. */
+  verification?: { kids: string; keySet: ReturnType<typeof createLocalJWKSet> }
 }
 const caches = new WeakMap<object, KeyCache>()
 
@@ -248,7 +250,7 @@ async function cachedRows(sql: Sql, now: Date): Promise<KeyCache> {
   const age = cache ? now.getTime() - cache.loadedAtMs : Infinity
   if (!cache || age > CACHE_SECONDS * 1000 || age < 0) {
     const rows = await selectSigningKeys(sql)
-    cache = { loadedAtMs: now.getTime(), rows, privateKeys: cache?.privateKeys ?? new Map() }
+    cache = { loadedAtMs: now.getTime(), rows, privateKeys: cache?.privateKeys ?? new Map(), verification: cache?.verification }
     caches.set(sql, cache)
   }
   return cache
@@ -278,4 +280,19 @@ export async function getPublishedJwks(sql: Sql, now: Date, options: { fresh?: b
   if (options.fresh) forgetCachedKeys(sql)
   const cache = await cachedRows(sql, now)
   return { keys: cache.rows.filter((k) => isPublished(k, now)).map((k) => k.publicJwk as JWK) }
+}
+
+/**
+ * The key set central verifies its own access tokens with: the published keys at `now`, as a jose
+ * local JWKS built again only when that list changes, so a key is imported once and not on every
+ * `/auth` request.
+ */
+export async function getVerificationKeySet(sql: Sql, now: Date): Promise<ReturnType<typeof createLocalJWKSet>> {
+  const cache = await cachedRows(sql, now)
+  const published = cache.rows.filter((k) => isPublished(k, now))
+  const kids = published.map((k) => k.kid).join(' ')
+  if (cache.verification?.kids !== kids) {
+    cache.verification = { kids, keySet: createLocalJWKSet({ keys: published.map((k) => k.publicJwk as JWK) }) }
+  }
+  return cache.verification.keySet
 }

@@ -1,9 +1,9 @@
-import { createLocalJWKSet, jwtVerify } from 'jose'
+import { jwtVerify } from 'jose'
 import type { Sql } from 'postgres'
 import { ACCESS_TOKEN_TYPE, AccessTokenClaimsSchema, type AccessTokenClaims } from '../../shared/access-token-claims'
 import { InvalidToken } from '../../shared/errors'
 import type { Config } from '../config'
-import { getPublishedJwks, SIGNING_ALGORITHM } from './signing-keys'
+import { getVerificationKeySet, SIGNING_ALGORITHM } from './signing-keys'
 
 /**
  * Verifies an access token central itself issued, against its own published keys, for the
@@ -16,7 +16,7 @@ export async function verifyAccessToken(
   token: string,
   now: Date,
 ): Promise<AccessTokenClaims> {
-  const jwks = createLocalJWKSet(await getPublishedJwks(deps.sql, now))
+  const jwks = await getVerificationKeySet(deps.sql, now)
   try {
     const { payload } = await jwtVerify(token, jwks, {
       algorithms: [SIGNING_ALGORITHM],

@@ -168,12 +168,15 @@ describe('signing keys', () => {
         expect(await publishedKids(fresh.sql, clock())).toEqual(expect.arrayContaining([first!.kid, second.kid]))
         const oldToken = await mintAccessToken({ config, signingKey: await getSigningKey(fresh.sql, config, clock()) }, grant, clock())
         expect(decodeProtectedHeader(oldToken.accessToken).kid).toBe(second.kid)
+        // Verified once before the rotation, so the process's cached key set holds the old key…
+        await expect(verifyAccessToken({ sql: fresh.sql, config }, oldToken.accessToken, clock())).resolves.toMatchObject({ sid: grant.sessionId })
 
         const rotated = await rotateSigningKey(fresh.sql, config, clock(), 'admin:test', { immediate: true, revokePrevious: true })
 
         expect(await publishedKids(fresh.sql, clock())).toEqual([rotated.kid])
         expect(rotated.retired.map((k) => k.kid).sort()).toEqual([first!.kid, second.kid].sort())
         expect(rotated.retired.every((k) => +k.unpublishAt === +clock())).toBe(true)
+        // …and the rotation's new key list replaces it.
         await expect(verifyAccessToken({ sql: fresh.sql, config }, oldToken.accessToken, clock())).rejects.toBeInstanceOf(InvalidToken)
         const newToken = await mintAccessToken({ config, signingKey: await getSigningKey(fresh.sql, config, clock()) }, grant, clock())
         await expect(verifyAccessToken({ sql: fresh.sql, config }, newToken.accessToken, clock())).resolves.toMatchObject({ sid: grant.sessionId })

@@ -34,6 +34,7 @@ import { listSigningKeys, rotateSigningKey } from '../tokens/signing-keys'
 import { authenticateUser } from '../users/authenticate-user'
 import { findUserByUsername, searchUsersByPrefix, updateUser } from '../users/store'
 import type { AppDeps } from './app-deps'
+import { formatInstant } from '../console/format'
 import { clientIp, clientUserAgent } from './client-info'
 import { allowedOrigins } from './require-same-origin'
 
@@ -278,7 +279,9 @@ export function consoleRoutes({ sql, config, clock }: AppDeps) {
   router.get('/console/keys', async (c) => {
     const keys = await listSigningKeys(sql, clock())
     const done = c.req.query('done')
-    const notice = done === 'rotated' ? `New key ${c.req.query('kid') ?? ''} published; it signs from ${c.req.query('from') ?? 'its activation time'}.` : undefined
+    // Told from the keys themselves, never from the URL: a crafted link cannot put words in the notice.
+    const newest = keys.reduce<(typeof keys)[number] | undefined>((latest, key) => (!latest || key.createdAt > latest.createdAt ? key : latest), undefined)
+    const notice = done === 'rotated' && newest ? `New key ${newest.kid} published; it signs from ${formatInstant(newest.activatesAt)}.` : undefined
     const error = done === 'pending' ? 'A new key is already scheduled; rotate again once it has started signing.' : undefined
     return c.html(<KeysPage admin={layoutAdmin(c)} keys={keys} publishAheadSeconds={config.KEY_PUBLISH_AHEAD_SECONDS} notice={notice} error={error} />)
   })
@@ -287,9 +290,8 @@ export function consoleRoutes({ sql, config, clock }: AppDeps) {
     const form = await c.req.parseBody()
     const immediate = form.immediate === '1'
     try {
-      const rotated = await rotateSigningKey(sql, config, clock(), actorOf(c), { immediate, revokePrevious: immediate && form.revokePrevious === '1' })
-      const from = `${rotated.activatesAt.toISOString().slice(0, 19).replace('T', ' ')} UTC`
-      return c.redirect(`/console/keys?done=rotated&kid=${encodeURIComponent(rotated.kid)}&from=${encodeURIComponent(from)}`, 303)
+      await rotateSigningKey(sql, config, clock(), actorOf(c), { immediate, revokePrevious: immediate && form.revokePrevious === '1' })
+      return c.redirect('/console/keys?done=rotated', 303)
     } catch (error) {
       if (error instanceof Conflict) return c.redirect('/console/keys?done=pending', 303)
       throw error

@@ -227,7 +227,14 @@ describe('console actions', () => {
     expect(res.status).toBe(303)
     const html = await (await browser.get(res.headers.get('Location')!)).text()
     expect(html).toContain('badge next')
-    expect(html).toContain('published')
+    const [next] = await db.sql<{ kid: string; activates_at: Date }[]>`select kid, activates_at from signing_keys order by created_at desc limit 1`
+    expect(html).toContain(`New key ${next!.kid} published; it signs from ${formatInstant(next!.activates_at)}.`)
+  })
+
+  it('never shows notice text taken from the URL', async () => {
+    const browser = await signedInBrowser()
+    const html = await (await browser.get('/console/keys?done=rotated&kid=Call+0800-SCAM&from=now')).text()
+    expect(html).not.toContain('0800-SCAM')
   })
 
   it('rotates at once after a leak and withdraws the earlier keys when asked', async () => {

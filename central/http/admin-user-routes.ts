@@ -1,7 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import { NotFound } from '../../shared/errors'
 import { hashPassword, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../users/passwords'
-import { createUser, findUserById, findUserByUsername, searchUsersByPrefix, updateUser } from '../users/store'
+import { changeUser } from '../users/change-user'
+import { createUser, findUserByUsername, searchUsersByPrefix } from '../users/store'
 import { toUserView, type UserRecord } from '../users/user-record'
 import { ADMIN_ERRORS, ADMIN_SECURITY, UsernameSchema } from './admin-openapi'
 import type { AppDeps } from './app-deps'
@@ -9,8 +10,6 @@ import { createRouter } from './create-router'
 import { ADMIN_API_ACTOR, requireAdminToken } from './require-admin-token'
 import { requireContentType } from './require-content-type'
 import { errorResponse, TokenCharsSchema } from './token-response'
-import type { Queryable } from '../db/pool'
-import { revokeAllUserSessions } from '../sessions/store'
 
 /** RFC 6749 §3.3 scope-tokens (TokenCharsSchema); audiences and roles follow the same rule. */
 const GrantListSchema = z.array(TokenCharsSchema).max(100)
@@ -189,28 +188,16 @@ export function adminUserRoutes({ sql, config, clock }: AppDeps) {
       const { username } = c.req.valid('param')
       const patch = c.req.valid('json')
       const passwordHash = patch.password === undefined ? undefined : await hashPassword(patch.password)
-      const now = clock()
-      const result = await sql.begin(async (tx) => {
-        const updated = await updateUser(
-          tx,
-          username,
-          { enabled: patch.enabled, audiences: patch.audiences, scopes: patch.scopes, roles: patch.roles, passwordHash },
-          ADMIN_API_ACTOR,
-          now,
-        )
-        if (!updated) throw new NotFound('no user with this username')
-        if (!updated.disabled) return { user: updated.user, sessionsRevoked: 0 }
-        // Same transaction: a disabled user never keeps a session that could still refresh.
-        const sessionsRevoked = await revokeSessionsOfDisabledUser(tx, updated.user.id, now)
-        return { user: (await findUserById(tx, updated.user.id)) ?? updated.user, sessionsRevoked }
+      const result = await changeUser(sql, {
+        username,
+        patch: { enabled: patch.enabled, audiences: patch.audiences, scopes: patch.scopes, roles: patch.roles, passwordHash },
+        actor: ADMIN_API_ACTOR,
+        now: clock(),
       })
+      if (!result) throw new NotFound('no user with this username')
       return c.json({ ...toUserBody(result.user), sessions_revoked: result.sessionsRevoked }, 200)
     },
   )
 
   return router
-}
-
-async function revokeSessionsOfDisabledUser(tx: Queryable, userId: string, now: Date): Promise<number> {
-  return revokeAllUserSessions(tx, { userId, actor: ADMIN_API_ACTOR, reason: 'user disabled', now })
 }

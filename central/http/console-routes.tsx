@@ -32,7 +32,8 @@ import type { Config } from '../config'
 import { findSession, listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
 import { listSigningKeys, rotateSigningKey } from '../tokens/signing-keys'
 import { authenticateUser } from '../users/authenticate-user'
-import { findUserByUsername, searchUsersByPrefix, updateUser } from '../users/store'
+import { changeUser } from '../users/change-user'
+import { findUserByUsername, searchUsersByPrefix } from '../users/store'
 import type { AppDeps } from './app-deps'
 import { formatInstant } from '../console/format'
 import { clientIp, clientUserAgent } from './client-info'
@@ -214,17 +215,9 @@ export function consoleRoutes({ sql, config, clock }: AppDeps) {
   for (const action of ['disable', 'enable'] as const) {
     router.post(`/console/users/:username/${action}`, async (c) => {
       const username = c.req.param('username')
-      const now = clock()
-      const actor = actorOf(c)
-      const result = await sql.begin(async (tx) => {
-        const updated = await updateUser(tx, username, { enabled: action === 'enable' }, actor, now)
-        if (!updated) return undefined
-        // Same transaction, as in the admin API: a disabled user never keeps a session that could refresh.
-        const revoked = updated.disabled ? await revokeAllUserSessions(tx, { userId: updated.user.id, actor, reason: 'user disabled', now }) : 0
-        return { revoked }
-      })
+      const result = await changeUser(sql, { username, patch: { enabled: action === 'enable' }, actor: actorOf(c), now: clock() })
       if (!result) return c.html(<MessagePage title="No such user" text="No user has this username." />, 404)
-      const query = action === 'disable' ? `done=disabled&count=${result.revoked}` : 'done=enabled'
+      const query = action === 'disable' ? `done=disabled&count=${result.sessionsRevoked}` : 'done=enabled'
       return c.redirect(`${userPath(username)}?${query}`, 303)
     })
   }

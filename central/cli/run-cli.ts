@@ -83,14 +83,14 @@ function buildProgram(io: CliIo): Command {
         scopes: options.scope,
         roles: options.role,
       })
-      print(created, () => formatUser(unwrap(created, 'user')))
+      print(created, () => formatUser(created))
     })
   users
     .command('show <username>')
     .description('show a user: grants, enabled flag, dates')
     .action(async (username: string) => {
       const found = await client().get<Row>(user(username))
-      print(found, () => formatUser(unwrap(found, 'user')))
+      print(found, () => formatUser(found))
     })
   for (const [name, enabled] of [['disable', false], ['enable', true]] as const) {
     users
@@ -98,7 +98,7 @@ function buildProgram(io: CliIo): Command {
       .description(enabled ? 'enable a user again' : 'disable a user (revokes every session they hold)')
       .action(async (username: string) => {
         const updated = await client().patch<Row>(user(username), { enabled })
-        print(updated, () => formatUser(unwrap(updated, 'user')))
+        print(updated, () => formatUser(updated))
       })
   }
 
@@ -108,26 +108,23 @@ function buildProgram(io: CliIo): Command {
     .description("list a user's sessions (newest first)")
     .option('--all', 'include revoked and expired sessions')
     .action(async (username: string, options: { all?: boolean }) => {
-      const body = await client().get<unknown>(`${user(username)}/sessions`)
-      const rows = listOf(body, 'sessions').filter((s) => options.all || stateOf(s) === 'active')
+      const body = await client().get<{ sessions: Row[] }>(`${user(username)}/sessions`)
+      const rows = body.sessions.filter((s) => options.all || s.state === 'active')
       print({ sessions: rows }, () => (rows.length ? formatTable(rows, sessionColumns) : 'no sessions'))
     })
   sessions
     .command('revoke <sessionId>')
     .description('revoke one session (its refresh token dies now; the edge rejects its access tokens within the feed poll interval)')
     .action(async (sessionId: string) => {
-      const body = await client().delete<Row | undefined>(`/admin/sessions/${encodeURIComponent(sessionId)}`)
-      print(body ?? { revoked: true }, () =>
-        body?.revoked === false ? `session ${sessionId} had already ended; nothing to revoke` : `revoked session ${sessionId}`,
-      )
+      const body = await client().delete<{ revoked: boolean }>(`/admin/sessions/${encodeURIComponent(sessionId)}`)
+      print(body, () => (body.revoked ? `revoked session ${sessionId}` : `session ${sessionId} had already ended; nothing to revoke`))
     })
   sessions
     .command('revoke-all <username>')
     .description('revoke every session of a user ("log out everywhere")')
     .action(async (username: string) => {
-      const body = await client().delete<Row | undefined>(`${user(username)}/sessions`)
-      const count = body && typeof body === 'object' ? (body.revoked ?? body.count ?? body.revokedCount) : undefined
-      print(body ?? { username }, () => `revoked ${typeof count === 'number' ? `${count} session(s)` : 'all sessions'} of ${username}`)
+      const body = await client().delete<{ revoked: number }>(`${user(username)}/sessions`)
+      print(body, () => `revoked ${body.revoked} session(s) of ${username}`)
     })
 
   const keys = program.command('keys').description('signing keys')
@@ -135,9 +132,8 @@ function buildProgram(io: CliIo): Command {
     .command('list')
     .description('list signing keys (next, active, retired) with their dates')
     .action(async () => {
-      const body = await client().get<unknown>('/admin/keys')
-      const rows = listOf(body, 'keys')
-      print(body, () => formatTable(rows, keyColumns))
+      const body = await client().get<{ keys: Row[] }>('/admin/keys')
+      print(body, () => formatTable(body.keys, keyColumns))
     })
   keys
     .command('rotate')
@@ -146,14 +142,11 @@ function buildProgram(io: CliIo): Command {
     .option('--revoke-previous', 'with --immediate: unpublish every earlier key now (their access tokens stop verifying)')
     .action(async (options: { immediate?: boolean; revokePrevious?: boolean }) => {
       if (options.revokePrevious && !options.immediate) throw new CliError('--revoke-previous needs --immediate', ExitCode.usage)
-      const body = await client().post<unknown>(
+      const body = await client().post<Row>(
         '/admin/keys/rotate',
         options.immediate ? { immediate: true, ...(options.revokePrevious ? { revokePrevious: true } : {}) } : undefined,
       )
-      print(body, () => {
-        const rows = listOf(body, 'keys')
-        return rows.length ? formatTable(rows, keyColumns) : formatRecord(Object.entries((body ?? {}) as Row))
-      })
+      print(body, () => formatRecord(Object.entries(body)))
     })
 
   program
@@ -169,7 +162,7 @@ function buildProgram(io: CliIo): Command {
       const api = client()
       const filters = { user: options.user, session: options.session, type: options.type }
       const fetchPage = async (before?: string) =>
-        listOf(await api.get<unknown>('/admin/audit', { ...filters, before, limit: options.limit }), 'events')
+        (await api.get<{ events: Row[] }>('/admin/audit', { ...filters, before, limit: options.limit })).events
       const first = await fetchPage()
       if (!options.follow) {
         print({ events: first }, () => (first.length ? formatTable(first, auditColumns) : 'no events'))
@@ -225,45 +218,34 @@ function buildProgram(io: CliIo): Command {
   return program
 }
 
-const pick = (row: Row, ...names: string[]): unknown => {
-  for (const name of names) if (row[name] !== undefined) return row[name]
-  return undefined
-}
-
-function stateOf(session: Row): string {
-  const state = pick(session, 'state', 'status')
-  if (typeof state === 'string') return state
-  return pick(session, 'revokedAt', 'revoked_at') ? 'revoked' : 'active'
-}
-
 const sessionColumns: Column<Row>[] = [
-  { header: 'id', value: (s) => pick(s, 'id', 'sid') },
-  { header: 'state', value: stateOf },
-  { header: 'client', value: (s) => pick(s, 'clientId', 'client_id') },
-  { header: 'ip', value: (s) => pick(s, 'ip') },
-  { header: 'created', value: (s) => pick(s, 'createdAt', 'created_at') },
-  { header: 'last used', value: (s) => pick(s, 'lastUsedAt', 'last_used_at') },
-  { header: 'audiences', value: (s) => pick(s, 'audiences') },
-  { header: 'user agent', value: (s) => truncate(pick(s, 'userAgent', 'user_agent'), 48) },
+  { header: 'id', value: (s) => s.id },
+  { header: 'state', value: (s) => s.state },
+  { header: 'client', value: (s) => s.client_id },
+  { header: 'ip', value: (s) => s.ip },
+  { header: 'created', value: (s) => s.created_at },
+  { header: 'last used', value: (s) => s.last_used_at },
+  { header: 'audiences', value: (s) => s.audiences },
+  { header: 'user agent', value: (s) => truncate(s.user_agent, 48) },
 ]
 
 const keyColumns: Column<Row>[] = [
-  { header: 'kid', value: (k) => pick(k, 'kid') },
-  { header: 'state', value: (k) => pick(k, 'state', 'status') },
-  { header: 'alg', value: (k) => pick(k, 'alg') },
-  { header: 'created', value: (k) => pick(k, 'createdAt', 'created_at') },
-  { header: 'activates', value: (k) => pick(k, 'activatesAt', 'activates_at') },
-  { header: 'retired', value: (k) => pick(k, 'retiredAt', 'retired_at') },
-  { header: 'unpublish', value: (k) => pick(k, 'unpublishAt', 'unpublish_at') },
+  { header: 'kid', value: (k) => k.kid },
+  { header: 'state', value: (k) => k.state },
+  { header: 'alg', value: (k) => k.alg },
+  { header: 'created', value: (k) => k.created_at },
+  { header: 'activates', value: (k) => k.activates_at },
+  { header: 'retired', value: (k) => k.retired_at },
+  { header: 'unpublish', value: (k) => k.unpublish_at },
 ]
 
 const auditColumns: Column<Row>[] = [
   { header: 'id', value: (e) => e.id },
   { header: 'at', value: (e) => e.at },
-  { header: 'type', value: (e) => pick(e, 'type', 'event_type') },
+  { header: 'type', value: (e) => e.type },
   { header: 'actor', value: (e) => e.actor },
-  { header: 'user', value: (e) => pick(e, 'username', 'userId', 'user_id') },
-  { header: 'session', value: (e) => pick(e, 'sessionId', 'session_id') },
+  { header: 'user', value: (e) => e.user_id },
+  { header: 'session', value: (e) => e.session_id },
   { header: 'reason', value: (e) => e.reason },
 ]
 
@@ -279,22 +261,10 @@ function formatUser(user: Row): string {
     ['audiences', user.audiences],
     ['scopes', user.scopes],
     ['roles', user.roles],
-    ['created', pick(user, 'createdAt', 'created_at')],
-    ['updated', pick(user, 'updatedAt', 'updated_at')],
+    ['created', user.created_at],
+    ['updated', user.updated_at],
     ...(user.sessions_revoked === undefined ? [] : [['sessions revoked', user.sessions_revoked] as [string, unknown]]),
   ])
-}
-
-/** Accepts both `[...]` and `{ <key>: [...] }` bodies. */
-function listOf(body: unknown, key: string): Row[] {
-  if (Array.isArray(body)) return body as Row[]
-  if (body && typeof body === 'object' && Array.isArray((body as Row)[key])) return (body as Row)[key] as Row[]
-  return []
-}
-
-function unwrap(body: Row, key: string): Row {
-  const inner = body[key]
-  return inner && typeof inner === 'object' && !Array.isArray(inner) ? (inner as Row) : body
 }
 
 function truncate(value: unknown, max: number): unknown {

@@ -1,4 +1,5 @@
 import { toInet } from '../db/inet'
+import { countActiveSessions } from '../sessions/store'
 import type { Queryable } from '../db/pool'
 import { ADMIN_ROLE } from '../../shared/access-token-claims'
 
@@ -64,10 +65,9 @@ export interface OverviewCounts {
 
 export async function countOverview(sql: Queryable, now: Date): Promise<OverviewCounts> {
   const since = new Date(now.getTime() - 24 * 3600 * 1000)
-  const [row]: [Record<keyof OverviewCounts, number>?] = await sql`
+  // An aggregate without GROUP BY always returns its one row.
+  const [events]: [Omit<OverviewCounts, 'activeSessions'>] = await sql`
     select
-      (select count(*)::int from sessions
-        where revoked_at is null and idle_expires_at > ${now} and absolute_expires_at > ${now}) as "activeSessions",
       count(*) filter (where event_type = 'session.created' and actor = 'user')::int as "logins",
       count(*) filter (where event_type = 'user.login_failed')::int as "failedLogins",
       count(*) filter (where event_type = 'session.refreshed')::int as "refreshes",
@@ -75,7 +75,7 @@ export async function countOverview(sql: Queryable, now: Date): Promise<Overview
       count(*) filter (where event_type = 'session.revoked')::int as "revocations"
     from audit_events
     where at > ${since} and at <= ${now}`
-  return row ?? { activeSessions: 0, logins: 0, failedLogins: 0, refreshes: 0, reuseDetections: 0, revocations: 0 }
+  return { activeSessions: await countActiveSessions(sql, now), ...events }
 }
 
 /** One hour of activity for the overview chart. */

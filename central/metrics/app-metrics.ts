@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { Sql } from 'postgres'
 import type { Clock } from '../clock'
-import { countActiveSessions } from './store'
+import { countActiveSessions } from '../sessions/store'
 
 export type LoginOutcome = 'ok' | 'failed' | 'throttled'
 export type RefreshOutcome = 'rotated' | 'grace_replay' | 'reuse_detected' | 'expired' | 'invalid'

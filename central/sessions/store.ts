@@ -207,6 +207,14 @@ export async function revokeAllUserSessions(
   })
 }
 
+/** Sessions that can still refresh: not revoked, within both idle and absolute lifetimes. */
+export async function countActiveSessions(sql: Queryable, now: Date): Promise<number> {
+  const [row]: [{ count: number }] = await sql`
+    select count(*)::int as count from sessions
+    where revoked_at is null and idle_expires_at > ${now} and absolute_expires_at > ${now}`
+  return row.count
+}
+
 /** Deletes sessions revoked or expired before `olderThan` (their tokens cascade). */
 export async function purgeEndedSessions(sql: Queryable, input: { olderThan: Date }): Promise<number> {
   const rows = await sql`

@@ -40,6 +40,8 @@ export interface AuditEvent {
   sessionId: string | null
   reason: string | null
   details: Record<string, unknown>
+  /** The user's current username (null for no user, or a user since deleted). */
+  username: string | null
 }
 
 /** Appends one event. Pass the transaction (`tx`) when the event belongs to a state change. */
@@ -65,16 +67,16 @@ export interface AuditQuery {
 export async function listAuditEvents(sql: Queryable, query: AuditQuery = {}): Promise<AuditEvent[]> {
   const limit = Math.min(Math.max(query.limit ?? 50, 1), 500)
   const rows = await sql<
-    { id: string; at: Date; event_type: AuditEventType; actor: string; user_id: string | null; session_id: string | null; reason: string | null; details: Record<string, unknown> }[]
+    { id: string; at: Date; event_type: AuditEventType; actor: string; user_id: string | null; session_id: string | null; reason: string | null; details: Record<string, unknown>; username: string | null }[]
   >`
-    select id, at, event_type, actor, user_id, session_id, reason, details
-    from audit_events
+    select e.id, e.at, e.event_type, e.actor, e.user_id, e.session_id, e.reason, e.details, u.username
+    from audit_events e left join users u on u.id = e.user_id
     where true
-      ${query.userId ? sql`and user_id = ${query.userId}` : sql``}
-      ${query.sessionId ? sql`and session_id = ${query.sessionId}` : sql``}
-      ${query.type ? sql`and event_type = ${query.type}` : sql``}
-      ${query.beforeId ? sql`and id < ${query.beforeId}` : sql``}
-    order by id desc
+      ${query.userId ? sql`and e.user_id = ${query.userId}` : sql``}
+      ${query.sessionId ? sql`and e.session_id = ${query.sessionId}` : sql``}
+      ${query.type ? sql`and e.event_type = ${query.type}` : sql``}
+      ${query.beforeId ? sql`and e.id < ${query.beforeId}` : sql``}
+    order by e.id desc
     limit ${limit}`
   return rows.map((r) => ({
     id: String(r.id),
@@ -85,5 +87,6 @@ export async function listAuditEvents(sql: Queryable, query: AuditQuery = {}): P
     sessionId: r.session_id,
     reason: r.reason,
     details: r.details,
+    username: r.username,
   }))
 }

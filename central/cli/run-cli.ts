@@ -244,7 +244,7 @@ const auditColumns: Column<Row>[] = [
   { header: 'at', value: (e) => e.at },
   { header: 'type', value: (e) => e.type },
   { header: 'actor', value: (e) => e.actor },
-  { header: 'user', value: (e) => e.user_id },
+  { header: 'user', value: (e) => e.username ?? e.user_id },
   { header: 'session', value: (e) => e.session_id },
   { header: 'reason', value: (e) => e.reason },
 ]

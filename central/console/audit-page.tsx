@@ -35,7 +35,6 @@ export interface AuditPageProps {
   admin: LayoutProps['admin']
   filter: AuditFilter
   events: AuditEvent[]
-  usernames: Map<string, string>
   /** Id to pass as `before` for the next (older) page, when there is one. */
   olderBefore?: string
   isFirstPage: boolean
@@ -43,7 +42,7 @@ export interface AuditPageProps {
 }
 
 /** The audit trail, newest first, filterable by user, session and type, keyset-paged. */
-export function AuditPage({ admin, filter, events, usernames, olderBefore, isFirstPage, error }: AuditPageProps) {
+export function AuditPage({ admin, filter, events, olderBefore, isFirstPage, error }: AuditPageProps) {
   const query = (extra: Record<string, string>) => {
     const params = new URLSearchParams()
     for (const [k, v] of Object.entries({ ...filter, ...extra })) if (v) params.set(k, v)
@@ -96,7 +95,7 @@ export function AuditPage({ admin, filter, events, usernames, olderBefore, isFir
             </thead>
             <tbody>
               {events.map((e) => {
-                const username = e.userId ? usernames.get(e.userId) : undefined
+                const username = e.username
                 return (
                   <tr>
                     <td>{formatInstant(e.at)}</td>

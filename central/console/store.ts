@@ -108,11 +108,3 @@ export async function listHourlyActivity(sql: Queryable, now: Date): Promise<Act
     order by h.hour_start`
   return rows.map((r) => ({ ...r }))
 }
-
-/** id → username for the users an audit page mentions (one query for the whole page). */
-export async function findUsernames(sql: Queryable, userIds: readonly string[]): Promise<Map<string, string>> {
-  if (userIds.length === 0) return new Map()
-  const rows = await sql<{ id: string; username: string }[]>`
-    select id, username from users where id = any(${[...new Set(userIds)]}::uuid[])`
-  return new Map(rows.map((r) => [r.id, r.username]))
-}

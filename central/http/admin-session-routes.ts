@@ -147,6 +147,7 @@ export function adminSessionRoutes(deps: AppDeps) {
             type: e.type,
             actor: e.actor,
             user_id: e.userId,
+            username: e.username,
             session_id: e.sessionId,
             reason: e.reason,
             details: e.details,

@@ -21,7 +21,6 @@ import {
   countOverview,
   deleteConsoleSession,
   findConsoleAdmin,
-  findUsernames,
   insertConsoleSession,
   listHourlyActivity,
   type ConsoleAdmin,
@@ -231,7 +230,7 @@ export function consoleRoutes({ sql, config, clock }: AppDeps) {
       type: c.req.query('type') ?? '',
     }
     const before = c.req.query('before') ?? ''
-    const render = (props: { events?: Awaited<ReturnType<typeof listAuditEvents>>; error?: string; usernames?: Map<string, string> }) => {
+    const render = (props: { events?: Awaited<ReturnType<typeof listAuditEvents>>; error?: string }) => {
       const events = props.events ?? []
       const page = events.slice(0, AUDIT_PAGE_SIZE)
       return c.html(
@@ -239,7 +238,6 @@ export function consoleRoutes({ sql, config, clock }: AppDeps) {
           admin={layoutAdmin(c)}
           filter={filter}
           events={page}
-          usernames={props.usernames ?? new Map()}
           olderBefore={events.length > AUDIT_PAGE_SIZE ? page[page.length - 1]?.id : undefined}
           isFirstPage={!before}
           error={props.error}
@@ -263,8 +261,7 @@ export function consoleRoutes({ sql, config, clock }: AppDeps) {
       beforeId: before || undefined,
       limit: AUDIT_PAGE_SIZE + 1,
     })
-    const usernames = await findUsernames(sql, events.flatMap((e) => (e.userId ? [e.userId] : [])))
-    return render({ events, usernames })
+    return render({ events })
   })
 
   // --- Signing keys ----------------------------------------------------------------------------

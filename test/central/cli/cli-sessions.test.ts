@@ -105,8 +105,9 @@ describe('portcullis audit', () => {
     expect(result.stdout).toContain(sid)
     expect(result.stdout).toContain('admin:api')
     expect(result.stdout).not.toContain('admin:other-type')
-    const json = JSON.parse((await runPortcullis(['audit', '--session', sid, '--json'], cli.env)).stdout)
-    expect(JSON.stringify(json)).toContain('session.revoked')
+    expect(result.stdout).toMatch(/session\.revoked\s+admin:api\s+alice\s/) // the user by name, not id
+    const json = JSON.parse((await runPortcullis(['audit', '--session', sid, '--json'], cli.env)).stdout) as { events: { type: string; username: string; user_id: string }[] }
+    expect(json.events[0]).toMatchObject({ type: 'session.revoked', username: 'alice', user_id: alice.id })
   })
 
   it('follows new events until interrupted', async () => {

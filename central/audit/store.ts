@@ -46,12 +46,24 @@ export interface AuditEvent {
 
 /** Appends one event. Pass the transaction (`tx`) when the event belongs to a state change. */
 export async function recordAuditEvent(sql: Queryable, event: AuditEventInput): Promise<void> {
-  await sql`
-    insert into audit_events (at, event_type, actor, user_id, session_id, reason, details)
-    values (${event.at}, ${event.type}, ${event.actor}, ${event.userId ?? null}, ${event.sessionId ?? null},
-            ${event.reason ?? null}, ${sql.json((event.details ?? {}) as never)})`
+  await recordAuditEvents(sql, [event])
+}
+
+/** Appends events in one statement, in order (one round trip however many sessions a revoke-all ends). */
+export async function recordAuditEvents(sql: Queryable, events: readonly AuditEventInput[]): Promise<void> {
+  if (events.length === 0) return
+  const rows = events.map((event) => ({
+    at: event.at,
+    event_type: event.type,
+    actor: event.actor,
+    user_id: event.userId ?? null,
+    session_id: event.sessionId ?? null,
+    reason: event.reason ?? null,
+    details: sql.json((event.details ?? {}) as never),
+  }))
+  await sql`insert into audit_events ${sql(rows, 'at', 'event_type', 'actor', 'user_id', 'session_id', 'reason', 'details')}`
   // Metrics are derived from the audit trail in one place (central/metrics/observe-http-request.ts).
-  observeAuditEvent(event)
+  for (const event of events) observeAuditEvent(event)
 }
 
 export interface AuditQuery {

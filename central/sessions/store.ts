@@ -1,5 +1,5 @@
 import type { Sql } from 'postgres'
-import { recordAuditEvent } from '../audit/store'
+import { recordAuditEvent, recordAuditEvents } from '../audit/store'
 import { toInet } from '../db/inet'
 import type { Queryable } from '../db/pool'
 import { sessionState, type RefreshTokenRecord, type SessionRecord, type SessionView } from './session-record'
@@ -192,17 +192,10 @@ export async function revokeAllUserSessions(
       returning id`
     const notBefore = new Date(Math.floor(input.now.getTime() / 1000) * 1000)
     await tx`update users set not_before = ${notBefore}, updated_at = ${input.now} where id = ${input.userId}`
-    for (const row of rows) {
-      await recordAuditEvent(tx, { type: 'session.revoked', at: input.now, actor: input.actor, userId: input.userId, sessionId: row.id, reason: input.reason })
-    }
-    await recordAuditEvent(tx, {
-      type: 'user.sessions_revoked',
-      at: input.now,
-      actor: input.actor,
-      userId: input.userId,
-      reason: input.reason,
-      details: { sessions: rows.length, notBefore },
-    })
+    await recordAuditEvents(tx, [
+      ...rows.map((row) => ({ type: 'session.revoked' as const, at: input.now, actor: input.actor, userId: input.userId, sessionId: row.id, reason: input.reason })),
+      { type: 'user.sessions_revoked', at: input.now, actor: input.actor, userId: input.userId, reason: input.reason, details: { sessions: rows.length, notBefore } },
+    ])
     return rows.length
   })
 }

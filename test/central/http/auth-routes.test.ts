@@ -123,8 +123,10 @@ describe('caller endpoints with a Bearer access token', () => {
     }
     const [row] = await db.sql<{ not_before: Date | null }[]>`select not_before from users where id = ${user.id}`
     expect(row!.not_before).not.toBeNull()
-    const events = await db.sql`select 1 from audit_events where user_id = ${user.id} and event_type = 'session.revoked' and actor = 'user'`
-    expect(events).toHaveLength(3)
+    const events = await db.sql<{ session_id: string }[]>`select session_id from audit_events where user_id = ${user.id} and event_type = 'session.revoked' and actor = 'user'`
+    expect(events.map((e) => e.session_id).sort()).toEqual(sessions.map((s) => decodeJwt(s.access_token).sid).sort())
+    const [summary] = await db.sql<{ details: { sessions: number } }[]>`select details from audit_events where user_id = ${user.id} and event_type = 'user.sessions_revoked'`
+    expect(summary!.details.sessions).toBe(3)
   })
 
   it('revokes one of the caller\'s own sessions, but not another user\'s', async () => {

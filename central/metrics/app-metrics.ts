@@ -3,9 +3,11 @@ import type { Sql } from 'postgres'
 import type { Clock } from '../clock'
 import { countActiveSessions } from '../sessions/store'
 
-export type LoginOutcome = 'ok' | 'failed' | 'throttled'
-export type RefreshOutcome = 'rotated' | 'grace_replay' | 'reuse_detected' | 'expired' | 'invalid'
-export type DatabaseErrorKind = 'unavailable' | 'query'
+/** Label values of the counters; each is pre-created at 0 (below). */
+const LOGIN_OUTCOMES = ['ok', 'failed', 'throttled'] as const
+const REFRESH_OUTCOMES = ['rotated', 'grace_replay', 'reuse_detected', 'expired', 'invalid'] as const
+const DATABASE_ERROR_KINDS = ['unavailable', 'query'] as const
+export type RefreshOutcome = (typeof REFRESH_OUTCOMES)[number]
 
 /**
  * Every Prometheus metric central exposes, on a Registry of its own per app instance (never
@@ -63,9 +65,9 @@ export function createAppMetrics(deps: AppMetricsDeps): AppMetrics {
     registers: [registry],
   })
   // Pre-create the label sets ops alert on, so a rate() sees 0 rather than "no data".
-  for (const outcome of ['ok', 'failed', 'throttled'] as const) logins.labels(outcome).inc(0)
-  for (const outcome of ['rotated', 'grace_replay', 'reuse_detected', 'expired', 'invalid'] as const) refreshes.labels(outcome).inc(0)
-  for (const kind of ['unavailable', 'query'] as const) databaseErrors.labels(kind).inc(0)
+  for (const outcome of LOGIN_OUTCOMES) logins.labels(outcome).inc(0)
+  for (const outcome of REFRESH_OUTCOMES) refreshes.labels(outcome).inc(0)
+  for (const kind of DATABASE_ERROR_KINDS) databaseErrors.labels(kind).inc(0)
 
   new Gauge({
     name: 'portcullis_db_pool_max_connections',

@@ -134,6 +134,18 @@ describe('POST /oauth/token — reuse detection', () => {
     expect(new Date(event!.details.reuse.at).getTime() - new Date(event!.details.rotation.at).getTime()).toBe(11_000)
   })
 
+  it('records the address of both presenters behind a trusted proxy', async () => {
+    const proxied = await buildCentralApp(db.sql, { env: { TRUST_PROXY: 'true' }, clock: t.clock })
+    const first = await startSession(proxied.deps, { user, userAgent: 'test-agent', ip: '10.0.0.1', actor: 'user' })
+    await ok(await refresh(proxied, first.refreshToken, {}, { 'X-Forwarded-For': '198.51.100.7' }))
+    t.clock.advance(11)
+    expect((await refresh(proxied, first.refreshToken, {}, { 'X-Forwarded-For': '203.0.113.66, 10.0.0.2' })).status).toBe(400)
+    const [event] = await db.sql<{ details: { rotation: { ip: string }; reuse: { ip: string } } }[]>`
+      select details from audit_events where event_type = 'session.reuse_detected' and session_id = ${first.sessionId}`
+    expect(event!.details.rotation.ip).toBe('198.51.100.7')
+    expect(event!.details.reuse.ip).toBe('203.0.113.66')
+  })
+
   it('lets no refresh succeed after a racing revoke commits', async () => {
     const first = await signIn()
     const now = t.clock()

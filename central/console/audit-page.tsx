@@ -1,6 +1,6 @@
 import type { AuditEvent, AuditEventType } from '../audit/store'
 import { formatInstant } from './format'
-import { Layout, Notice, type LayoutProps } from './layout'
+import { Layout, Notice, userPath, type LayoutProps } from './layout'
 
 // A record over the union, so tsc fails here when a new event type is added but not offered.
 const EVENT_TYPE_OPTIONS: Record<AuditEventType, true> = {
@@ -101,7 +101,7 @@ export function AuditPage({ admin, filter, events, olderBefore, isFirstPage, err
                     <td>{formatInstant(e.at)}</td>
                     <td class="mono">{e.type}</td>
                     <td>{e.actor}</td>
-                    <td>{username ? <a href={`/console/users/${encodeURIComponent(username)}`}>{username}</a> : e.userId ? <span class="mono">{e.userId.slice(0, 8)}</span> : '—'}</td>
+                    <td>{username ? <a href={userPath(username)}>{username}</a> : e.userId ? <span class="mono">{e.userId.slice(0, 8)}</span> : '—'}</td>
                     <td class="mono">{e.sessionId ? <a href={query({ session: e.sessionId, before: '' })}>{e.sessionId.slice(0, 8)}</a> : '—'}</td>
                     <td>{e.reason ?? '—'}</td>
                     <td class="mono ua">{Object.keys(e.details ?? {}).length ? JSON.stringify(e.details) : '—'}</td>

@@ -1,6 +1,6 @@
 import type { SigningKeyView } from '../tokens/signing-keys'
 import { formatInstant } from './format'
-import { CsrfField, Layout, Notice, type LayoutProps } from './layout'
+import { CsrfField, Layout, Notice, StateBadge, type LayoutProps } from './layout'
 
 export interface KeysPageProps {
   admin: NonNullable<LayoutProps['admin']>
@@ -69,7 +69,7 @@ export function KeysPage({ admin, keys, publishAheadSeconds, notice, error }: Ke
               <tr>
                 <td class="mono">{k.kid}</td>
                 <td>
-                  <span class={`badge ${k.state}`}>{k.state}</span>
+                  <StateBadge state={k.state} />
                 </td>
                 <td>{k.alg}</td>
                 <td>{k.published ? 'yes' : 'no'}</td>

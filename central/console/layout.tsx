@@ -66,6 +66,16 @@ export function Layout({ title, admin, section, children }: LayoutProps) {
   )
 }
 
+/** The console page of one user. */
+export function userPath(username: string): string {
+  return `/console/users/${encodeURIComponent(username)}`
+}
+
+/** A state shown as a coloured label (the CSS has one colour per state). */
+export function StateBadge({ state }: { state: string }) {
+  return <span class={`badge ${state}`}>{state}</span>
+}
+
 /** Hidden CSRF field every console form carries. */
 export function CsrfField({ token }: { token: string }) {
   return <input type="hidden" name="_csrf" value={token} />

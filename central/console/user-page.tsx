@@ -1,7 +1,7 @@
 import type { SessionView } from '../sessions/session-record'
 import type { UserRecord } from '../users/user-record'
 import { formatInstant, formatList } from './format'
-import { CsrfField, Layout, Notice, type LayoutProps } from './layout'
+import { CsrfField, Layout, Notice, StateBadge, userPath, type LayoutProps } from './layout'
 
 export interface UserPageProps {
   admin: NonNullable<LayoutProps['admin']>
@@ -13,13 +13,13 @@ export interface UserPageProps {
 
 /** One user: grants, enabled flag (disable/enable), sessions with revoke and revoke all. */
 export function UserPage({ admin, user, sessions, notice, error }: UserPageProps) {
-  const base = `/console/users/${encodeURIComponent(user.username)}`
+  const base = userPath(user.username)
   const active = sessions.filter((s) => s.state === 'active')
   return (
     <Layout title={user.username} admin={admin} section="users">
       <h1>
         User {user.username}{' '}
-        <span class={`badge ${user.enabled ? 'enabled' : 'disabled'}`}>{user.enabled ? 'enabled' : 'disabled'}</span>
+        <StateBadge state={user.enabled ? 'enabled' : 'disabled'} />
       </h1>
       <Notice text={notice} />
       <Notice kind="error" text={error} />
@@ -92,7 +92,7 @@ export function UserPage({ admin, user, sessions, notice, error }: UserPageProps
                       </a>
                     </td>
                     <td>
-                      <span class={`badge ${s.state}`}>{s.state}</span>
+                      <StateBadge state={s.state} />
                       {s.revokedReason && <div class="muted">{s.revokedReason}</div>}
                     </td>
                     <td class="ua">{s.userAgent ?? '—'}</td>

@@ -1,5 +1,5 @@
 import { formatInstant, formatList } from './format'
-import { Layout, type LayoutProps } from './layout'
+import { Layout, StateBadge, userPath, type LayoutProps } from './layout'
 import type { UserRecord } from '../users/user-record'
 
 /** Search users by username prefix. */
@@ -35,10 +35,10 @@ export function UsersPage({ admin, prefix, users }: { admin: LayoutProps['admin'
               {users.map((user) => (
                 <tr>
                   <td>
-                    <a href={`/console/users/${encodeURIComponent(user.username)}`}>{user.username}</a>
+                    <a href={userPath(user.username)}>{user.username}</a>
                   </td>
                   <td>
-                    <span class={`badge ${user.enabled ? 'enabled' : 'disabled'}`}>{user.enabled ? 'enabled' : 'disabled'}</span>
+                    <StateBadge state={user.enabled ? 'enabled' : 'disabled'} />
                   </td>
                   <td>{formatList(user.roles)}</td>
                   <td>{formatList(user.audiences)}</td>

@@ -15,6 +15,7 @@ import {
 } from '../console/console-session'
 import { CONSOLE_CSS } from '../console/console-styles'
 import { KeysPage } from '../console/keys-page'
+import { userPath } from '../console/layout'
 import { OverviewPage } from '../console/overview-page'
 import { MessagePage, SignInPage } from '../console/sign-in-page'
 import {
@@ -292,10 +293,6 @@ export function consoleRoutes({ sql, config, clock }: AppDeps) {
 }
 
 const SIGN_IN_FAILED = 'Sign-in failed: wrong username or password, or the account may not use the console.'
-
-function userPath(username: string): string {
-  return `/console/users/${encodeURIComponent(username)}`
-}
 
 function str(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { ADMIN_ROLE } from '../../../shared/access-token-claims'
 import { listAuditEvents, recordAuditEvent, type AuditEventType } from '../../../central/audit/store'
 import { formatInstant } from '../../../central/console/format'
+import { countOverview } from '../../../central/console/store'
 import { findSession } from '../../../central/sessions/store'
 import { buildCentralApp, type CentralTestApp } from '../../support/central-app'
 import { createTestDatabase, type TestDatabase } from '../../support/database'
@@ -129,7 +130,13 @@ describe('console pages', () => {
     await insertLiveSession(db.sql, alice.id, t.clock())
     const browser = await signedInBrowser()
     const html = await (await browser.get('/console/')).text()
-    expect(html).toContain('Active sessions')
+    // The page shows the numbers the store counts at this moment, each under its label.
+    const counts = await countOverview(db.sql, t.clock())
+    expect(counts.activeSessions).toBeGreaterThan(0)
+    const card = (label: string) => new RegExp(`<div class="n">(\\d+)</div><div class="l">${label.replace(/[()]/g, '\\$&')}</div>`).exec(html)?.[1]
+    expect(card('Active sessions')).toBe(String(counts.activeSessions))
+    expect(card('Logins (24 h)')).toBe(String(counts.logins))
+    expect(card('Revocations (24 h)')).toBe(String(counts.revocations))
     expect(html).toMatch(/<svg[^>]*class="chart"/)
   })
 

@@ -3,7 +3,7 @@ import type { Context } from 'hono'
 import { Forbidden, InvalidRequest, NotFound } from '../../shared/errors'
 import { listAuditEvents } from '../audit/store'
 import { startSession } from '../sessions/create-session'
-import { findOrCreateExternalSubject, findSession, findSubjectByUsername, listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
+import { findOrCreateExternalSubject, findSubjectByUsername, listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
 import { listSigningKeys, rotateSigningKey } from '../tokens/signing-keys'
 import { ADMIN_ERRORS, ADMIN_SECURITY, UsernameSchema } from './admin-openapi'
 import type { AppDeps } from './app-deps'
@@ -87,9 +87,9 @@ export function adminSessionRoutes(deps: AppDeps) {
     async (c) => {
       const now = deps.clock()
       const { id } = c.req.valid('param')
-      if (!(await findSession(sql, id, now))) throw new NotFound('no such session')
-      const revoked = await revokeSession(sql, { sessionId: id, actor: ADMIN_API_ACTOR, reason: c.req.valid('query').reason ?? 'revoked by admin', now })
-      return c.json({ revoked }, 200)
+      const result = await revokeSession(sql, { sessionId: id, actor: ADMIN_API_ACTOR, reason: c.req.valid('query').reason ?? 'revoked by admin', now })
+      if (result === 'not_found') throw new NotFound('no such session')
+      return c.json({ revoked: result === 'revoked' }, 200)
     },
   )
 

@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi'
 import { NotFound } from '../../shared/errors'
 import { DEFAULT_CLIENT_ID, startSession } from '../sessions/create-session'
 import { hashRefreshToken, looksLikeRefreshToken } from '../sessions/refresh-token'
-import { findSessionIdByTokenHash, findSession, listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
+import { findSessionIdByTokenHash, listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
 import type { SessionView } from '../sessions/session-record'
 import { authenticateUser } from '../users/authenticate-user'
 import type { AppDeps } from './app-deps'
@@ -184,10 +184,9 @@ export function authRoutes(deps: AppDeps) {
     const { claims } = await authenticateCaller(c, deps)
     const now = deps.clock()
     const { id } = c.req.valid('param')
-    const session = await findSession(sql, id, now)
     // Another user's session is "not found": its existence is none of the caller's business.
-    if (!session || session.userId !== claims.sub) throw new NotFound('no such session')
-    await revokeSession(sql, { sessionId: id, actor: 'user', reason: 'revoked by user', now })
+    const result = await revokeSession(sql, { sessionId: id, userId: claims.sub, actor: 'user', reason: 'revoked by user', now })
+    if (result === 'not_found') throw new NotFound('no such session')
     return c.body(null, 204)
   })
 

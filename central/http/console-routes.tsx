@@ -29,7 +29,7 @@ import {
 import { UserPage } from '../console/user-page'
 import { UsersPage } from '../console/users-page'
 import type { Config } from '../config'
-import { findSession, listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
+import { listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
 import { listSigningKeys, rotateSigningKey } from '../tokens/signing-keys'
 import { authenticateUser } from '../users/authenticate-user'
 import { changeUser } from '../users/change-user'
@@ -196,11 +196,8 @@ export function consoleRoutes({ sql, config, clock }: AppDeps) {
     const username = c.req.param('username')
     const sessionId = c.req.param('sessionId')
     const user = await findUserByUsername(sql, username)
-    const session = user && UUID.test(sessionId) ? await findSession(sql, sessionId, clock()) : undefined
-    if (!user || !session || session.userId !== user.id) {
-      return c.html(<MessagePage title="No such session" text="This user has no session with this id." />, 404)
-    }
-    await revokeSession(sql, { sessionId, actor: actorOf(c), reason: 'revoked in console', now: clock() })
+    const result = user && UUID.test(sessionId) ? await revokeSession(sql, { sessionId, userId: user.id, actor: actorOf(c), reason: 'revoked in console', now: clock() }) : 'not_found'
+    if (result === 'not_found') return c.html(<MessagePage title="No such session" text="This user has no session with this id." />, 404)
     return c.redirect(`${userPath(username)}?done=revoked&session=${sessionId}`, 303)
   })
 

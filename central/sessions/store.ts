@@ -134,21 +134,29 @@ async function markSessionRevoked(tx: Queryable, sessionId: string, now: Date, r
   return row && { userId: row.user_id }
 }
 
+/** What `revokeSession` found: it revoked the session, the session had already been revoked, or there is none (of that user). */
+export type RevokeSessionResult = 'revoked' | 'already_revoked' | 'not_found'
+
 /**
  * Revokes one session (its whole refresh chain) and records who and why, in one transaction.
- * Returns false when the session is unknown or already revoked (nothing changes).
+ * With `userId`, only a session of that user counts: another user's is `not_found`.
  * Pass a transaction to make it part of a larger change.
  * @see https://www.rfc-editor.org/rfc/rfc7009
  */
 export async function revokeSession(
   sql: Queryable,
-  input: { sessionId: string; actor: string; reason: string; now: Date },
-): Promise<boolean> {
+  input: { sessionId: string; userId?: string; actor: string; reason: string; now: Date },
+): Promise<RevokeSessionResult> {
   return inTransaction(sql, async (tx) => {
-    const revoked = await markSessionRevoked(tx, input.sessionId, input.now, input.reason, input.actor)
-    if (!revoked) return false
-    await recordAuditEvent(tx, { type: 'session.revoked', at: input.now, actor: input.actor, userId: revoked.userId, sessionId: input.sessionId, reason: input.reason })
-    return true
+    const [session]: [{ user_id: string; revoked: boolean }?] = await tx`
+      select user_id, revoked_at is not null as revoked from sessions
+      where id = ${input.sessionId} ${input.userId === undefined ? tx`` : tx`and user_id = ${input.userId}`}
+      for update`
+    if (!session) return 'not_found'
+    if (session.revoked) return 'already_revoked'
+    await markSessionRevoked(tx, input.sessionId, input.now, input.reason, input.actor)
+    await recordAuditEvent(tx, { type: 'session.revoked', at: input.now, actor: input.actor, userId: session.user_id, sessionId: input.sessionId, reason: input.reason })
+    return 'revoked'
   })
 }
 

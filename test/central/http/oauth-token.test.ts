@@ -151,7 +151,7 @@ describe('POST /oauth/token — reuse detection', () => {
     const now = t.clock()
     let pending: Promise<Response>[] = []
     await db.sql.begin(async (tx) => {
-      expect(await revokeSession(tx, { sessionId: first.sessionId, actor: 'admin:test', reason: 'race', now })).toBe(true)
+      expect(await revokeSession(tx, { sessionId: first.sessionId, actor: 'admin:test', reason: 'race', now })).toBe('revoked')
       // Refreshes start while the revoke is uncommitted: they must wait on the session lock.
       pending = Array.from({ length: 5 }, async () => refresh(t, first.refreshToken))
       for (;;) {

@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres'
+import type { Queryable } from '../db/pool'
 
 export interface RevokedSession {
   sessionId: string
@@ -21,7 +22,7 @@ export interface RecentRevocations {
  * count catches a late commit), an entry ageing out lowers a count and moves a minimum. So
  * this one index-only aggregate can stand for the whole feed's version.
  */
-export async function findRevocationsVersionInputs(sql: Sql, since: Date): Promise<string> {
+export async function findRevocationsVersionInputs(sql: Queryable, since: Date): Promise<string> {
   const [row] = await sql<{ inputs: string }[]>`
     select concat_ws('|',
       (select concat_ws(',', count(*), min(revoked_at), max(revoked_at)) from sessions where revoked_at > ${since}),
@@ -35,7 +36,7 @@ export async function findRevocationsVersionInputs(sql: Sql, since: Date): Promi
  * ended (their not-before marker). Both come from indexed columns the session store already
  * writes, so no path that ends a session can forget to feed the edge.
  */
-export async function findRevocationsSince(sql: Sql, since: Date): Promise<RecentRevocations> {
+export async function findRevocationsSince(sql: Queryable, since: Date): Promise<RecentRevocations> {
   const sessions = await sql<{ id: string; revoked_at: Date }[]>`
     select id, revoked_at from sessions where revoked_at > ${since} order by revoked_at, id`
   const users = await sql<{ id: string; not_before: Date }[]>`
@@ -50,6 +51,6 @@ export async function findRevocationsSince(sql: Sql, since: Date): Promise<Recen
  * Runs `read` in one read-only REPEATABLE READ snapshot, so a feed's version and its entries
  * describe the same set of revocations even while other instances revoke concurrently.
  */
-export function inFeedSnapshot<T>(sql: Sql, read: (tx: Sql) => Promise<T>): Promise<T> {
-  return sql.begin('isolation level repeatable read read only', (tx) => read(tx as unknown as Sql)) as Promise<T>
+export function inFeedSnapshot<T>(sql: Sql, read: (tx: Queryable) => Promise<T>): Promise<T> {
+  return sql.begin('isolation level repeatable read read only', (tx) => read(tx)) as Promise<T>
 }

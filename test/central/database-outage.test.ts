@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import type { Server } from 'node:http'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -174,6 +174,29 @@ function refresh(refreshToken: string): Promise<Response> {
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+describe('database that accepts connections but never answers', () => {
+  it('answers 503 temporarily_unavailable once the connect timeout passes, instead of hanging', async () => {
+    const held: Socket[] = []
+    const silent = createServer((socket) => void held.push(socket))
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    const sql = createPool(`postgres://nobody:secret@127.0.0.1:${(silent.address() as AddressInfo).port}/none`, { max: 1, connectTimeoutSeconds: 1 })
+    try {
+      const app = createApp({ sql, config: loadConfig({ ADMIN_TOKEN: ADMIN_TOKEN }), clock: () => new Date() })
+      const response = await app.request('/auth/login', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ username: 'anyone', password: PASSWORD }),
+      })
+      expect(response.status).toBe(503)
+      expect(await response.json()).toMatchObject({ error: 'temporarily_unavailable' })
+    } finally {
+      await sql.end({ timeout: 0 })
+      silent.close()
+      for (const socket of held) socket.destroy()
+    }
+  })
+})
 
 /** Waits for a condition the load reaches by itself (bounded by the test's timeout). */
 async function until(condition: () => boolean): Promise<void> {

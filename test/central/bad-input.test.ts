@@ -187,6 +187,27 @@ describe('SQL-looking and hostile strings', () => {
   )
 })
 
+describe('client addresses', () => {
+  it('logs in and refreshes from an IPv6 address with a zone index, storing the address without it', async () => {
+    // PostgreSQL's inet refuses `%eth0` (22P02); a peer on a link-local address must still log in.
+    const behindProxy = await buildCentralApp(db.sql, { env: { TRUST_PROXY: 'true' } })
+    await insertTestUser(db.sql, { username: 'link-local', password: PASSWORD })
+    const from = { 'X-Forwarded-For': 'fe80::1%eth0' }
+    const login = await behindProxy.app.request('/auth/login', { ...json({ username: 'link-local', password: PASSWORD }), headers: { 'Content-Type': 'application/json', ...from } })
+    expect(login.status).toBe(200)
+    const { refresh_token } = (await login.json()) as { refresh_token: string }
+    const refreshed = await behindProxy.app.request('/oauth/token', {
+      ...form({ grant_type: 'refresh_token', refresh_token }),
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...from },
+    })
+    expect(refreshed.status).toBe(200)
+    const [session] = await db.sql<{ ip: string; rotated_ip: string | null }[]>`
+      select host(s.ip) as ip, (select host(t.rotated_ip) from refresh_tokens t where t.session_id = s.id and t.rotated_ip is not null) as rotated_ip
+      from sessions s join users u on u.id = s.user_id where u.username = 'link-local'`
+    expect(session).toEqual({ ip: 'fe80::1', rotated_ip: 'fe80::1' })
+  })
+})
+
 /** Everything central writes to the console or stdout/stderr until `restore()`. */
 function captureLogs(): { lines: string[]; restore(): void } {
   const lines: string[] = []

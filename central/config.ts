@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { feedWindowSeconds } from './revocations/build-feed'
 
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback)
 const optionalSecret = (minLength: number) =>
@@ -22,7 +23,7 @@ const ConfigSchema = z.object({
   REFRESH_IDLE_TTL_SECONDS: seconds(30 * 24 * 3600),
   REFRESH_ABSOLUTE_TTL_SECONDS: seconds(90 * 24 * 3600),
   REFRESH_GRACE_SECONDS: z.coerce.number().int().min(0).default(10),
-  /** Revoked/expired sessions and old audit-free rows are purged after this long. */
+  /** Revoked/expired sessions and old audit-free rows are purged after this long. At least ACCESS_TOKEN_TTL_SECONDS + CLOCK_TOLERANCE_SECONDS (checked in loadConfig). */
   SESSION_RETENTION_SECONDS: seconds(30 * 24 * 3600),
   /** Encrypts signing keys at rest. Required in production; a fixed local value otherwise. */
   KEY_ENCRYPTION_SECRET: optionalSecret(32),
@@ -77,8 +78,20 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`)
   }
   const config = parsed.data
+  const problems: string[] = []
   if (config.NODE_ENV === 'production' && !config.KEY_ENCRYPTION_SECRET) {
-    throw new ConfigError('invalid configuration:\n  KEY_ENCRYPTION_SECRET: required when NODE_ENV=production')
+    problems.push('KEY_ENCRYPTION_SECRET: required when NODE_ENV=production')
   }
+  // The purge deletes revoked sessions older than the retention, and the edge feed lists only the
+  // sessions still there; a revoked session's access token stays valid for the feed's window. A
+  // shorter retention would drop a revocation from the feed while its token still passes the edge.
+  const feedWindow = feedWindowSeconds(config.ACCESS_TOKEN_TTL_SECONDS, config.CLOCK_TOLERANCE_SECONDS)
+  if (config.SESSION_RETENTION_SECONDS < feedWindow) {
+    problems.push(
+      `SESSION_RETENTION_SECONDS: must be at least ACCESS_TOKEN_TTL_SECONDS + CLOCK_TOLERANCE_SECONDS (${feedWindow}), ` +
+        'or revoked sessions are purged from the revocation feed while their access tokens are still valid',
+    )
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.map((line) => `  ${line}`).join('\n')}`)
   return config
 }

@@ -73,6 +73,19 @@ describe('loadConfig', () => {
     expect(loadConfig({ NODE_ENV: 'production', KEY_ENCRYPTION_SECRET: 'x'.repeat(32) }).NODE_ENV).toBe('production')
   })
 
+  it('refuses a session retention shorter than the revocation feed window, naming both settings', () => {
+    // Feed window = ACCESS_TOKEN_TTL_SECONDS + CLOCK_TOLERANCE_SECONDS = 930: a revoked session purged
+    // sooner would leave the feed while its access token is still accepted.
+    const message = messageOf({ ACCESS_TOKEN_TTL_SECONDS: '900', CLOCK_TOLERANCE_SECONDS: '30', SESSION_RETENTION_SECONDS: '929' })
+    expect(message).toMatch(/^\s+SESSION_RETENTION_SECONDS: /m)
+    expect(message).toContain('ACCESS_TOKEN_TTL_SECONDS + CLOCK_TOLERANCE_SECONDS (930)')
+    expect(loadConfig({ ACCESS_TOKEN_TTL_SECONDS: '900', CLOCK_TOLERANCE_SECONDS: '30', SESSION_RETENTION_SECONDS: '930' }).SESSION_RETENTION_SECONDS).toBe(930)
+  })
+
+  it('refuses a longer access-token lifetime that the default retention no longer covers', () => {
+    expect(messageOf({ ACCESS_TOKEN_TTL_SECONDS: String(31 * 24 * 3600) })).toContain('SESSION_RETENTION_SECONDS')
+  })
+
   it('never echoes the rejected value of a secret', () => {
     expect(messageOf({ ADMIN_TOKEN: 'short-secret' })).not.toContain('short-secret')
   })

@@ -24,7 +24,13 @@ export interface ThrottleLimits {
   windowSeconds: number
 }
 
-export const usernameKey = (username: string) => `user:${username.toLowerCase()}`
+/**
+ * The username exactly as typed, not lower-cased: user lookup is exact (`Victim` and `victim` can
+ * be two accounts), so the exact name is what identifies the account under attack. A folded key
+ * let an attacker who owns `victim` clear the count of `Victim` with their own successful login
+ * between guesses. Exact keys give no extra guesses either: a case variant is another account.
+ */
+export const usernameKey = (username: string) => `user:${username}`
 export const ipKey = (ip: string) => `ip:${ip || 'unknown'}`
 
 /** Throttled when any key's count (this attempt included) exceeds its limit. */

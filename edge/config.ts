@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { DEFAULT_IDENTITY_HEADER_PREFIX } from '../shared/identity-headers'
 import { REVOCATION_FEED_PATH } from '../shared/revocation-feed'
 import type { RevocationFeedSettings } from './revocations'
+import { routeComparisonForm } from './routes'
 
 /**
  * One entry of the route table as written in `ROUTES` (JSON). A path prefix, optionally limited to
@@ -9,10 +10,12 @@ import type { RevocationFeedSettings } from './revocations'
  */
 export const RouteEntrySchema = z
   .strictObject({
-    /** Path prefix, normalized (no `.`/`..` segments, no `//`, nothing percent-encoded). */
+    /** Path prefix, normalized (no `.`/`..` segments, no `//`, nothing percent-encoded, no `;`). */
     prefix: z
       .string()
       .regex(/^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/, 'must start with "/" and contain only plain path characters')
+      // Request paths are matched without their `;…` parameters, so such a prefix would never match.
+      .refine((prefix) => !prefix.includes(';'), 'must not contain ";" (path parameters are ignored when routes are matched)')
       .refine((prefix) => !prefix.includes('//'), 'must not contain "//"')
       .refine((prefix) => !prefix.split('/').some((segment) => segment === '.' || segment === '..'), 'must not contain "." or ".." segments'),
     /** Origin the request is forwarded to; the request path is appended unchanged. */
@@ -112,7 +115,10 @@ const EnvSchema = z
 /** A route after validation, with its position in `ROUTES` kept for logs and error messages. */
 export interface Route {
   index: number
+  /** As written in `ROUTES`; shown in logs and errors. */
   prefix: string
+  /** `prefix` in the form `matchRoute` compares (`routeComparisonForm`: ASCII lower-case). */
+  matchPrefix: string
   origin: string
   methods: string[] | undefined
   public: boolean
@@ -179,18 +185,29 @@ export function parseEdgeConfig(env: Record<string, unknown>): EdgeConfig {
       return
     }
     const route = result.data
-    if (CENTRAL_PREFIXES.some((central) => route.prefix.startsWith(central))) {
+    const matchPrefix = routeComparisonForm(route.prefix)
+    // Compared in the matching form: `/OAuth/token/` would otherwise take central's `/oauth/token`.
+    if (CENTRAL_PREFIXES.some((central) => matchPrefix.startsWith(central))) {
       problems.push(`ROUTES[${index}]${prefixLabel}.prefix: is reserved for central (${CENTRAL_PREFIXES.join(', ')})`)
       return
     }
-    const clash = routes.find((other) => other.prefix === route.prefix && methodsOverlap(other.methods, route.methods))
-    if (clash) {
+    const clash = routes.find((other) => other.matchPrefix === matchPrefix && methodsOverlap(other.methods, route.methods))
+    if (clash?.prefix === route.prefix) {
       problems.push(`ROUTES[${index}]${prefixLabel}: duplicates ROUTES[${clash.index}] for the same prefix and methods`)
+      return
+    }
+    if (clash) {
+      // Both would match the same requests, and which one wins would depend on the table's order.
+      problems.push(
+        `ROUTES[${index}]${prefixLabel}: differs only in letter case from ROUTES[${clash.index}] (prefix ${JSON.stringify(clash.prefix)}) ` +
+          'with overlapping methods; routes are matched case-insensitively, so which one applies would be ambiguous',
+      )
       return
     }
     routes.push({
       index,
       prefix: route.prefix,
+      matchPrefix,
       origin: new URL(route.origin).origin,
       methods: route.methods,
       public: route.public,
@@ -207,6 +224,7 @@ export function parseEdgeConfig(env: Record<string, unknown>): EdgeConfig {
     routes.push({
       index: -1,
       prefix,
+      matchPrefix: prefix,
       origin: centralOrigin,
       methods: undefined,
       public: true,

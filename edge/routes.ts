@@ -3,20 +3,26 @@ import type { Route } from './config'
 
 /** Characters RFC 3986 §2.3 calls unreserved: their percent-encoding means the same as the character. */
 const UNRESERVED = /[A-Za-z0-9\-._~]/
-/** What the full normalization below looks at; a path without any of it is already normal. */
-const NEEDS_NORMALIZING = /[%\\]|\/\/|\/\./
+/**
+ * What the full normalization below looks at; a path without any of it is already normal. A `;`
+ * starts path parameters (RFC 3986 §3.3), which some origins drop before resolving the segment.
+ */
+const NEEDS_NORMALIZING = /[%\\;]|\/\/|\/\./
 
 /**
  * Brings a request path to the one form the edge matches and forwards (RFC 3986 §6.2.2):
  * percent-encoded unreserved characters are decoded, other escapes upper-cased. Anything that could
  * make the origin see a different path than the edge authorized is rejected instead of guessed at:
- * `.`/`..` segments (also as `%2e`), encoded `/` or `\` (`%2f`, `%5c`, and double-encoded `%252f`),
- * a raw `\`, and empty segments (`//`). The caller forwards exactly the returned path.
+ * `.`/`..` segments (also as `%2e`, and with `;…` parameters: Tomcat, Jetty and Spring drop those
+ * and then resolve `..;` as `..`), encoded `/` or `\` (`%2f`, `%5c`, and double-encoded `%252f`),
+ * a raw `\`, and empty segments (`//`, or `/;x/`, which those origins merge away). The caller
+ * forwards exactly the returned path, parameters and letter case included; `matchRoute` compares
+ * its `routeComparisonForm`.
  * @see https://www.rfc-editor.org/rfc/rfc3986#section-6.2.2
  */
 export function normalizeRequestPath(rawPath: string): string {
   if (!rawPath.startsWith('/')) throw new InvalidRequest('request path must be absolute')
-  // Most paths have nothing to normalize or refuse: no escape, backslash, `//` or `/.` at all.
+  // Most paths have nothing to normalize or refuse: no escape, backslash, `;`, `//` or `/.` at all.
   if (!NEEDS_NORMALIZING.test(rawPath)) return rawPath
   if (rawPath.includes('\\')) throw new InvalidRequest('request path must not contain a backslash')
   let normalized = ''
@@ -38,24 +44,51 @@ export function normalizeRequestPath(rawPath: string): string {
   }
   const segments = normalized.split('/')
   for (let i = 1; i < segments.length; i++) {
-    const segment = segments[i]!
-    if (segment === '.' || segment === '..') throw new InvalidRequest('request path must not contain dot segments')
-    if (segment === '' && i < segments.length - 1) throw new InvalidRequest('request path must not contain empty segments')
+    const name = withoutPathParameters(segments[i]!)
+    if (name === '.' || name === '..') throw new InvalidRequest('request path must not contain dot segments')
+    if (name === '' && i < segments.length - 1) throw new InvalidRequest('request path must not contain empty segments')
   }
   return normalized
 }
 
+/** A segment without its `;…` parameters (RFC 3986 §3.3), as Tomcat, Jetty and Spring read it. */
+function withoutPathParameters(segment: string): string {
+  const parameters = segment.indexOf(';')
+  return parameters === -1 ? segment : segment.slice(0, parameters)
+}
+
+/** What `routeComparisonForm` changes; an all-lower-case path without `;` is its own form. */
+const NEEDS_COMPARISON_FORM = /[A-Z;]/
+
+/**
+ * The form of a normalized path (or a route prefix) that routes are matched on: every segment's
+ * `;…` parameters removed and ASCII letters lower-cased. Origin frameworks disagree on both: Express
+ * and ASP.NET Core route `/api/Orders` to the `/api/orders` handler, Tomcat, Jetty and Spring route
+ * `/api/orders;x/new` to `/api/orders/new`. Matching on this form, the more restrictive route wins
+ * for every such variant; a case-sensitive origin, or one that keeps parameters, then simply
+ * answers 404 for the variant instead of serving it under a route the edge did not check. Matching
+ * case-sensitively instead would let `/api/Orders/new` skip the `/api/orders/` checks and still
+ * reach the orders handler of an Express or ASP.NET Core origin.
+ */
+export function routeComparisonForm(path: string): string {
+  if (!NEEDS_COMPARISON_FORM.test(path)) return path
+  // Only ASCII: String#toLowerCase maps e.g. the Kelvin sign to "k", which no origin's router does.
+  return path.replace(/;[^/]*/g, '').replace(/[A-Z]+/g, (letters) => letters.toLowerCase())
+}
+
 /**
  * The route for a normalized path: the longest matching prefix among routes that allow the method.
- * Prefixes match whole segments; `/api/` also matches `/api`.
+ * Prefixes match whole segments; `/api/` also matches `/api`. Path and prefixes are compared in
+ * their `routeComparisonForm` (case-insensitive, without path parameters).
  * No match is a 404 from the edge; the request is never forwarded.
  */
 export function matchRoute(routes: readonly Route[], method: string, path: string): Route {
+  const comparable = routeComparisonForm(path)
   let best: Route | undefined
   for (const route of routes) {
     if (route.methods && !route.methods.includes(method.toUpperCase())) continue
-    if (!pathHasPrefix(path, route.prefix)) continue
-    if (!best || route.prefix.length > best.prefix.length) best = route
+    if (!pathHasPrefix(comparable, route.matchPrefix)) continue
+    if (!best || route.matchPrefix.length > best.matchPrefix.length) best = route
   }
   if (!best) throw new NotFound('no route matches this path')
   return best

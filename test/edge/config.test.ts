@@ -88,6 +88,35 @@ describe('parseEdgeConfig', () => {
     ])
   })
 
+  it('refuses prefixes that differ only by case when their methods overlap, naming both entries', () => {
+    const problems = problemsOf({
+      ...base,
+      ROUTES: JSON.stringify([
+        { prefix: '/api/orders/', origin: 'http://a.test', audience: 'a', methods: ['POST'] },
+        { prefix: '/api/Orders/', origin: 'http://a.test', audience: 'a', methods: ['GET'] },
+        { prefix: '/API/ORDERS/', origin: 'http://a.test', audience: 'a' },
+      ]),
+    })
+    expect(problems).toEqual([
+      'ROUTES[2] (prefix "/API/ORDERS/"): differs only in letter case from ROUTES[0] (prefix "/api/orders/") with overlapping methods; routes are matched case-insensitively, so which one applies would be ambiguous',
+    ])
+  })
+
+  it('accepts a prefix with capitals, matched case-insensitively', () => {
+    const config = parseEdgeConfig({ ...base, ROUTES: JSON.stringify([{ prefix: '/API/', origin: 'https://api.internal', audience: 'api' }]) })
+    expect(matchRoute(config.routes, 'GET', '/api/me')).toMatchObject({ index: 0, prefix: '/API/' })
+  })
+
+  it('refuses a prefix with a path parameter (";"), which no request path could match', () => {
+    const problems = problemsOf({ ...base, ROUTES: JSON.stringify([{ prefix: '/api;v=1/', origin: 'http://a.test', audience: 'a' }]) })
+    expect(problems).toEqual(['ROUTES[0] (prefix "/api;v=1/").prefix: must not contain ";" (path parameters are ignored when routes are matched)'])
+  })
+
+  it('keeps central paths reserved in any letter case', () => {
+    const problems = problemsOf({ ...base, ROUTES: JSON.stringify([{ prefix: '/OAuth/token/', origin: 'http://a.test', public: true }]) })
+    expect(problems).toEqual(['ROUTES[0] (prefix "/OAuth/token/").prefix: is reserved for central (/auth/, /oauth/, /.well-known/)'])
+  })
+
   it('names invalid variables', () => {
     const problems = problemsOf({ ...base, ISSUER: 'not a url', ROUTES: '[oops', CLOCK_TOLERANCE_SECONDS: '-1' })
     expect(problems.some((problem) => problem.startsWith('ISSUER:'))).toBe(true)

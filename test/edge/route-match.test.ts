@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Route } from '../../edge/config'
-import { matchRoute } from '../../edge/routes'
+import { matchRoute, routeComparisonForm } from '../../edge/routes'
 
 const route = (index: number, prefix: string, extra: Partial<Route> = {}): Route => ({
   index,
@@ -12,6 +12,7 @@ const route = (index: number, prefix: string, extra: Partial<Route> = {}): Route
   scopes: [],
   roles: [],
   central: false,
+  matchPrefix: routeComparisonForm(prefix),
   ...extra,
 })
 
@@ -40,5 +41,35 @@ describe('matchRoute (route table lookup)', () => {
 
   it('throws not found when no prefix matches on whole segments', () => {
     expect(() => matchRoute([broad, narrow], 'GET', '/apiv2/orders')).toThrow('no route matches this path')
+  })
+
+  // Origins that route case-insensitively (Express, ASP.NET Core) or drop `;…` path parameters
+  // (Tomcat, Jetty, Spring) must never reach a route's handler past a less restrictive route.
+  it('matches case-insensitively and without path parameters, so the more restrictive route wins', () => {
+    const table = [broad, narrow, narrowest]
+    expect(matchRoute(table, 'POST', '/api/Orders/new').index).toBe(1)
+    expect(matchRoute(table, 'POST', '/API/ORDERS').index).toBe(1)
+    expect(matchRoute(table, 'POST', '/api/orders;x/new').index).toBe(1)
+    expect(matchRoute(table, 'POST', '/api;v=2/orders;jsessionid=A1').index).toBe(1)
+    expect(matchRoute(table, 'GET', '/api/Orders;x/EXPORT/today').index).toBe(2)
+    expect(() => matchRoute(table, 'GET', '/APIv2/orders')).toThrow('no route matches this path')
+  })
+
+  it('matches a prefix written with capitals case-insensitively too', () => {
+    const upper = route(3, '/API/Orders/', { scopes: ['orders:write'] })
+    expect(matchRoute([broad, upper], 'POST', '/api/orders/7').index).toBe(3)
+    expect(matchRoute([broad, upper], 'POST', '/Api/ORDERS;x/7').index).toBe(3)
+  })
+})
+
+describe('routeComparisonForm', () => {
+  it('is the path itself for a lower-case path without parameters', () => {
+    expect(routeComparisonForm('/api/orders/7')).toBe('/api/orders/7')
+  })
+
+  it('drops every segment\'s parameters and lower-cases ASCII letters only', () => {
+    expect(routeComparisonForm('/API;a=B/Orders;x;y/7;')).toBe('/api/orders/7')
+    // String#toLowerCase would turn the Kelvin sign into "k"; no origin reads it as one.
+    expect(routeComparisonForm('/Api/%C3%A9T\u212A')).toBe('/api/%c3%a9t\u212A')
   })
 })

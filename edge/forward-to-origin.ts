@@ -101,18 +101,32 @@ export function buildOriginRequestHeaders(inbound: Headers, options: OriginHeade
   return headers
 }
 
+/**
+ * Whether a request is a WebSocket opening handshake (RFC 6455 §4.1): `GET`, `Connection` listing
+ * `upgrade`, `Upgrade: websocket`. Only then are `Upgrade`/`Connection` kept for the origin; a bare
+ * `Upgrade: websocket` on any other request is an ordinary request whose hop-by-hop headers go.
+ * `Upgrade` is read first: almost no request has it, so the rest is rarely looked at.
+ * @see https://www.rfc-editor.org/rfc/rfc6455#section-4.1
+ */
+export function isWebSocketHandshake(request: Request): boolean {
+  if (request.headers.get('Upgrade')?.trim().toLowerCase() !== 'websocket' || request.method !== 'GET') return false
+  const connection = request.headers.get('Connection')
+  return connection !== null && connection.split(',').some((listed) => listed.trim().toLowerCase() === 'upgrade')
+}
+
 export interface ForwardOptions {
   targetUrl: string
   headers: Headers
   /** Time allowed until the origin's response headers arrive; the body then streams unbounded. */
   timeoutMs: number
-  webSocket: boolean
 }
 
 /**
  * Sends the request to the origin: method and streamed body kept, redirects handed to the client
- * rather than followed, response streamed back without hop-by-hop headers. Unreachable origin → 502,
- * no response headers within `timeoutMs` → 504.
+ * rather than followed (a WebSocket handshake included: following would send the identity headers
+ * and cookies to wherever `Location` points and answer with that host's body), response streamed back
+ * without hop-by-hop headers. A `101 Switching Protocols` alone passes as it is. Unreachable origin
+ * → 502, no response headers within `timeoutMs` → 504.
  *
  * This is `hono/proxy`'s forward done by hand, because on workerd its generality cost a fifth of a
  * cache-hit request: it copies the already-built headers into a new `Request`, then copies the
@@ -128,10 +142,6 @@ export async function forwardToOrigin(request: Request, options: ForwardOptions)
     controller.abort()
   }, options.timeoutMs)
   try {
-    if (options.webSocket) {
-      // The 101 and its socket must reach the client as they are.
-      return await fetch(options.targetUrl, { method: request.method, headers: options.headers, signal: controller.signal })
-    }
     const hasBody = request.method !== 'GET' && request.method !== 'HEAD'
     const response = await fetch(options.targetUrl, {
       method: request.method,
@@ -140,6 +150,9 @@ export async function forwardToOrigin(request: Request, options: ForwardOptions)
       redirect: 'manual',
       signal: controller.signal,
     })
+    // An accepted WebSocket handshake: the 101 carries the socket (`response.webSocket`), which a
+    // re-wrapped response would lose. Any other answer to a handshake is shaped like every response.
+    if (response.status === 101) return response
     return originResponse(response)
   } catch (error) {
     if (timedOut) throw new GatewayTimeout(`origin did not answer within ${options.timeoutMs} ms`, { cause: error })

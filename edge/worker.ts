@@ -4,7 +4,7 @@ import { toErrorResponse } from '../shared/oauth-error-response'
 import { authorizeRequest } from './authorize'
 import { parseEdgeConfig, type EdgeConfig } from './config'
 import { extractAccessToken } from './extract-token'
-import { buildOriginRequestHeaders, forwardToOrigin, identityHeaderNames, type IdentityHeaderNames } from './forward-to-origin'
+import { buildOriginRequestHeaders, forwardToOrigin, identityHeaderNames, isWebSocketHandshake, type IdentityHeaderNames } from './forward-to-origin'
 import { assertNotRevoked } from './is-revoked'
 import { JwksCache } from './jwks'
 import { serverTimingHeader, writeRequestLog, type RequestLogEntry } from './request-log'
@@ -99,7 +99,7 @@ async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(pr
     }
 
     // 6. forward
-    const webSocket = request.headers.get('Upgrade')?.toLowerCase() === 'websocket'
+    const webSocket = isWebSocketHandshake(request)
     const headers = buildOriginRequestHeaders(request.headers, {
       identityHeaders,
       identity: verifiedToken?.identity,
@@ -113,7 +113,6 @@ async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(pr
       targetUrl: `${route.origin}${path}${url.search}`,
       headers,
       timeoutMs: config.originTimeoutMs,
-      webSocket,
     })
     log.originMs = Date.now() - originStartedMs
 

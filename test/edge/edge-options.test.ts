@@ -1,13 +1,17 @@
 import { createHash } from 'node:crypto'
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import { TEST_ISSUER, createSigningKey, signAccessToken, startJwksServer } from '../support/edge-keys'
+import { startOrigin, type TestOrigin } from '../support/edge-origin'
 import { startEdgeStack, type EdgeStack } from '../support/edge-stack'
 import { startEdge } from '../support/edge-worker'
 
 const stacks: EdgeStack[] = []
+const origins: TestOrigin[] = []
 afterEach(async () => {
   for (const stack of stacks.splice(0)) await stack.close()
+  for (const origin of origins.splice(0)) await origin.close()
 })
 async function stackWith(vars: Record<string, string>): Promise<EdgeStack> {
   const stack = await startEdgeStack(vars)
@@ -99,5 +103,87 @@ describe('WebSocket upgrades', () => {
     expect(response.status).toBe(401)
     expect(upgrades).toBe(0)
   })
+  it('hands an origin redirect on a WebSocket handshake back to the client instead of following it with the identity headers', async () => {
+    const stack = await stackWith({})
+    const elsewhere = await startRecordingServer()
+    stack.origin.server.on('upgrade', (_request, socket: Duplex) => {
+      socket.end(`HTTP/1.1 302 Found\r\nLocation: ${elsewhere.origin.url}/steal\r\nContent-Length: 0\r\n\r\n`)
+    })
+    const token = await signAccessToken(stack.key)
+    const response = await rawExchange(stack.edge.url, '/api/socket', {
+      ...webSocketHandshake,
+      Authorization: `Bearer ${token}`,
+      Cookie: 'theme=dark',
+    })
+    expect(response.status).toBe(302)
+    expect(response.headers.location).toBe(`${elsewhere.origin.url}/steal`)
+    expect(elsewhere.reached()).toBe(0)
+  })
+
+  it('answers a non-101 to a WebSocket handshake as any other response, hop-by-hop and Connection-named headers removed', async () => {
+    const stack = await stackWith({})
+    stack.origin.server.on('upgrade', (_request, socket: Duplex) => {
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close, x-origin-internal\r\nX-Origin-Internal: 1\r\nX-Visible: 1\r\nContent-Length: 6\r\n\r\nno way')
+    })
+    const token = await signAccessToken(stack.key)
+    const response = await rawExchange(stack.edge.url, '/api/socket', { ...webSocketHandshake, Authorization: `Bearer ${token}` })
+    expect(response.status).toBe(403)
+    expect(response.body).toBe('no way')
+    expect(response.headers['x-visible']).toBe('1')
+    expect(response.headers['x-origin-internal']).toBeUndefined()
+  })
+
+  it('treats Upgrade: websocket without Connection: upgrade as an ordinary request (RFC 6455 §4.1): no Upgrade forwarded, redirects not followed', async () => {
+    const stack = await stackWith({})
+    const elsewhere = await startRecordingServer()
+    stack.origin.handle = (_received, response) => {
+      response.writeHead(302, { location: `${elsewhere.origin.url}/steal` }).end()
+    }
+    const token = await signAccessToken(stack.key)
+    const response = await rawExchange(stack.edge.url, '/api/socket', { Upgrade: 'websocket', Connection: 'keep-alive', Authorization: `Bearer ${token}` })
+    expect(response.status).toBe(302)
+    expect(response.headers.location).toBe(`${elsewhere.origin.url}/steal`)
+    expect(elsewhere.reached()).toBe(0)
+    const [received] = stack.origin.requests
+    expect(received?.method).toBe('GET')
+    expect(received?.headers.upgrade).toBeUndefined()
+  })
 })
 
+/** The headers of a WebSocket opening handshake (RFC 6455 §4.1). */
+const webSocketHandshake = {
+  Connection: 'Upgrade',
+  Upgrade: 'websocket',
+  'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+  'Sec-WebSocket-Version': '13',
+}
+
+/** Another local server, counting every request and upgrade that reaches it (the redirect target). */
+async function startRecordingServer(): Promise<{ origin: TestOrigin; reached(): number }> {
+  const origin = await startOrigin()
+  origins.push(origin)
+  let upgrades = 0
+  origin.server.on('upgrade', (_request, socket: Duplex) => {
+    upgrades++
+    socket.end('HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nstolen')
+  })
+  return { origin, reached: () => origin.requests.length + upgrades }
+}
+
+/** A request sent as written through node:http (fetch refuses `Connection` and `Upgrade`), answered with status, headers and body. */
+function rawExchange(base: URL, path: string, headers: Record<string, string>): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ host: base.hostname, port: base.port, path, headers }, (response) => {
+      let body = ''
+      response.setEncoding('utf8')
+      response.on('data', (chunk: string) => (body += chunk))
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }))
+    })
+    request.on('upgrade', (response, socket) => {
+      socket.destroy()
+      resolve({ status: response.statusCode ?? 0, headers: response.headers, body: '' })
+    })
+    request.on('error', reject)
+    request.end()
+  })
+}

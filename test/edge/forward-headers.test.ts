@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { buildOriginRequestHeaders, identityHeaderNames } from '../../edge/forward-to-origin'
+import { buildOriginRequestHeaders, identityHeaderNames, isWebSocketHandshake } from '../../edge/forward-to-origin'
 import { toVerifiedToken } from '../../edge/verified-token'
 import { currentUserFromClaims, currentUserFromHeaders } from '../../shared/current-user'
 
@@ -78,5 +78,21 @@ describe('buildOriginRequestHeaders', () => {
     expect(headers.get('upgrade')).toBe('websocket')
     expect(headers.get('connection')).toBe('Upgrade')
     expect(headers.get('sec-websocket-key')).toBe('k')
+  })
+})
+
+describe('isWebSocketHandshake', () => {
+  const request = (method: string, headers: Record<string, string>) => new Request('https://edge.example.com/ws', { method, headers })
+
+  it('accepts a GET with Upgrade: websocket and Connection listing upgrade, in any case (RFC 6455 §4.1)', () => {
+    expect(isWebSocketHandshake(request('GET', { Upgrade: 'websocket', Connection: 'Upgrade' }))).toBe(true)
+    expect(isWebSocketHandshake(request('GET', { Upgrade: 'WebSocket', Connection: 'keep-alive, upgrade' }))).toBe(true)
+  })
+
+  it('refuses Upgrade: websocket without Connection: upgrade, on another method, or with another protocol', () => {
+    expect(isWebSocketHandshake(request('GET', { Upgrade: 'websocket' }))).toBe(false)
+    expect(isWebSocketHandshake(request('GET', { Upgrade: 'websocket', Connection: 'keep-alive, upgraded' }))).toBe(false)
+    expect(isWebSocketHandshake(request('POST', { Upgrade: 'websocket', Connection: 'Upgrade' }))).toBe(false)
+    expect(isWebSocketHandshake(request('GET', { Upgrade: 'h2c', Connection: 'Upgrade' }))).toBe(false)
   })
 })

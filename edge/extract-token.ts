@@ -12,9 +12,12 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-2
  */
 export function extractAccessToken(request: Request, url: URL, cookieName: string, realm: string): string {
-  // `searchParams` builds a URLSearchParams (a runtime object) on first use; most requests have no
-  // `access_token` text in the query at all, so that is checked first.
-  if (url.search.includes('access_token') && url.searchParams.has('access_token')) {
+  // `searchParams` builds a URLSearchParams (a runtime object) on first use, so the query is parsed
+  // only when it could name `access_token`: as that text, or percent-encoded (`acc%65ss_token`,
+  // which every query parser, the origin's included, decodes to the same name). Most queries have
+  // neither. A text check alone let the encoded name through to the origin.
+  const search = url.search
+  if ((search.includes('access_token') || search.includes('%')) && url.searchParams.has('access_token')) {
     throw bearerInvalidRequest('access tokens are not accepted in the query string', realm)
   }
   const authorization = request.headers.get('Authorization')

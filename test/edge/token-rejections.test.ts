@@ -98,6 +98,16 @@ describe('requests without a usable token', () => {
     await expectRejected(response, { status: 400, error: 'invalid_request', description: /query string/, token })
   })
 
+  // Security audit: `acc%65ss_token` is `access_token` to every query parser, the origin's included.
+  it.each(['acc%65ss_token', '%61ccess_token', 'access%5Ftoken', 'acc%65ss%5ftoken'])(
+    'rejects a token in the query string under a percent-encoded name (?%s=…)',
+    async (name) => {
+      const token = await signAccessToken(stack.key)
+      const response = await callWith(token, `/api/me?x=1&${name}=${token}`)
+      await expectRejected(response, { status: 400, error: 'invalid_request', description: /query string/, token })
+    },
+  )
+
   it('rejects an oversized token before parsing it', async () => {
     const token = await signAccessToken(stack.key, { padding: 'x'.repeat(5000) })
     await expectRejected(await callWith(token), { status: 401, error: 'invalid_token', description: /longer than 4096/, token })

@@ -185,6 +185,16 @@ export async function revokeSessionForReuse(
 }
 
 /**
+ * Lock order for every transaction that touches a user and their sessions: the `users` row
+ * first, then session rows. `changeUser` locks the user (`for update`) before revoking; if
+ * revoke-all locked the sessions first and the user second, the two would wait on each other
+ * and PostgreSQL would abort one with a deadlock (40P01).
+ */
+async function lockUserRow(tx: Queryable, userId: string): Promise<void> {
+  await tx`select 1 from users where id = ${userId} for update`
+}
+
+/**
  * "Log out everywhere": revokes every live session of the user and sets `users.not_before`
  * (whole seconds, as JWT `iat` is) so the edge can drop their access tokens too.
  * Returns how many sessions were revoked. Pass a transaction to make it part of a larger change.
@@ -194,6 +204,7 @@ export async function revokeAllUserSessions(
   input: { userId: string; actor: string; reason: string; now: Date },
 ): Promise<number> {
   return inTransaction(sql, async (tx) => {
+    await lockUserRow(tx, input.userId)
     const rows = await tx<{ id: string }[]>`
       update sessions set revoked_at = ${input.now}, revoked_reason = ${input.reason}, revoked_by = ${input.actor}
       where user_id = ${input.userId} and revoked_at is null

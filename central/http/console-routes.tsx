@@ -31,7 +31,7 @@ import { UsersPage } from '../console/users-page'
 import type { Config } from '../config'
 import { listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
 import { listSigningKeys, rotateSigningKey } from '../tokens/signing-keys'
-import { authenticateUser } from '../users/authenticate-user'
+import { authenticateUser, LoginCredentialsSchema } from '../users/authenticate-user'
 import { changeUser } from '../users/change-user'
 import { findUserByUsername, searchUsersByPrefix } from '../users/store'
 import type { AppDeps } from './app-deps'
@@ -105,8 +105,10 @@ export function consoleRoutes({ sql, config, clock }: AppDeps) {
     if (!safeEqual(str(form._csrf), getCookie(c, cookies.signInCsrf))) {
       return c.html(<MessagePage title="Request refused" text="The sign-in form expired or did not come from this console. Reload and try again." />, 403)
     }
-    const refuse = (status: 401 | 429, error: string) =>
+    const refuse = (status: 400 | 401 | 429, error: string) =>
       c.html(<SignInPage csrfToken={issueSignInCsrf(c)} error={error} username={username} />, status)
+    // The login API's bounds, before any database work: the same failed sign-in for a username no account can have.
+    if (!LoginCredentialsSchema.safeParse({ username, password }).success) return refuse(400, SIGN_IN_FAILED)
     const now = clock()
     const ip = clientIp(c, config)
     let user

@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres'
+import { z } from 'zod'
 import type { Config } from '../config'
 import { InvalidCredentials, TooManyRequests } from '../../shared/errors'
 import { dummyPasswordHash, verifyPassword } from './passwords'
@@ -27,6 +28,16 @@ export interface LoginAttempt {
   ip: string
   now: Date
 }
+
+/**
+ * What a login may carry, checked where a login comes in (POST /auth/login, the console sign-in)
+ * before any database work. No account has a longer username, and an unbounded one once reached
+ * PostgreSQL as a throttle key too large for its index (a 500 instead of a refusal).
+ */
+export const LoginCredentialsSchema = z.object({
+  username: z.string().min(1).max(200),
+  password: z.string().min(1).max(1024),
+})
 
 /** The same message for unknown user, wrong password and disabled user: nothing tells them apart. */
 const INVALID_CREDENTIALS = 'username or password is incorrect'

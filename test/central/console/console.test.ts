@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { ADMIN_ROLE } from '../../../shared/access-token-claims'
 import { listAuditEvents, recordAuditEvent, type AuditEventType } from '../../../central/audit/store'
@@ -65,6 +66,24 @@ describe('console sign-in', () => {
     const res = await browser.signIn(admin.username, 'not the password')
     expect(res.status).toBe(401)
     expect(browser.cookies.has('__Host-portcullis-console')).toBe(false)
+  })
+
+  it.each([
+    ['a username longer than the login API accepts', 'u'.repeat(201), PASSWORD],
+    // Random, so PostgreSQL cannot compress it under the 2704-byte btree limit of the throttle key.
+    ['a username far beyond the throttle index limit', randomBytes(4500).toString('base64url'), PASSWORD],
+    ['an empty username', '', PASSWORD],
+    ['a password longer than the login API accepts', 'ops-admin', 'p'.repeat(1025)],
+  ])('refuses %s with the failed sign-in form, before any database work', async (_, username, password) => {
+    const attemptsBefore = await db.sql`select key, failures from login_attempts order by key`
+    const browser = new ConsoleBrowser(t)
+    const res = await browser.signIn(username, password)
+    expect(res.status).toBe(400)
+    const html = await res.text()
+    expect(html).toContain('Sign-in failed')
+    expect(html).toContain('name="_csrf"')
+    expect(browser.cookies.has('__Host-portcullis-console')).toBe(false)
+    expect(await db.sql`select key, failures from login_attempts order by key`).toEqual(attemptsBefore)
   })
 
   it('refuses a sign-in post without the sign-in CSRF cookie value', async () => {

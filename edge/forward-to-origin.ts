@@ -12,6 +12,12 @@ const CLIENT_FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-
  */
 const ALWAYS_DROPPED = new Set([...HOP_BY_HOP, ...CLIENT_FORWARDING_HEADERS, 'host', 'accept-encoding'])
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+/**
+ * A Bearer credential anywhere in an `Authorization` value. The Fetch API joins repeated headers with
+ * `, `, so `Basic …, Bearer <token>` must be caught as well as a value that starts with it; schemes
+ * are case-insensitive (RFC 9110 §11.1).
+ */
+const BEARER_CREDENTIAL = /(?:^|,)\s*bearer(?:\s|,|$)/i
 
 /** The identity headers for one prefix, built once per isolate rather than per request. */
 export interface IdentityHeaderNames {
@@ -26,12 +32,25 @@ export function identityHeaderNames(prefix: string): IdentityHeaderNames {
   return { prefix: prefix.toLowerCase(), fields }
 }
 
+/**
+ * The client's credentials removed before forwarding: always the access-token cookie, and
+ * `Authorization` either whatever its scheme (`'any'`, protected routes: it carried the token just
+ * verified) or only when it carries a Bearer credential (`'bearer'`, public routes). A public route
+ * keeps other schemes (e.g. Basic for the origin's own login): only a Bearer credential and the
+ * cookie can be our access token, and removing those is what keeps tokens off public origins, which
+ * may be third parties the browser attaches the `Path=/` cookie for.
+ */
+export interface CredentialsToStrip {
+  cookieName: string
+  authorization: 'any' | 'bearer'
+}
+
 export interface OriginHeaderOptions {
   identityHeaders: IdentityHeaderNames
   /** The verified identity on a protected route; `undefined` on public routes. */
   identity: ForwardedIdentity | undefined
-  /** Strip `Authorization` and the access-token cookie before forwarding (protected routes). */
-  stripCredentials: { cookieName: string } | undefined
+  /** `undefined` forwards credentials unchanged: central's own routes, and FORWARD_AUTHORIZATION. */
+  stripCredentials: CredentialsToStrip | undefined
   clientAddress: string | null
   requestUrl: URL
   /** Keep `Upgrade`/`Connection: upgrade` for a WebSocket handshake. */
@@ -57,10 +76,12 @@ export function buildOriginRequestHeaders(inbound: Headers, options: OriginHeade
   const inboundNames: string[] = []
   let connection: string | undefined
   let cookie: string | undefined
+  let authorization: string | undefined
   inbound.forEach((value, name) => {
     inboundNames.push(name)
     if (name === 'connection') connection = value
     else if (name === 'cookie') cookie = value
+    else if (name === 'authorization') authorization = value
   })
   let namedInConnection: Set<string> | undefined
   if (connection !== undefined) {
@@ -71,9 +92,11 @@ export function buildOriginRequestHeaders(inbound: Headers, options: OriginHeade
     }
   }
   const strip = options.stripCredentials
+  const dropAuthorization =
+    strip !== undefined && authorization !== undefined && (strip.authorization === 'any' || BEARER_CREDENTIAL.test(authorization))
   const headers = new Headers(inbound)
   for (const name of inboundNames) {
-    if (ALWAYS_DROPPED.has(name) || name.startsWith(prefix) || namedInConnection?.has(name) || (strip && name === 'authorization')) {
+    if (ALWAYS_DROPPED.has(name) || name.startsWith(prefix) || namedInConnection?.has(name) || (dropAuthorization && name === 'authorization')) {
       headers.delete(name)
     }
   }

@@ -4,7 +4,14 @@ import { toErrorResponse } from '../shared/oauth-error-response'
 import { authorizeRequest } from './authorize'
 import { parseEdgeConfig, type EdgeConfig } from './config'
 import { extractAccessToken } from './extract-token'
-import { buildOriginRequestHeaders, forwardToOrigin, identityHeaderNames, isWebSocketHandshake, type IdentityHeaderNames } from './forward-to-origin'
+import {
+  buildOriginRequestHeaders,
+  forwardToOrigin,
+  identityHeaderNames,
+  isWebSocketHandshake,
+  type CredentialsToStrip,
+  type IdentityHeaderNames,
+} from './forward-to-origin'
 import { assertNotRevoked } from './is-revoked'
 import { JwksCache } from './jwks'
 import { serverTimingHeader, writeRequestLog, type RequestLogEntry } from './request-log'
@@ -18,6 +25,8 @@ import { verifyAccessToken } from './verify-access-token'
 interface EdgeState {
   config: EdgeConfig
   identityHeaders: IdentityHeaderNames
+  /** The credentials kept from origins, per kind of route; central's own routes get them unchanged. */
+  credentialsToStrip: { protectedRoute: CredentialsToStrip | undefined; publicRoute: CredentialsToStrip }
   jwks: JwksCache
   tokens: VerifiedTokenCache
   /** Undefined when no EDGE_FEED_TOKEN is configured (the feed is off). */
@@ -39,7 +48,13 @@ function loadEdgeState(env: Env): EdgeState {
     onKeySetChanged: (kids) => tokens.retainKeys(kids),
   })
   const revocations = config.revocation ? new RevocationList(config.revocation) : undefined
-  state = { config, identityHeaders: identityHeaderNames(config.identityHeaderPrefix), jwks, tokens, revocations }
+  const credentialsToStrip = {
+    // FORWARD_AUTHORIZATION is for protected origins that re-verify the token; it never sends the
+    // token to a public origin, which verified nothing and may be a third party.
+    protectedRoute: config.forwardAuthorization ? undefined : { cookieName: config.accessTokenCookie, authorization: 'any' as const },
+    publicRoute: { cookieName: config.accessTokenCookie, authorization: 'bearer' as const },
+  }
+  state = { config, identityHeaders: identityHeaderNames(config.identityHeaderPrefix), credentialsToStrip, jwks, tokens, revocations }
   return state
 }
 
@@ -56,7 +71,7 @@ async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(pr
   let debug = false
   let response: Response
   try {
-    const { config, identityHeaders, jwks, tokens, revocations } = loadEdgeState(env)
+    const { config, identityHeaders, credentialsToStrip, jwks, tokens, revocations } = loadEdgeState(env)
     realm = config.realm
     debug = config.debug
 
@@ -103,7 +118,9 @@ async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(pr
     const headers = buildOriginRequestHeaders(request.headers, {
       identityHeaders,
       identity: verifiedToken?.identity,
-      stripCredentials: route.public || config.forwardAuthorization ? undefined : { cookieName: config.accessTokenCookie },
+      // Central reads the access token itself (/auth/logout, /auth/sessions); every other origin is
+      // kept from it, public ones included (the README: public routes are forwarded without a token).
+      stripCredentials: route.central ? undefined : route.public ? credentialsToStrip.publicRoute : credentialsToStrip.protectedRoute,
       clientAddress: request.headers.get('CF-Connecting-IP'),
       requestUrl: url,
       webSocket,

@@ -27,6 +27,15 @@ describe('edge options', () => {
     expect(stack.origin.requests[0]?.headers.authorization).toBe(`Bearer ${token}`)
   })
 
+  it('still keeps the Bearer token and the access-token cookie from public origins when FORWARD_AUTHORIZATION is true', async () => {
+    const stack = await stackWith({ FORWARD_AUTHORIZATION: 'true' })
+    const token = await signAccessToken(stack.key)
+    const response = await stack.edge.fetch('/api/public/status', { headers: { Authorization: `Bearer ${token}`, Cookie: `portcullis_at=${token}; theme=dark` } })
+    expect(response.status).toBe(200)
+    expect(stack.origin.requests[0]?.headers.authorization).toBeUndefined()
+    expect(stack.origin.requests[0]?.headers.cookie).toBe('theme=dark')
+  })
+
   it('uses a custom identity header prefix and cookie name', async () => {
     const stack = await stackWith({ IDENTITY_HEADER_PREFIX: 'X-Auth-', ACCESS_TOKEN_COOKIE: 'at' })
     const token = await signAccessToken(stack.key)

@@ -19,7 +19,7 @@ const build = (inbound: Record<string, string>, overrides: Partial<Parameters<ty
   buildOriginRequestHeaders(new Headers(inbound), {
     identityHeaders: identityHeaderNames('X-Portcullis-'),
     identity: toVerifiedToken(claims, 'key-1').identity,
-    stripCredentials: { cookieName: 'portcullis_at' },
+    stripCredentials: { cookieName: 'portcullis_at', authorization: 'any' },
     clientAddress: '203.0.113.9',
     requestUrl: new URL('https://edge.example.com/api/x'),
     webSocket: false,
@@ -46,6 +46,14 @@ describe('buildOriginRequestHeaders', () => {
     const headers = build({ Authorization: 'Bearer t', Cookie: 'a=1; portcullis_at=t; b=2' })
     expect(headers.get('authorization')).toBeNull()
     expect(headers.get('cookie')).toBe('a=1; b=2')
+  })
+
+  it('strips only a Bearer Authorization on a public route, also one joined behind another scheme, and keeps other schemes', () => {
+    const publicRoute = { identity: undefined, stripCredentials: { cookieName: 'portcullis_at', authorization: 'bearer' as const } }
+    expect(build({ Authorization: 'bearer t', Cookie: 'portcullis_at=t' }, publicRoute).get('authorization')).toBeNull()
+    expect(build({ Authorization: 'Basic dTpw, Bearer t' }, publicRoute).get('authorization')).toBeNull()
+    expect(build({ Authorization: 'Basic dTpw' }, publicRoute).get('authorization')).toBe('Basic dTpw')
+    expect(build({ Cookie: 'a=1; portcullis_at=t' }, publicRoute).get('cookie')).toBe('a=1')
   })
 
   it('keeps Authorization when FORWARD_AUTHORIZATION is on', () => {

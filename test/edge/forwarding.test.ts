@@ -109,6 +109,26 @@ describe('forwarding an authorized request', () => {
     expect(received?.headers['x-portcullis-sub']).toBeUndefined()
   })
 
+  it('does not forward a Bearer Authorization header or the access-token cookie to a public origin', async () => {
+    const token = await signAccessToken(stack.key)
+    const fromHeader = await stack.edge.fetch('/api/public/status', { headers: { ...bearer(token), Cookie: `theme=dark; portcullis_at=${token}` } })
+    expect(fromHeader.status).toBe(200)
+    // Two Authorization headers reach the Worker joined by a comma; a Bearer one behind Basic still goes.
+    const behindBasic = await stack.edge.fetch('/api/public/status', { headers: { Authorization: `Basic dXNlcjpwdw==, Bearer ${token}` } })
+    expect(behindBasic.status).toBe(200)
+    const [first, second] = stack.origin.requests
+    expect(first?.headers.authorization).toBeUndefined()
+    expect(first?.headers.cookie).toBe('theme=dark')
+    expect(second?.headers.authorization).toBeUndefined()
+    expect(JSON.stringify(stack.origin.requests)).not.toContain(token)
+  })
+
+  it("keeps a non-Bearer Authorization header on a public route, for the origin's own scheme", async () => {
+    const response = await stack.edge.fetch('/api/public/status', { headers: { Authorization: 'Basic dXNlcjpwdw==' } })
+    expect(response.status).toBe(200)
+    expect(stack.origin.requests[0]?.headers.authorization).toBe('Basic dXNlcjpwdw==')
+  })
+
   it('accepts the access token from the cookie and does not forward that cookie', async () => {
     const token = await signAccessToken(stack.key)
     const response = await stack.edge.fetch('/api/me', { headers: { Cookie: `theme=dark; portcullis_at=${token}` } })
@@ -125,9 +145,14 @@ describe('forwarding an authorized request', () => {
       body: 'grant_type=refresh_token',
     })
     expect(response.status).toBe(200)
-    const [received] = stack.origin.requests
+    // Central reads the access token itself (logout, sessions), from the header or the cookie.
+    const logout = await stack.edge.fetch('/auth/logout', { method: 'POST', headers: { Authorization: 'Bearer at-1', Cookie: 'portcullis_at=at-1' } })
+    expect(logout.status).toBe(200)
+    const [received, logoutReceived] = stack.origin.requests
     expect(received).toMatchObject({ method: 'POST', url: '/oauth/token', body: 'grant_type=refresh_token' })
     expect(received?.headers.cookie).toBe('portcullis_rt=abc')
+    expect(logoutReceived?.headers.authorization).toBe('Bearer at-1')
+    expect(logoutReceived?.headers.cookie).toBe('portcullis_at=at-1')
   })
 
   it('answers 404 for a path no route matches, without forwarding', async () => {

@@ -9,6 +9,8 @@
  * @see https://cheatsheetseries.owasp.org/cheatsheets/Authentication_Cheat_Sheet.html#login-throttling
  */
 
+import { createHash } from 'node:crypto'
+
 export interface AttemptCount {
   key: string
   /** Attempts counted in the current window, including the one just reserved. */
@@ -29,8 +31,12 @@ export interface ThrottleLimits {
  * be two accounts), so the exact name is what identifies the account under attack. A folded key
  * let an attacker who owns `victim` clear the count of `Victim` with their own successful login
  * between guesses. Exact keys give no extra guesses either: a case variant is another account.
+ *
+ * Stored as its SHA-256 (hex), so the key has the same small size whatever a caller passes (a
+ * raw username past 2704 bytes broke the `login_attempts` primary-key index: a 500), and the
+ * table never holds the typed text, which is sometimes a password entered in the wrong field.
  */
-export const usernameKey = (username: string) => `user:${username}`
+export const usernameKey = (username: string) => `user:${createHash('sha256').update(username).digest('hex')}`
 export const ipKey = (ip: string) => `ip:${ip || 'unknown'}`
 
 /** Throttled when any key's count (this attempt included) exceeds its limit. */

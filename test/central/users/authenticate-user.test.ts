@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { authenticateUser } from '../../../central/users/authenticate-user'
+import { usernameKey } from '../../../central/users/login-throttle'
 import { hashPassword } from '../../../central/users/passwords'
 import { createUser, updateUser } from '../../../central/users/store'
 import { loadConfig } from '../../../central/config'
@@ -84,9 +85,9 @@ describe('authenticateUser', () => {
   it('resets the username count after a successful login', async () => {
     await errorOf(login('erin', 'wrong password', '10.4.0.1'))
     await errorOf(login('erin', 'wrong password', '10.4.0.1'))
+    expect(await db.sql`select failures from login_attempts where key = ${usernameKey('erin')}`).toEqual([{ failures: 2 }])
     await login('erin', 'correct horse battery', '10.4.0.1')
-    const [row] = await db.sql`select failures from login_attempts where key = 'user:erin'`
-    expect(row).toBeUndefined()
+    expect(await db.sql`select failures from login_attempts where key = ${usernameKey('erin')}`).toHaveLength(0)
     await errorOf(login('erin', 'wrong password', '10.4.0.1'))
     await errorOf(login('erin', 'wrong password', '10.4.0.1'))
     await expect(login('erin', 'correct horse battery', '10.4.0.1')).resolves.toMatchObject({ username: 'erin' })

@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { authenticateUser } from '../../../central/users/authenticate-user'
+import { InvalidCredentials } from '../../../shared/errors'
 import { buildCentralApp, type CentralTestApp } from '../../support/central-app'
 import { login } from '../../support/central-requests'
 import { createTestDatabase, type TestDatabase } from '../../support/database'
@@ -27,5 +30,15 @@ describe('per-username login throttle', () => {
       expect((await login(t, { username: 'victim', password: ATTACKER_PASSWORD })).status).toBe(200)
     }
     expect(guesses).toEqual([401, 401, 401, 429, 429, 429])
+  })
+
+  it('keeps the throttle key small and free of the typed text however long the username', async () => {
+    // Random, so PostgreSQL cannot compress it under the 2704-byte btree limit of login_attempts' key.
+    const username = randomBytes(4500).toString('base64url')
+    const attempt = authenticateUser(db.sql, t.config, { username, password: 'whatever-1', ip: '10.9.0.1', now: t.clock() })
+    await expect(attempt).rejects.toBeInstanceOf(InvalidCredentials)
+    const keys = (await db.sql<{ key: string }[]>`select key from login_attempts where key like 'user:%'`).map((row) => row.key)
+    expect(keys.length).toBeGreaterThan(0)
+    for (const key of keys) expect(key).toMatch(/^user:[0-9a-f]{64}$/)
   })
 })

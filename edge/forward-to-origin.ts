@@ -21,7 +21,7 @@ const BEARER_CREDENTIAL = /(?:^|,)\s*bearer(?:\s|,|$)/i
 
 /** The identity headers for one prefix, built once per isolate rather than per request. */
 export interface IdentityHeaderNames {
-  /** Lower-cased prefix: every inbound header starting with it is dropped. */
+  /** The prefix in comparison form (`comparableHeaderName`): every inbound header with it is dropped. */
   prefix: string
   /** Each identity field with its full header name. */
   fields: readonly (readonly [IdentityField, string])[]
@@ -29,7 +29,18 @@ export interface IdentityHeaderNames {
 
 export function identityHeaderNames(prefix: string): IdentityHeaderNames {
   const fields = Object.entries(IDENTITY_HEADER_NAMES).map(([field, name]) => [field as IdentityField, `${prefix}${name}`] as const)
-  return { prefix: prefix.toLowerCase(), fields }
+  return { prefix: comparableHeaderName(prefix.toLowerCase()), fields }
+}
+
+/**
+ * A lower-case header name as origins may read it: `_` as `-`. CGI, WSGI, Rack and PHP turn both
+ * `X-Portcullis-Sub` and `X_Portcullis_Sub` into `HTTP_X_PORTCULLIS_SUB`, so an underscore variant
+ * the edge let through would be read as the identity header it sets (the bug of oauth2-proxy
+ * CVE-2025-64484). Names without `_`, nearly all, are returned as they are, without a copy.
+ * @see https://www.rfc-editor.org/rfc/rfc3875#section-4.1.18
+ */
+function comparableHeaderName(name: string): string {
+  return name.includes('_') ? name.replaceAll('_', '-') : name
 }
 
 /**
@@ -59,9 +70,9 @@ export interface OriginHeaderOptions {
 
 /**
  * The headers an origin receives. Everything a client could use to forge an identity goes (every
- * header with the identity prefix, and any header the client names in `Connection`, which a later
- * hop would otherwise drop or keep on the client's say-so: RFC 9110 §7.6.1), so do hop-by-hop
- * headers, and only then the edge sets identity and `X-Forwarded-*`.
+ * header with the identity prefix, also written with `_` for `-`, and any header the client names in
+ * `Connection`, which a later hop would otherwise drop or keep on the client's say-so: RFC 9110
+ * §7.6.1), so do hop-by-hop headers, and only then the edge sets identity and `X-Forwarded-*`.
  *
  * Costed for workerd, where every `Headers` call crosses into C++ and building `Headers` from a list
  * of pairs is slow: the inbound names are read once, the decisions are made in plain JS, and the copy
@@ -96,7 +107,8 @@ export function buildOriginRequestHeaders(inbound: Headers, options: OriginHeade
     strip !== undefined && authorization !== undefined && (strip.authorization === 'any' || BEARER_CREDENTIAL.test(authorization))
   const headers = new Headers(inbound)
   for (const name of inboundNames) {
-    if (ALWAYS_DROPPED.has(name) || name.startsWith(prefix) || namedInConnection?.has(name) || (dropAuthorization && name === 'authorization')) {
+    const compared = comparableHeaderName(name)
+    if (ALWAYS_DROPPED.has(compared) || compared.startsWith(prefix) || namedInConnection?.has(name) || (dropAuthorization && name === 'authorization')) {
       headers.delete(name)
     }
   }

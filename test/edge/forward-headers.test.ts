@@ -81,6 +81,15 @@ describe('buildOriginRequestHeaders', () => {
     expect(headers.get('X-Portcullis-Sub')).toBe('kept')
   })
 
+  it('drops inbound headers matching the prefix or a dropped name once `_` is read as `-`, also for a prefix written with `_`', () => {
+    const headers = build({ X_Portcullis_Sub: 'admin', 'X-Portcullis_Roles': 'r', x_forwarded_for: '6.6.6.6', Keep_Alive: '1', X_Custom_Header: 'kept' })
+    expect([...headers.keys()].filter((name) => name.includes('_'))).toEqual(['x_custom_header'])
+    const underscored = build({ 'X-Auth-Sub': 'admin', X_Auth_Sid: 'x' }, { identityHeaders: identityHeaderNames('X_Auth_') })
+    expect(underscored.get('X-Auth-Sub')).toBeNull()
+    expect(underscored.get('X_Auth_Sub')).toBe('user-1')
+    expect(underscored.get('X_Auth_Sid')).toBe('sid-1')
+  })
+
   it('keeps Upgrade and Connection for a WebSocket handshake', () => {
     const headers = build({ Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Key': 'k' }, { webSocket: true })
     expect(headers.get('upgrade')).toBe('websocket')

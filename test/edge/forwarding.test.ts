@@ -186,6 +186,27 @@ describe('identity header spoofing', () => {
     expect(headers?.['x-portcullis-extra']).toBeUndefined()
   })
 
+  it('drops underscore variants of identity and forwarding headers, which CGI-style origins read as the same variables', async () => {
+    const token = await signAccessToken(stack.key)
+    const spoofed = {
+      X_Portcullis_Sub: 'admin',
+      'X-Portcullis_Roles': 'portcullis:admin',
+      x_portcullis_scope: 'everything',
+      X_Forwarded_For: '6.6.6.6',
+      X_Forwarded_Host: 'evil.test',
+      X_Real_IP: '6.6.6.6',
+    }
+    expect((await stack.edge.fetch('/api/me', { headers: { ...bearer(token), ...spoofed } })).status).toBe(200)
+    // A public route sets no identity, so a surviving variant would be the only one the origin sees.
+    expect((await stack.edge.fetch('/api/public/status', { headers: spoofed })).status).toBe(200)
+    for (const received of stack.origin.requests) {
+      const names = received.rawHeaders.filter((_, index) => index % 2 === 0)
+      expect(names.filter((name) => name.includes('_'))).toEqual([])
+      expect(JSON.stringify(received.headers)).not.toMatch(/admin|everything|6\.6\.6\.6|evil\.test/)
+    }
+    expect(stack.origin.requests[0]?.headers['x-portcullis-sub']).toBe('user-123')
+  })
+
   it('ignores Connection: x-portcullis-sub smuggling: the origin still gets the verified sub and no Connection header', async () => {
     const token = await signAccessToken(stack.key)
     const { status } = await rawRequest(stack.edge.url, '/api/me', {

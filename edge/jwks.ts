@@ -20,8 +20,12 @@ export interface JwksCacheOptions {
   maxAgeMs: number
   /** A JWKS answer slower than this counts as a failure; the last good keys stay. */
   fetchTimeoutMs: number
-  /** Called with the new set of kids whenever the key set changes. */
-  onKeySetChanged?: (kids: ReadonlySet<string>) => void
+  /**
+   * Called whenever the key set changes, with the kids still published with the same key. A kid
+   * that left the set, or now names other key material, is missing: whatever was verified with its
+   * old key must not be trusted any longer.
+   */
+  onKeySetChanged?: (unchangedKids: ReadonlySet<string>) => void
   fetcher?: typeof fetch
 }
 
@@ -121,11 +125,15 @@ export class JwksCache {
       console.warn(JSON.stringify({ msg: 'jwks has no usable signing keys; keeping last good keys' }))
       return
     }
-    const changed = next.size !== this.keys.size || [...next.values()].some((key) => this.keys.get(key.kid) !== key)
+    // `importKey` returns the very object already held when a kid's JWK is unchanged. Passing every
+    // kid of the new set would keep tokens signed by a kid's old key after it was replaced in place.
+    const unchangedKids = new Set<string>()
+    for (const [kid, key] of next) if (this.keys.get(kid) === key) unchangedKids.add(kid)
+    const changed = unchangedKids.size !== this.keys.size || unchangedKids.size !== next.size
     this.keys = next
     this.loaded = true
     this.loadedAtMs = nowMs
-    if (changed) this.options.onKeySetChanged?.(new Set(next.keys()))
+    if (changed) this.options.onKeySetChanged?.(unchangedKids)
   }
 
   private async fetchKeys(url: string): Promise<unknown[]> {

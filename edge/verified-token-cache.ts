@@ -49,7 +49,11 @@ export class VerifiedTokenCache {
     this.previous.delete(token)
   }
 
-  /** Drops every entry signed by a key that is no longer published (rotation or compromise). */
+  /**
+   * Keeps only entries whose kid is in `kids`: the JWKS cache passes the kids still published with
+   * the same key, so a key withdrawn (rotation or compromise) or replaced under its kid takes the
+   * tokens it verified with it.
+   */
   retainKeys(kids: ReadonlySet<string>): void {
     for (const generation of [this.recent, this.previous]) {
       for (const [token, entry] of generation) {

@@ -157,4 +157,31 @@ describe('verified-token cache', () => {
     expect(response.status).toBe(401)
     expect(await response.json()).toMatchObject({ error_description: 'token is signed by an unknown key' })
   })
+
+  it('drops cached tokens of a kid whose key was replaced under the same kid, and keeps the others', async () => {
+    const unchangedKey = await createSigningKey('key-0')
+    const oldKey = await createSigningKey('key-1')
+    const replacement = await createSigningKey('key-1') // same kid, new key material
+    const trigger = await createSigningKey('key-2')
+    const jwks = await startJwks(unchangedKey, oldKey)
+    const { edge } = await setup(jwks, { JWKS_REFETCH_COOLDOWN_SECONDS: '0' })
+    const oldToken = await signAccessToken(oldKey)
+    const unchangedToken = await signAccessToken(unchangedKey)
+    expect((await call(edge, oldToken)).status).toBe(200)
+    expect((await call(edge, oldToken)).status).toBe(200) // cached
+    expect((await call(edge, unchangedToken)).status).toBe(200)
+    // key-1 is replaced in place (e.g. compromised, re-issued under its kid); the refetch triggered
+    // by key-2 sees it. The old token's kid is still published, but not the key that signed it.
+    jwks.keys = [unchangedKey.publicJwk, replacement.publicJwk, trigger.publicJwk]
+    expect((await call(edge, await signAccessToken(trigger))).status).toBe(200)
+    expect(jwks.hits).toBe(2)
+    const response = await call(edge, oldToken)
+    expect(response.status).toBe(401)
+    expect(await response.json()).toMatchObject({ error: 'invalid_token', error_description: 'token signature is invalid' })
+    expect((await call(edge, await signAccessToken(replacement))).status).toBe(200)
+    // A key that did not change keeps its tokens cached.
+    expect((await call(edge, unchangedToken)).status).toBe(200)
+    await expect.poll(() => edge.requestLogs().length).toBe(7)
+    expect(edge.requestLogs().at(-1)).toMatchObject({ status: 200, tokenCache: 'hit' })
+  })
 })

@@ -263,6 +263,8 @@ export function adminSessionRoutes(deps: AppDeps) {
         userAgent: clientUserAgent(c),
         ip: clientIp(c, config),
         actor: ADMIN_API_ACTOR,
+        // Disabled between the check above and the session's transaction: the same answer.
+        refuseDisabledUser: () => new Forbidden('user is disabled'),
       })
       return tokenResponse(c, config, tokens, false)
     },

@@ -1,9 +1,10 @@
+import { InvalidCredentials, type PortcullisError } from '../../shared/errors'
 import { recordAuditEvent } from '../audit/store'
 import type { AppDeps } from '../http/app-deps'
 import { mintAccessToken } from '../tokens/mint-access-token'
 import { getSigningKey } from '../tokens/signing-keys'
 import { generateRefreshToken, hashRefreshToken } from './refresh-token'
-import { insertSession } from './store'
+import { insertSession, lockSessionHolder } from './store'
 import { audiencesOrIssuer, type TokenSet } from './token-set'
 
 export const DEFAULT_CLIENT_ID = 'web'
@@ -15,11 +16,22 @@ export interface SessionStart {
   ip?: string | null
   /** Who started it: 'user' for a login, 'admin:<name>' for `POST /admin/sessions`. */
   actor: string
+  /**
+   * What to throw when the user turns out to be disabled (or deleted) inside the transaction.
+   * Default: the login's answer to a disabled user (authenticate-user.ts), which says no more
+   * than a wrong password does.
+   */
+  refuseDisabledUser?: () => PortcullisError
 }
+
+/** authenticate-user.ts's one answer for unknown user, wrong password and disabled user. */
+const refuseLikeLogin = () => new InvalidCredentials('username or password is incorrect')
 
 /**
  * One login = one session: a session row, its first refresh token (stored as a hash) and an
- * access token carrying the session's grant. Session, token and audit event commit together.
+ * access token carrying the session's grant. Session, token and audit event commit together,
+ * after the user is read again under a share lock: a user disabled since the caller checked
+ * (a login's argon2 takes a while) gets no session.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.1
  */
 export async function startSession(deps: AppDeps, start: SessionStart): Promise<TokenSet> {
@@ -30,7 +42,9 @@ export async function startSession(deps: AppDeps, start: SessionStart): Promise<
   const absoluteExpiresAt = new Date(+now + config.REFRESH_ABSOLUTE_TTL_SECONDS * 1000)
   const idleExpiresAt = new Date(Math.min(+now + config.REFRESH_IDLE_TTL_SECONDS * 1000, +absoluteExpiresAt))
   const signingKey = await getSigningKey(deps.sql, config, now)
-  return deps.sql.begin(async (tx) => {
+  const tokens = await deps.sql.begin(async (tx) => {
+    const holder = await lockSessionHolder(tx, start.user.id)
+    if (!holder?.enabled) return undefined
     const sessionId = await insertSession(tx, {
       userId: start.user.id,
       clientId,
@@ -66,4 +80,6 @@ export async function startSession(deps: AppDeps, start: SessionStart): Promise<
     )
     return { accessToken, refreshToken, expiresIn, scope: start.user.scopes.join(' '), sessionId }
   })
+  if (!tokens) throw (start.refuseDisabledUser ?? refuseLikeLogin)()
+  return tokens
 }

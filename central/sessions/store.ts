@@ -110,6 +110,28 @@ export interface NewSession {
   tokenHash: Buffer
 }
 
+/** A user's standing as a new session sees it, read under the lock `lockSessionHolder` takes. */
+export interface SessionHolder {
+  enabled: boolean
+  audiences: string[]
+  scopes: string[]
+  roles: string[]
+}
+
+/**
+ * Reads the user a new session is for, `for share`, inside the session-creating transaction.
+ * A login checks `enabled` before argon2 runs; a disable that commits during those
+ * milliseconds would otherwise revoke every session, then see the new one inserted after it.
+ * The share lock waits behind the disable's `for update` (users row first, as everywhere) and
+ * then reads the committed row, while logins of the same user do not block one another.
+ * Undefined when the user no longer exists.
+ */
+export async function lockSessionHolder(tx: Queryable, userId: string): Promise<SessionHolder | undefined> {
+  const [row]: [SessionHolder?] = await tx`
+    select enabled, audiences, scopes, roles from users where id = ${userId} for share`
+  return row
+}
+
 /** Inserts the session and its first refresh token; returns the session id (the `sid`). */
 export async function insertSession(tx: Queryable, session: NewSession): Promise<string> {
   const [row] = await tx<{ id: string }[]>`

@@ -1,0 +1,71 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Forbidden } from '../../../shared/errors'
+import { startSession } from '../../../central/sessions/create-session'
+import { revokeAllUserSessions } from '../../../central/sessions/store'
+import { updateUser } from '../../../central/users/store'
+import { buildCentralApp, type CentralTestApp } from '../../support/central-app'
+import { login } from '../../support/central-requests'
+import { createTestDatabase, type TestDatabase } from '../../support/database'
+import { insertTestUser } from '../../support/users'
+
+const PASSWORD = 'correct horse battery staple'
+
+let db: TestDatabase
+let t: CentralTestApp
+beforeAll(async () => {
+  db = await createTestDatabase()
+  t = await buildCentralApp(db.sql)
+})
+afterAll(() => db.drop())
+
+/** True once some backend of this database is waiting for a row lock. */
+async function someoneWaitsForALock(): Promise<boolean> {
+  const [row] = await db.sql<{ waiting: number }[]>`
+    select count(*)::int as waiting from pg_stat_activity
+    where datname = current_database() and wait_event_type = 'Lock'`
+  return row!.waiting > 0
+}
+
+/**
+ * Disables the user the way changeUser does (users row `for update`, then revoke every session),
+ * but starts `sessionStart` between the two steps and lets it reach its lock wait first. That is
+ * the interleaving of a login whose `enabled` check passed just before an admin's disable.
+ */
+async function disableWhile<T>(username: string, sessionStart: () => Promise<T>): Promise<T> {
+  let started!: Promise<T>
+  await db.sql.begin(async (tx) => {
+    const updated = await updateUser(tx, username, { enabled: false }, 'admin:test', t.clock())
+    started = sessionStart()
+    await expect.poll(someoneWaitsForALock, { timeout: 10_000 }).toBe(true)
+    await revokeAllUserSessions(tx, { userId: updated!.user.id, actor: 'admin:test', reason: 'user disabled', now: t.clock() })
+  })
+  return started
+}
+
+const liveSessions = (userId: string) => db.sql`select id from sessions where user_id = ${userId} and revoked_at is null`
+
+describe('a session start racing a disable of its user', () => {
+  it('refuses a login whose password check passed before the disable committed, as it refuses any disabled user, and leaves no live session', async () => {
+    const user = await insertTestUser(db.sql, { password: PASSWORD })
+    const raced = await disableWhile(user.username, () => login(t, { username: user.username, password: PASSWORD }))
+    expect(await liveSessions(user.id)).toHaveLength(0)
+    const afterwards = await login(t, { username: user.username, password: PASSWORD })
+    expect(raced.status).toBe(401)
+    expect(await raced.json()).toEqual(await afterwards.json())
+    expect(afterwards.status).toBe(401)
+  })
+
+  it("answers with the caller's refusal (POST /admin/sessions: 403 user is disabled) when the user was disabled after the caller's check", async () => {
+    const user = await insertTestUser(db.sql)
+    const raced = await disableWhile(user.username, () =>
+      // What POST /admin/sessions does once it has seen the subject enabled.
+      startSession(t.deps, { user, actor: 'admin:api', refuseDisabledUser: () => new Forbidden('user is disabled') }).then(
+        () => undefined,
+        (error: unknown) => error,
+      ),
+    )
+    expect(raced).toBeInstanceOf(Forbidden)
+    expect(raced).toMatchObject({ status: 403, message: 'user is disabled' })
+    expect(await liveSessions(user.id)).toHaveLength(0)
+  })
+})

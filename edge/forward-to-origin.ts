@@ -3,14 +3,34 @@ import { IDENTITY_HEADER_NAMES, type ForwardedIdentity, type IdentityField } fro
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus the legacy ones proxies still see. */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']
-/** Client-supplied forwarding headers: the edge is the first trusted hop and sets its own. */
-const CLIENT_FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-real-ip']
+/**
+ * Client-supplied forwarding and client-address headers: the edge is the first trusted hop and sets
+ * `X-Forwarded-*` itself; the others name a client address an origin (or its framework's "real IP"
+ * lookup) might trust for logs, rate limits or allow-lists.
+ */
+const CLIENT_FORWARDING_HEADERS = [
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-real-ip',
+  'x-client-ip',
+  'true-client-ip',
+  'x-cluster-client-ip',
+]
+/**
+ * Headers that make a framework act on another method or path than the request line's: the edge
+ * authorized the request line, so these would run, say, a `DELETE` or an `/admin/` handler on the
+ * strength of an allowed `GET /api/`. Method overrides: Symfony, Laravel, express `method-override`;
+ * URL rewrites: IIS, Zend, older Symfony.
+ */
+const OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override', 'x-original-url', 'x-rewrite-url']
 /**
  * Inbound headers never forwarded, whatever the route. `host` is the edge's own; `accept-encoding`
  * goes because the runtime's `fetch` negotiates the encoding it can decode itself (as `hono/proxy`
  * does).
  */
-const ALWAYS_DROPPED = new Set([...HOP_BY_HOP, ...CLIENT_FORWARDING_HEADERS, 'host', 'accept-encoding'])
+const ALWAYS_DROPPED = new Set([...HOP_BY_HOP, ...CLIENT_FORWARDING_HEADERS, ...OVERRIDE_HEADERS, 'host', 'accept-encoding'])
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 /**
  * A Bearer credential anywhere in an `Authorization` value. The Fetch API joins repeated headers with

@@ -221,6 +221,32 @@ describe('identity header spoofing', () => {
     expect(String(headers?.connection ?? '')).not.toMatch(/portcullis/i)
   })
 
+  it('drops method- and URL-override headers: the origin acts on the method and path the edge authorized', async () => {
+    const token = await signAccessToken(stack.key)
+    // GET /api/orders/1 needs only the audience; the overrides name a method and paths it did not authorize.
+    const overrides = {
+      'X-HTTP-Method-Override': 'DELETE',
+      'X-HTTP-Method': 'DELETE',
+      'X-Method-Override': 'DELETE',
+      'X-Original-URL': '/admin/users',
+      'X-Rewrite-URL': '/admin/users',
+    }
+    expect((await stack.edge.fetch('/api/orders/1', { headers: { ...bearer(token), ...overrides } })).status).toBe(200)
+    expect((await stack.edge.fetch('/api/public/status', { headers: overrides })).status).toBe(200)
+    for (const received of stack.origin.requests) {
+      for (const name of Object.keys(overrides)) expect(received.headers[name.toLowerCase()]).toBeUndefined()
+    }
+  })
+
+  it('drops client-IP headers a client could spoof (X-Client-IP, True-Client-IP, X-Cluster-Client-IP)', async () => {
+    const token = await signAccessToken(stack.key)
+    const response = await stack.edge.fetch('/api/me', {
+      headers: { ...bearer(token), 'X-Client-IP': '6.6.6.6', 'True-Client-IP': '6.6.6.6', 'X-Cluster-Client-IP': '6.6.6.6' },
+    })
+    expect(response.status).toBe(200)
+    expect(JSON.stringify(stack.origin.requests[0]?.headers)).not.toContain('6.6.6.6')
+  })
+
   it('replaces client-sent X-Forwarded-For and Forwarded headers', async () => {
     const token = await signAccessToken(stack.key)
     const response = await stack.edge.fetch('/api/me', { headers: { ...bearer(token), 'X-Forwarded-For': '6.6.6.6', Forwarded: 'for=6.6.6.6', 'X-Forwarded-Host': 'evil.test' } })

@@ -2,6 +2,7 @@ import type { Sql } from 'postgres'
 import { z } from 'zod'
 import type { Config } from '../config'
 import { InvalidCredentials, TooManyRequests } from '../../shared/errors'
+import { recordAuditEvent } from '../audit/store'
 import { dummyPasswordHash, verifyPassword } from './passwords'
 import { decideLoginThrottle, ipKey, usernameKey } from './login-throttle'
 import {
@@ -45,7 +46,8 @@ const INVALID_CREDENTIALS = 'username or password is incorrect'
 /**
  * Checks a username and password. Unknown user, wrong password and disabled user all throw
  * the same `InvalidCredentials` after the same argon2 work (an unknown user is verified
- * against a dummy hash), so neither the answer nor its timing reveals which usernames exist.
+ * against a dummy hash) and the same one audit insert, so neither the answer nor its timing
+ * reveals which usernames exist.
  * Attempts are reserved in PostgreSQL per username and per IP before the password is checked
  * (see login-throttle.ts); over a limit → `TooManyRequests` with the seconds until the
  * window ends. Success resets the username's count.
@@ -73,9 +75,14 @@ export async function authenticateUser(
   const user = await findUserByUsername(sql, attempt.username)
   const passwordMatches = await verifyPassword(user?.passwordHash ?? (await dummyPasswordHash()), attempt.password)
   if (!user || !user.passwordHash || !passwordMatches || !user.enabled) {
+    // One audit insert on every failure, known user or not: writing it only for known users made
+    // their failures measurably slower (an INSERT and a commit), which told which usernames exist.
+    // An unknown username is not recorded: the text typed there is sometimes a password.
     if (user) {
       const reason = !user.passwordHash ? 'no_password' : !passwordMatches ? 'wrong_password' : 'disabled'
       await recordLoginFailure(sql, { userId: user.id, ip: attempt.ip, reason, now: attempt.now })
+    } else {
+      await recordAuditEvent(sql, { type: 'user.login_failed', at: attempt.now, actor: 'user', userId: null, reason: 'unknown_user', details: { ip: attempt.ip } })
     }
     throw new InvalidCredentials(INVALID_CREDENTIALS)
   }

@@ -86,6 +86,16 @@ describe('console sign-in', () => {
     expect(await db.sql`select key, failures from login_attempts order by key`).toEqual(attemptsBefore)
   })
 
+  it('audits a sign-in as an unknown user without the typed name, shown with no user and reason unknown_user', async () => {
+    const typed = 'maybe-a-password-typed-as-username'
+    expect((await new ConsoleBrowser(t).signIn(typed, PASSWORD)).status).toBe(401)
+    const html = await (await (await signedInBrowser()).get('/console/audit?type=user.login_failed')).text()
+    const row = /<tr>(?:(?!<\/tr>)[\s\S])*user\.login_failed(?:(?!<\/tr>)[\s\S])*<\/tr>/.exec(html)?.[0]
+    expect(row).toContain('<td>unknown_user</td>')
+    expect(row).toContain('<td>—</td>')
+    expect(html).not.toContain(typed)
+  })
+
   it('refuses a sign-in post without the sign-in CSRF cookie value', async () => {
     const browser = new ConsoleBrowser(t)
     await browser.get('/console/sign-in')

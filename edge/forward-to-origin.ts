@@ -4,20 +4,12 @@ import { IDENTITY_HEADER_NAMES, type ForwardedIdentity, type IdentityField } fro
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus the legacy ones proxies still see. */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']
 /**
- * Client-supplied forwarding and client-address headers: the edge is the first trusted hop and sets
- * `X-Forwarded-*` itself; the others name a client address an origin (or its framework's "real IP"
- * lookup) might trust for logs, rate limits or allow-lists.
+ * Client-supplied forwarding headers, besides every `X-Forwarded-*` (`FORWARDED_PREFIX`), and
+ * client-address headers: the edge is the first trusted hop and sets its own `X-Forwarded-*`; the
+ * others name a client address an origin (or its framework's "real IP" lookup) might trust for logs,
+ * rate limits or allow-lists.
  */
-const CLIENT_FORWARDING_HEADERS = [
-  'forwarded',
-  'x-forwarded-for',
-  'x-forwarded-host',
-  'x-forwarded-proto',
-  'x-real-ip',
-  'x-client-ip',
-  'true-client-ip',
-  'x-cluster-client-ip',
-]
+const CLIENT_FORWARDING_HEADERS = ['forwarded', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'x-cluster-client-ip']
 /**
  * Headers that make a framework act on another method or path than the request line's: the edge
  * authorized the request line, so these would run, say, a `DELETE` or an `/admin/` handler on the
@@ -31,6 +23,11 @@ const OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-o
  * does).
  */
 const ALWAYS_DROPPED = new Set([...HOP_BY_HOP, ...CLIENT_FORWARDING_HEADERS, ...OVERRIDE_HEADERS, 'host', 'accept-encoding'])
+/**
+ * Every inbound `X-Forwarded-*` goes, not only the three the edge sets: frameworks also build URLs
+ * and paths from `-Port`, `-Prefix`, `-Server` or `-Uri` (Spring's ForwardedHeaderFilter, Traefik).
+ */
+const FORWARDED_PREFIX = 'x-forwarded-'
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 /**
  * A Bearer credential anywhere in an `Authorization` value. The Fetch API joins repeated headers with
@@ -128,7 +125,13 @@ export function buildOriginRequestHeaders(inbound: Headers, options: OriginHeade
   const headers = new Headers(inbound)
   for (const name of inboundNames) {
     const compared = comparableHeaderName(name)
-    if (ALWAYS_DROPPED.has(compared) || compared.startsWith(prefix) || namedInConnection?.has(name) || (dropAuthorization && name === 'authorization')) {
+    if (
+      ALWAYS_DROPPED.has(compared) ||
+      compared.startsWith(prefix) ||
+      compared.startsWith(FORWARDED_PREFIX) ||
+      namedInConnection?.has(name) ||
+      (dropAuthorization && name === 'authorization')
+    ) {
       headers.delete(name)
     }
   }

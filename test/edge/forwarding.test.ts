@@ -247,6 +247,14 @@ describe('identity header spoofing', () => {
     expect(JSON.stringify(stack.origin.requests[0]?.headers)).not.toContain('6.6.6.6')
   })
 
+  it('drops every client-sent X-Forwarded-* header, not only the three the edge sets', async () => {
+    const token = await signAccessToken(stack.key)
+    const forwarded = { 'X-Forwarded-Port': '8443', 'X-Forwarded-Prefix': '/admin', 'X-Forwarded-Server': 'evil.test', 'X-Forwarded-Uri': '/admin/users' }
+    expect((await stack.edge.fetch('/api/me', { headers: { ...bearer(token), ...forwarded } })).status).toBe(200)
+    const names = Object.keys(stack.origin.requests[0]?.headers ?? {}).filter((name) => name.startsWith('x-forwarded-'))
+    expect(names.sort()).toEqual(['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto'])
+  })
+
   it('replaces client-sent X-Forwarded-For and Forwarded headers', async () => {
     const token = await signAccessToken(stack.key)
     const response = await stack.edge.fetch('/api/me', { headers: { ...bearer(token), 'X-Forwarded-For': '6.6.6.6', Forwarded: 'for=6.6.6.6', 'X-Forwarded-Host': 'evil.test' } })

@@ -99,7 +99,10 @@ export async function verifyAccessToken(token: string, deps: VerifyDependencies,
   if (!claimsAreHeaderSafe(claims)) throw new InvalidToken('token claims contain characters that cannot be forwarded')
 
   const verified = toVerifiedToken(claims, key.kid)
-  deps.cache.set(token, verified)
+  // A key set that changed while the signature was being checked has already purged the cache of
+  // this key's tokens (JwksCache.onKeySetChanged); caching now would bring one back. The token is
+  // still valid for this request, which was verified against the keys current when it arrived.
+  if (deps.jwks.knownKey(key.kid) === key) deps.cache.set(token, verified)
   return { token: verified, fromCache: false }
 }
 

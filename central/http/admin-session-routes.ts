@@ -1,8 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
-import { Forbidden, InvalidRequest, NotFound } from '../../shared/errors'
+import { Forbidden, InvalidRequest, InvalidScope, InvalidTarget, NotFound } from '../../shared/errors'
 import { listAuditEvents } from '../audit/store'
 import { startSession } from '../sessions/create-session'
+import { exceedingGrant, type FullGrant } from '../sessions/narrow-grant'
 import { findOrCreateExternalSubject, findSubjectByUsername, listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
 import { listSigningKeys, rotateSigningKey } from '../tokens/signing-keys'
 import { ADMIN_ERRORS, ADMIN_SECURITY, UsernameSchema } from './admin-openapi'
@@ -22,7 +23,11 @@ const ReasonQuery = z.object({ reason: z.string().max(500).optional().openapi({ 
 const AdminSessionRequestSchema = z
   .object({
     subject: UsernameSchema.openapi({ description: 'Username as known to your own login system; created (without password) if new' }),
-    audiences: z.array(TokenCharsSchema).max(100).optional().openapi({ description: 'Default: the user\'s granted audiences' }),
+    audiences: z
+      .array(TokenCharsSchema)
+      .max(100)
+      .optional()
+      .openapi({ description: 'Default: the user\'s granted audiences. A new subject is created with the grant asked for; an existing one must already hold it' }),
     scopes: z.array(TokenCharsSchema).max(100).optional(),
     roles: z.array(TokenCharsSchema).max(100).optional(),
     client_id: TokenCharsSchema.optional(),
@@ -245,20 +250,29 @@ export function adminSessionRoutes(deps: AppDeps) {
       summary: 'Start a session for a subject your own login system authenticated; returns a token pair',
       middleware: [admin, requireContentType('application/json')] as const,
       request: { body: { required: true, content: { 'application/json': { schema: AdminSessionRequestSchema } } } },
-      responses: { 200: json(TokenResponseSchema, 'Session started'), 415: errorResponse('Body is not JSON'), ...ADMIN_ERRORS },
+      responses: {
+        200: json(TokenResponseSchema, 'Session started'),
+        ...ADMIN_ERRORS,
+        400: errorResponse('Grant asked for outside the existing user\'s (`invalid_scope`, `invalid_target`), or a bad body (`invalid_request`)'),
+        415: errorResponse('Body is not JSON'),
+      },
     }),
     async (c) => {
       const body = c.req.valid('json')
-      const subject = await findOrCreateExternalSubject(sql, body.subject, deps.clock())
+      const requested = { audiences: body.audiences ?? [], scopes: body.scopes ?? [], roles: body.roles ?? [] }
+      const subject = await findOrCreateExternalSubject(sql, { username: body.subject, grant: requested, now: deps.clock() })
       // The caller vouches for the subject; a disabled user still gets nothing.
       if (!subject.enabled) throw new Forbidden('user is disabled')
+      const grant = {
+        audiences: body.audiences ?? subject.audiences,
+        scopes: body.scopes ?? subject.scopes,
+        roles: body.roles ?? subject.roles,
+      }
+      // A session is never wider than its user (a refresh would narrow it anyway): asking an
+      // existing subject for more than it holds is refused, not silently cut.
+      refuseGrantBeyond(grant, subject)
       const tokens = await startSession(deps, {
-        user: {
-          id: subject.id,
-          audiences: body.audiences ?? subject.audiences,
-          scopes: body.scopes ?? subject.scopes,
-          roles: body.roles ?? subject.roles,
-        },
+        user: { id: subject.id, ...grant },
         clientId: body.client_id,
         userAgent: clientUserAgent(c),
         ip: clientIp(c, config),
@@ -271,4 +285,12 @@ export function adminSessionRoutes(deps: AppDeps) {
   )
 
   return router
+}
+
+/** RFC 8707 §2 / RFC 6749 §5.2 codes for a POST /admin/sessions grant outside the user's. */
+function refuseGrantBeyond(requested: FullGrant, held: FullGrant): void {
+  const part = exceedingGrant(requested, held)
+  if (part === undefined) return
+  const message = `requested ${part} exceed the user's; grant them first with PATCH /admin/users/{username}`
+  throw part === 'audiences' ? new InvalidTarget(message) : new InvalidScope(message)
 }

@@ -48,7 +48,7 @@ const CreateUserSchema = z
 const UpdateUserSchema = z
   .object({
     enabled: z.boolean().optional().openapi({ description: 'false revokes every session of the user' }),
-    password: PasswordSchema.optional(),
+    password: PasswordSchema.optional().openapi({ description: 'A new password revokes every session of the user' }),
     audiences: GrantListSchema.optional(),
     scopes: GrantListSchema.optional(),
     roles: GrantListSchema.optional(),
@@ -79,7 +79,7 @@ function toUserBody(user: UserRecord): z.infer<typeof UserSchema> {
 
 /**
  * `/admin/users`: create, read, search and change users (Bearer ADMIN_TOKEN).
- * Every change lands in the audit trail; disabling a user revokes all of its sessions.
+ * Every change lands in the audit trail and reaches the user's sessions (see changeUser).
  */
 export function adminUserRoutes({ sql, config, clock }: AppDeps) {
   const router = createRouter()
@@ -167,7 +167,11 @@ export function adminUserRoutes({ sql, config, clock }: AppDeps) {
       method: 'patch',
       path: '/admin/users/{username}',
       summary: 'Enable/disable a user, change its grants or password',
-      description: 'Disabling a user revokes all of its sessions (reported as `sessions_revoked`).',
+      description:
+        'Disabling a user or setting a new password revokes all of its sessions (reported as `sessions_revoked`). ' +
+        'Removing a role, scope or audience takes it from every live session (`sessions_narrowed`) and moves `not_before` ' +
+        'past this second, so the edge drops access tokens issued with the old grant; the sessions stay alive and ' +
+        'refresh into narrower tokens. Adding a grant does not widen existing sessions: it applies from the next login.',
       tags: ['admin'],
       security: ADMIN_SECURITY,
       middleware: [adminOnly, jsonBody] as const,
@@ -178,7 +182,14 @@ export function adminUserRoutes({ sql, config, clock }: AppDeps) {
       responses: {
         200: {
           description: 'The updated user',
-          content: { 'application/json': { schema: UserSchema.extend({ sessions_revoked: z.number().int() }) } },
+          content: {
+            'application/json': {
+              schema: UserSchema.extend({
+                sessions_revoked: z.number().int().openapi({ description: 'Sessions revoked by this change (disable, new password)' }),
+                sessions_narrowed: z.number().int().openapi({ description: 'Live sessions that lost a grant this change removed' }),
+              }),
+            },
+          },
         },
         415: errorResponse('Body is not JSON (`invalid_request`)'),
         ...ADMIN_ERRORS,
@@ -195,7 +206,7 @@ export function adminUserRoutes({ sql, config, clock }: AppDeps) {
         now: clock(),
       })
       if (!result) throw new NotFound('no user with this username')
-      return c.json({ ...toUserBody(result.user), sessions_revoked: result.sessionsRevoked }, 200)
+      return c.json({ ...toUserBody(result.user), sessions_revoked: result.sessionsRevoked, sessions_narrowed: result.sessionsNarrowed }, 200)
     },
   )
 

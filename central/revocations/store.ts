@@ -19,14 +19,17 @@ export interface RecentRevocations {
 /**
  * Count and bounds of the revocations after `since`, as text (microsecond timestamps). Any
  * change to the feed changes them: a new entry raises a count (its timestamp is "now", or the
- * count catches a late commit), an entry ageing out lowers a count and moves a minimum. So
- * this one index-only aggregate can stand for the whole feed's version.
+ * count catches a late commit), an entry ageing out lowers a count and moves a minimum. A
+ * user's not-before marker can also move forward while the user stays listed (a second
+ * revoke-all, a grant removed), possibly between the bounds: the sum of the markers catches
+ * that. So this one index-only aggregate can stand for the whole feed's version.
  */
 export async function findRevocationsVersionInputs(sql: Queryable, since: Date): Promise<string> {
   const [row] = await sql<{ inputs: string }[]>`
     select concat_ws('|',
       (select concat_ws(',', count(*), min(revoked_at), max(revoked_at)) from sessions where revoked_at > ${since}),
-      (select concat_ws(',', count(*), min(not_before), max(not_before)) from users where not_before > ${since})
+      (select concat_ws(',', count(*), min(not_before), max(not_before), sum(extract(epoch from not_before)))
+       from users where not_before > ${since})
     ) as inputs`
   return row!.inputs
 }

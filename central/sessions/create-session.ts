@@ -4,6 +4,7 @@ import type { AppDeps } from '../http/app-deps'
 import { mintAccessToken } from '../tokens/mint-access-token'
 import { getSigningKey } from '../tokens/signing-keys'
 import { generateRefreshToken, hashRefreshToken } from './refresh-token'
+import { boundByUserGrant } from './narrow-grant'
 import { insertSession, lockSessionHolder } from './store'
 import { audiencesOrIssuer, type TokenSet } from './token-set'
 
@@ -31,7 +32,8 @@ const refuseLikeLogin = () => new InvalidCredentials('username or password is in
  * One login = one session: a session row, its first refresh token (stored as a hash) and an
  * access token carrying the session's grant. Session, token and audit event commit together,
  * after the user is read again under a share lock: a user disabled since the caller checked
- * (a login's argon2 takes a while) gets no session.
+ * (a login's argon2 takes a while) gets no session, and the grant is bounded by what the user
+ * holds at that moment.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.1
  */
 export async function startSession(deps: AppDeps, start: SessionStart): Promise<TokenSet> {
@@ -45,12 +47,14 @@ export async function startSession(deps: AppDeps, start: SessionStart): Promise<
   const tokens = await deps.sql.begin(async (tx) => {
     const holder = await lockSessionHolder(tx, start.user.id)
     if (!holder?.enabled) return undefined
+    // Within what the user holds now: an admin may have removed a grant since the caller read it.
+    const grant = boundByUserGrant(start.user, holder)
     const sessionId = await insertSession(tx, {
       userId: start.user.id,
       clientId,
-      audiences: start.user.audiences,
-      scopes: start.user.scopes,
-      roles: start.user.roles,
+      audiences: grant.audiences,
+      scopes: grant.scopes,
+      roles: grant.roles,
       userAgent: start.userAgent ?? null,
       ip: start.ip ?? null,
       now,
@@ -72,13 +76,13 @@ export async function startSession(deps: AppDeps, start: SessionStart): Promise<
         userId: start.user.id,
         sessionId,
         clientId,
-        audiences: audiencesOrIssuer(start.user.audiences, config.ISSUER),
-        scopes: start.user.scopes,
-        roles: start.user.roles,
+        audiences: audiencesOrIssuer(grant.audiences, config.ISSUER),
+        scopes: grant.scopes,
+        roles: grant.roles,
       },
       now,
     )
-    return { accessToken, refreshToken, expiresIn, scope: start.user.scopes.join(' '), sessionId }
+    return { accessToken, refreshToken, expiresIn, scope: grant.scopes.join(' '), sessionId }
   })
   if (!tokens) throw (start.refuseDisabledUser ?? refuseLikeLogin)()
   return tokens

@@ -4,7 +4,7 @@ import { getSigningKey } from '../tokens/signing-keys'
 import { InvalidGrant } from '../../shared/errors'
 import { DEFAULT_CLIENT_ID } from './create-session'
 import { decideRefresh } from './decide-refresh'
-import { narrowGrant } from './narrow-grant'
+import { boundByUserGrant, narrowGrant } from './narrow-grant'
 import { generateRefreshToken, hashRefreshToken, looksLikeRefreshToken, openSuccessor, sealSuccessor } from './refresh-token'
 import { applyRotation, findRefreshTokenByHash, lockSessionByTokenHash, revokeSessionForReuse } from './store'
 import { audiencesOrIssuer, type TokenSet } from './token-set'
@@ -54,8 +54,11 @@ export async function refreshSession(deps: AppDeps, request: RefreshRequest): Pr
       return { kind: 'refused', reason: 'refresh token was already used; the session is revoked' }
     }
 
+    // What the session may still grant: never more than its user holds NOW, so a role, scope
+    // or audience an admin removed is gone from the next access token (see boundByUserGrant).
+    const held = boundByUserGrant(session, session.userGrant)
     // Narrow before spending anything: a bad scope/resource throws and rolls back.
-    const grant = narrowGrant(session, { resource: request.resource, scopes: request.scopes })
+    const grant = narrowGrant(held, { resource: request.resource, scopes: request.scopes })
 
     let successor: string
     if (decision.kind === 'replay') {
@@ -83,7 +86,7 @@ export async function refreshSession(deps: AppDeps, request: RefreshRequest): Pr
         clientId: session.clientId,
         audiences: audiencesOrIssuer(grant.audiences, config.ISSUER),
         scopes: grant.scopes,
-        roles: session.roles,
+        roles: held.roles,
       },
       now,
     )

@@ -12,6 +12,8 @@ export interface SessionRecord {
   absoluteExpiresAt: Date
   revokedAt: Date | null
   userEnabled: boolean
+  /** The user's grant now; the session's is bounded by it (see boundByUserGrant). */
+  userGrant: { audiences: string[]; scopes: string[]; roles: string[] }
 }
 
 /** The presented refresh token's row. */

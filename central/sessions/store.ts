@@ -2,6 +2,7 @@ import type { Sql } from 'postgres'
 import { recordAuditEvent, recordAuditEvents } from '../audit/store'
 import { toInet } from '../db/inet'
 import type { Queryable } from '../db/pool'
+import type { FullGrant } from './narrow-grant'
 import { sessionState, type RefreshTokenRecord, type SessionRecord, type SessionView } from './session-record'
 
 /** Runs `fn` in a transaction, or inside the caller's when `sql` already is one. */
@@ -15,18 +16,28 @@ async function inTransaction<T>(sql: Queryable, fn: (tx: Queryable) => Promise<T
 // --- Refresh ------------------------------------------------------------------------------
 
 /**
- * Locks the session a refresh token belongs to (`for update`), with the user's enabled flag.
- * Every refresh, reuse check and revoke of one session serialises on this row lock, so a
- * revoke that commits first is seen by every refresh that follows (READ COMMITTED: the
- * lock wait ends with the newest row version), and no refresh can slip past it.
+ * Locks the session a refresh token belongs to (`for update`), with the user's enabled flag
+ * and current grant. Every refresh, reuse check and revoke of one session serialises on this
+ * row lock, so a revoke that commits first is seen by every refresh that follows (READ
+ * COMMITTED: the lock wait ends with the newest row version), and no refresh can slip past it.
+ * The users row is read, not locked (users row first is the lock order, see lockUserRow). After
+ * a lock wait it may be the older version, which is still sound: a change that removes grants
+ * narrows this session row under its lock (narrowUserSessions), and a change committed after
+ * this read is caught at the edge by the user's not-before marker.
  */
 export async function lockSessionByTokenHash(tx: Queryable, tokenHash: Buffer): Promise<SessionRecord | undefined> {
-  const [row]: [(SessionRow & { enabled: boolean })?] = await tx`
-    select s.*, u.enabled
+  const [row]: [(SessionRow & { enabled: boolean; user_audiences: string[]; user_scopes: string[]; user_roles: string[] })?] = await tx`
+    select s.*, u.enabled, u.audiences as user_audiences, u.scopes as user_scopes, u.roles as user_roles
     from sessions s join users u on u.id = s.user_id
     where s.id = (select session_id from refresh_tokens where token_hash = ${tokenHash})
     for update of s`
-  return row && { ...toSessionRecordBase(row), userEnabled: row.enabled }
+  return (
+    row && {
+      ...toSessionRecordBase(row),
+      userEnabled: row.enabled,
+      userGrant: { audiences: row.user_audiences, scopes: row.user_scopes, roles: row.user_roles },
+    }
+  )
 }
 
 /**
@@ -231,14 +242,44 @@ export async function revokeAllUserSessions(
       update sessions set revoked_at = ${input.now}, revoked_reason = ${input.reason}, revoked_by = ${input.actor}
       where user_id = ${input.userId} and revoked_at is null
       returning id`
+    // Floored: every session alive now is also listed by sid, so a token minted later in this
+    // second (a fresh login after "log out everywhere") can stay valid.
     const notBefore = new Date(Math.floor(input.now.getTime() / 1000) * 1000)
-    await tx`update users set not_before = ${notBefore}, updated_at = ${input.now} where id = ${input.userId}`
+    await publishUserNotBefore(tx, { userId: input.userId, notBefore, now: input.now })
     await recordAuditEvents(tx, [
       ...rows.map((row) => ({ type: 'session.revoked' as const, at: input.now, actor: input.actor, userId: input.userId, sessionId: row.id, reason: input.reason })),
       { type: 'user.sessions_revoked', at: input.now, actor: input.actor, userId: input.userId, reason: input.reason, details: { sessions: rows.length, notBefore } },
     ])
     return rows.length
   })
+}
+
+/**
+ * Sets the user's not-before marker, which the revocation feed publishes: the edge rejects the
+ * user's access tokens with `iat` before it. It never moves back (`greatest`), so a later
+ * change in the same second cannot revive tokens an earlier one killed.
+ */
+export async function publishUserNotBefore(tx: Queryable, input: { userId: string; notBefore: Date; now: Date }): Promise<void> {
+  await tx`update users set not_before = greatest(not_before, ${input.notBefore}), updated_at = ${input.now} where id = ${input.userId}`
+}
+
+/**
+ * Takes from every live session of the user whatever lies outside `grant` (order kept), so the
+ * session rows say what they can still grant and a grant given back to the user later does not
+ * return to them. Call with the users row locked (lock order). Returns how many sessions changed.
+ */
+export async function narrowUserSessions(tx: Queryable, input: { userId: string; grant: FullGrant; now: Date }): Promise<number> {
+  const { audiences, scopes, roles } = input.grant
+  const rows = await tx`
+    update sessions set
+      audiences = array(select g from unnest(audiences) with ordinality as held(g, i) where g = any(${audiences}::text[]) order by i),
+      scopes = array(select g from unnest(scopes) with ordinality as held(g, i) where g = any(${scopes}::text[]) order by i),
+      roles = array(select g from unnest(roles) with ordinality as held(g, i) where g = any(${roles}::text[]) order by i)
+    where user_id = ${input.userId} and revoked_at is null
+      and idle_expires_at > ${input.now} and absolute_expires_at > ${input.now}
+      and not (audiences <@ ${audiences}::text[] and scopes <@ ${scopes}::text[] and roles <@ ${roles}::text[])
+    returning id`
+  return rows.length
 }
 
 /** Sessions that can still refresh: not revoked, within both idle and absolute lifetimes. */
@@ -292,12 +333,18 @@ export async function findSubjectByUsername(sql: Queryable, username: string): P
 
 /**
  * `POST /admin/sessions`: the subject is authenticated by another system, so it gets a user row
- * with no password (it can never log in with one). An existing row is reused; the insert is
- * `on conflict do nothing` so two concurrent calls create one row.
+ * with no password (it can never log in with one), holding the grant of the call that created
+ * it: a session is never wider than its user (see boundByUserGrant). An existing row is reused
+ * as it is; the insert is `on conflict do nothing` so two concurrent calls create one row.
  */
-export async function findOrCreateExternalSubject(sql: Queryable, username: string, now: Date): Promise<SessionSubject & { created: boolean }> {
+export async function findOrCreateExternalSubject(
+  sql: Queryable,
+  input: { username: string; grant: FullGrant; now: Date },
+): Promise<SessionSubject & { created: boolean }> {
+  const { username, grant, now } = input
   const [inserted]: [SessionSubject?] = await sql`
-    insert into users (username, password_hash, created_at, updated_at) values (${username}, null, ${now}, ${now})
+    insert into users (username, password_hash, audiences, scopes, roles, created_at, updated_at)
+    values (${username}, null, ${grant.audiences}, ${grant.scopes}, ${grant.roles}, ${now}, ${now})
     on conflict (username) do nothing
     returning id, username, enabled, audiences, scopes, roles`
   if (inserted) return { ...inserted, created: true }
@@ -326,7 +373,7 @@ interface SessionRow {
   revoked_by: string | null
 }
 
-function toSessionRecordBase(row: SessionRow): Omit<SessionRecord, 'userEnabled'> {
+function toSessionRecordBase(row: SessionRow): Omit<SessionRecord, 'userEnabled' | 'userGrant'> {
   return {
     id: row.id,
     userId: row.user_id,

@@ -1,23 +1,60 @@
 import type { Sql } from 'postgres'
-import { revokeAllUserSessions } from '../sessions/store'
+import { removesAnyGrant } from '../sessions/narrow-grant'
+import { narrowUserSessions, publishUserNotBefore, revokeAllUserSessions } from '../sessions/store'
 import { findUserById, updateUser, type UserPatch } from './store'
 import type { UserRecord } from './user-record'
 
+export interface UserChange {
+  user: UserRecord
+  /** Sessions revoked because the change disabled the user or set a new password. */
+  sessionsRevoked: number
+  /** Live sessions that lost a role, scope or audience the change took from the user. */
+  sessionsNarrowed: number
+}
+
 /**
- * Changes a user, the one way the admin API and the console do it: when the change disables the
- * user, every session of theirs is revoked in the same transaction, so a disabled user never keeps
- * a session that could still refresh. Undefined when no user has this username.
+ * Changes a user, the one way the admin API and the console do it, and makes the change reach
+ * the user's existing sessions and access tokens in the same transaction:
+ * - disabled, or a new password (what an admin sets after a compromise): every session is
+ *   revoked, with the user's not-before marker, so nothing issued before survives;
+ * - a role, scope or audience removed: live sessions lose it (refreshes mint within the user's
+ *   current grant anyway, see boundByUserGrant), and the not-before marker moves past this
+ *   second, so the edge drops the wider access tokens already out within one feed poll and
+ *   clients refresh into narrower ones. Sessions stay alive. A grant added widens nothing.
+ * Undefined when no user has this username.
+ * @see https://cheatsheetseries.owasp.org/cheatsheets/Session_Management_Cheat_Sheet.html#renew-the-session-id-after-any-privilege-level-change
  */
 export async function changeUser(
   sql: Sql,
   input: { username: string; patch: UserPatch; actor: string; now: Date },
-): Promise<{ user: UserRecord; sessionsRevoked: number } | undefined> {
+): Promise<UserChange | undefined> {
   return sql.begin(async (tx) => {
+    // Locks the users row first (then sessions), the lock order every user-wide change keeps.
     const updated = await updateUser(tx, input.username, input.patch, input.actor, input.now)
     if (!updated) return undefined
-    if (!updated.disabled) return { user: updated.user, sessionsRevoked: 0 }
-    const sessionsRevoked = await revokeAllUserSessions(tx, { userId: updated.user.id, actor: input.actor, reason: 'user disabled', now: input.now })
-    // Read again for the not-before marker the revocation set.
-    return { user: (await findUserById(tx, updated.user.id)) ?? updated.user, sessionsRevoked }
+    const { user, previousGrant } = updated
+    const change = { userId: user.id, actor: input.actor, now: input.now }
+
+    let sessionsRevoked = 0
+    const passwordChanged = input.patch.passwordHash !== undefined
+    if (updated.disabled || passwordChanged) {
+      const reason = updated.disabled ? 'user disabled' : 'password changed'
+      sessionsRevoked = await revokeAllUserSessions(tx, { ...change, reason })
+    }
+
+    let sessionsNarrowed = 0
+    const narrowed = removesAnyGrant(previousGrant, user)
+    if (narrowed) {
+      sessionsNarrowed = await narrowUserSessions(tx, { userId: user.id, grant: user, now: input.now })
+      // The next whole second, not this one: JWT `iat` is whole seconds and the edge rejects
+      // `iat < not_before`, so a wider token minted earlier in this second must fall below it.
+      // A token minted later in this second is dropped too; its client refreshes once more.
+      const notBefore = new Date((Math.floor(input.now.getTime() / 1000) + 1) * 1000)
+      await publishUserNotBefore(tx, { userId: user.id, notBefore, now: input.now })
+    }
+
+    if (!updated.disabled && !passwordChanged && !narrowed) return { user, sessionsRevoked, sessionsNarrowed }
+    // Read again for the not-before marker set above.
+    return { user: (await findUserById(tx, user.id)) ?? user, sessionsRevoked, sessionsNarrowed }
   })
 }

@@ -114,6 +114,8 @@ export interface UserPatch {
 
 export interface UpdatedUser {
   user: UserRecord
+  /** The grant before this update, read under the same lock. */
+  previousGrant: { audiences: string[]; scopes: string[]; roles: string[] }
   /** True when this update turned an enabled user into a disabled one. */
   disabled: boolean
 }
@@ -121,8 +123,9 @@ export interface UpdatedUser {
 /**
  * Applies a patch to one user and records what changed (`user.updated`, `user.disabled`,
  * `user.enabled`), in the caller's transaction. Returns undefined for an unknown username.
- * The previous `enabled` is read under `for update`, so two concurrent disables report
- * `disabled: true` only once.
+ * The previous `enabled` and grant are read under `for update`, so two concurrent disables
+ * report `disabled: true` only once, and a removed grant is seen by exactly the change that
+ * removed it.
  */
 export async function updateUser(
   sql: Queryable,
@@ -131,8 +134,8 @@ export async function updateUser(
   actor: string,
   now: Date,
 ): Promise<UpdatedUser | undefined> {
-  const [before]: [{ id: string; enabled: boolean }?] = await sql`
-    select id, enabled from users where username = ${username} for update`
+  const [before]: [{ id: string; enabled: boolean; audiences: string[]; scopes: string[]; roles: string[] }?] = await sql`
+    select id, enabled, audiences, scopes, roles from users where username = ${username} for update`
   if (!before) return undefined
   const [row]: [UserRow?] = await sql`
     update users set
@@ -159,7 +162,8 @@ export async function updateUser(
   if (disabled || enabled) {
     await recordAuditEvent(sql, { type: disabled ? 'user.disabled' : 'user.enabled', at: now, actor, userId: row.id })
   }
-  return { user: toUserRecord(row), disabled }
+  const previousGrant = { audiences: before.audiences, scopes: before.scopes, roles: before.roles }
+  return { user: toUserRecord(row), previousGrant, disabled }
 }
 
 /** Records a failed login of a known user (unknown usernames are not audited: they would flood the trail). */

@@ -8,7 +8,7 @@ const now = new Date('2030-01-01T00:00:00Z')
 const session: SessionRecord = {
   id: 's', userId: 'u', clientId: 'web', audiences: ['a', 'b'], scopes: ['read', 'write'], roles: [],
   createdAt: new Date(+now - 1000), lastUsedAt: now, idleExpiresAt: new Date(+now + 1000), absoluteExpiresAt: new Date(+now + 5000),
-  revokedAt: null, userEnabled: true,
+  revokedAt: null, userEnabled: true, userGrant: { audiences: ['a', 'b'], scopes: ['read', 'write'], roles: [] },
 }
 const fresh: RefreshTokenRecord = { id: '1', sessionId: 's', rotatedAt: null, successorSealed: null, rotatedIp: null, rotatedUserAgent: null }
 const rotated = (secondsAgo: number): RefreshTokenRecord => ({ ...fresh, rotatedAt: new Date(+now - secondsAgo * 1000), successorSealed: Buffer.from('x') })

@@ -2,7 +2,6 @@ import type { Sql } from 'postgres'
 import { z } from 'zod'
 import type { Config } from '../config'
 import { InvalidCredentials, TooManyRequests } from '../../shared/errors'
-import { recordAuditEvent } from '../audit/store'
 import { dummyPasswordHash, verifyPassword } from './passwords'
 import { decideLoginThrottle, ipKey, usernameKey } from './login-throttle'
 import {
@@ -78,12 +77,8 @@ export async function authenticateUser(
     // One audit insert on every failure, known user or not: writing it only for known users made
     // their failures measurably slower (an INSERT and a commit), which told which usernames exist.
     // An unknown username is not recorded: the text typed there is sometimes a password.
-    if (user) {
-      const reason = !user.passwordHash ? 'no_password' : !passwordMatches ? 'wrong_password' : 'disabled'
-      await recordLoginFailure(sql, { userId: user.id, ip: attempt.ip, reason, now: attempt.now })
-    } else {
-      await recordAuditEvent(sql, { type: 'user.login_failed', at: attempt.now, actor: 'user', userId: null, reason: 'unknown_user', details: { ip: attempt.ip } })
-    }
+    const reason = !user ? 'unknown_user' : !user.passwordHash ? 'no_password' : !passwordMatches ? 'wrong_password' : 'disabled'
+    await recordLoginFailure(sql, { userId: user?.id ?? null, ip: attempt.ip, reason, now: attempt.now })
     throw new InvalidCredentials(INVALID_CREDENTIALS)
   }
 

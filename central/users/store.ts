@@ -166,10 +166,13 @@ export async function updateUser(
   return { user: toUserRecord(row), previousGrant, disabled }
 }
 
-/** Records a failed login of a known user (unknown usernames are not audited: they would flood the trail). */
+/**
+ * Records a failed login: of a known user, or of an unknown username with no user (the typed text
+ * is not kept). The per-IP throttle bounds how fast unknown usernames can add rows.
+ */
 export async function recordLoginFailure(
   sql: Queryable,
-  input: { userId: string; ip: string; reason: 'wrong_password' | 'disabled' | 'no_password'; now: Date },
+  input: { userId: string | null; ip: string; reason: 'wrong_password' | 'disabled' | 'no_password' | 'unknown_user'; now: Date },
 ): Promise<void> {
   await recordAuditEvent(sql, {
     type: 'user.login_failed',

@@ -1,8 +1,10 @@
 import type { Sql } from 'postgres'
+import { afterAll, beforeAll } from 'vitest'
 import { loadConfig, type Config } from '../../central/config'
 import { createApp } from '../../central/http/app'
 import type { AppDeps } from '../../central/http/app-deps'
 import { ensureSigningKeys } from '../../central/tokens/signing-keys'
+import { createTestDatabase, type TestDatabase } from './database'
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef'
 export const TEST_ISSUER = 'http://central.test'
@@ -33,14 +35,16 @@ export interface CentralTestApp {
   config: Config
 }
 
+export interface CentralAppOptions {
+  env?: Record<string, string>
+  clock?: ControllableClock
+}
+
 /**
  * The real central app on a real database, with a controllable clock and signing keys in
  * place. `env` overrides configuration (strings, as from the environment).
  */
-export async function buildCentralApp(
-  sql: Sql,
-  options: { env?: Record<string, string>; clock?: ControllableClock } = {},
-): Promise<CentralTestApp> {
+export async function buildCentralApp(sql: Sql, options: CentralAppOptions = {}): Promise<CentralTestApp> {
   const config = loadConfig({
     ISSUER: TEST_ISSUER,
     ADMIN_TOKEN: TEST_ADMIN_TOKEN,
@@ -51,4 +55,24 @@ export async function buildCentralApp(
   const deps: AppDeps = { sql, config, clock }
   await ensureSigningKeys(sql, config, clock())
   return { app: createApp(deps), deps, clock, config }
+}
+
+export interface CentralTestFile {
+  db: TestDatabase
+  t: CentralTestApp
+}
+
+/**
+ * For a test file: central (as `buildCentralApp` makes it) on its own fresh database for the
+ * whole file, dropped after. `db` and `t` are filled in by `beforeAll`, so read them inside
+ * tests, hooks and helpers they call, not at the top level of the file.
+ */
+export function useCentralTestApp(options: CentralAppOptions = {}): CentralTestFile {
+  const central = {} as CentralTestFile
+  beforeAll(async () => {
+    central.db = await createTestDatabase()
+    central.t = await buildCentralApp(central.db.sql, options)
+  })
+  afterAll(() => central.db?.drop())
+  return central
 }

@@ -4,8 +4,7 @@ import type { Server } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { serve } from '@hono/node-server'
 import { afterAll, beforeAll } from 'vitest'
-import { buildCentralApp, TEST_ADMIN_TOKEN, type CentralTestApp } from '../../support/central-app'
-import { createTestDatabase, type TestDatabase } from '../../support/database'
+import { TEST_ADMIN_TOKEN, useCentralTestApp, type CentralTestApp, type CentralTestFile } from '../../support/central-app'
 
 /** The `portcullis` bin as npm installs it. */
 export const PORTCULLIS_BIN = fileURLToPath(new URL('../../../central/cli/portcullis.mjs', import.meta.url))
@@ -48,26 +47,21 @@ export async function listen(t: CentralTestApp): Promise<{ url: string; close():
   }
 }
 
-export interface CliCentral {
-  db: TestDatabase
-  t: CentralTestApp
+export interface CliCentral extends CentralTestFile {
   /** What the CLI needs to reach central: its URL and the admin token. */
   env: Record<string, string>
 }
 
 /** For a test file: central on its own database and a real port for the whole file, torn down after. */
 export function useCliCentral(): CliCentral {
-  const central = {} as CliCentral
+  const central = useCentralTestApp() as CliCentral
   let server: Awaited<ReturnType<typeof listen>> | undefined
   beforeAll(async () => {
-    central.db = await createTestDatabase()
-    central.t = await buildCentralApp(central.db.sql)
     server = await listen(central.t)
     central.env = { PORTCULLIS_URL: server.url, PORTCULLIS_ADMIN_TOKEN: TEST_ADMIN_TOKEN }
   })
   afterAll(async () => {
     await server?.close()
-    await central.db?.drop()
   })
   return central
 }

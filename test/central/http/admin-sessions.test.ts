@@ -1,35 +1,28 @@
 import { decodeJwt } from 'jose'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { startSession } from '../../../central/sessions/create-session'
 import { purgeEndedSessions } from '../../../central/sessions/store'
-import { buildCentralApp, TEST_ADMIN_TOKEN, type CentralTestApp } from '../../support/central-app'
+import { TEST_ADMIN_TOKEN, useCentralTestApp } from '../../support/central-app'
 import { bearer, refresh } from '../../support/central-requests'
-import { createTestDatabase, type TestDatabase } from '../../support/database'
 import { insertTestUser } from '../../support/users'
 
-let db: TestDatabase
-let t: CentralTestApp
-beforeAll(async () => {
-  db = await createTestDatabase()
-  t = await buildCentralApp(db.sql)
-})
-afterAll(() => db.drop())
+const central = useCentralTestApp()
 
 const admin = (path: string, init: RequestInit = {}) =>
-  t.app.request(path, { ...init, headers: { ...bearer(TEST_ADMIN_TOKEN), ...(init.headers as Record<string, string> | undefined) } })
+  central.t.app.request(path, { ...init, headers: { ...bearer(TEST_ADMIN_TOKEN), ...(init.headers as Record<string, string> | undefined) } })
 
 describe('admin session API', () => {
   it('refuses requests without the admin token', async () => {
-    const response = await t.app.request('/admin/keys')
+    const response = await central.t.app.request('/admin/keys')
     expect(response.status).toBe(401)
-    const wrong = await t.app.request('/admin/keys', { headers: bearer('x'.repeat(40)) })
+    const wrong = await central.t.app.request('/admin/keys', { headers: bearer('x'.repeat(40)) })
     expect(wrong.status).toBe(401)
     expect(await wrong.json()).toMatchObject({ error: 'invalid_token' })
   })
 
   it('lists a user\'s sessions with device metadata', async () => {
-    const user = await insertTestUser(db.sql)
-    await startSession(t.deps, { user, userAgent: 'Firefox', ip: '192.0.2.7', actor: 'user' })
+    const user = await insertTestUser(central.db.sql)
+    await startSession(central.t.deps, { user, userAgent: 'Firefox', ip: '192.0.2.7', actor: 'user' })
     const response = await admin(`/admin/users/${user.username}/sessions`)
     expect(response.status).toBe(200)
     const { sessions } = (await response.json()) as { sessions: Record<string, unknown>[] }
@@ -38,12 +31,12 @@ describe('admin session API', () => {
   })
 
   it('revokes one session with the admin as actor and the given reason', async () => {
-    const user = await insertTestUser(db.sql)
-    const s = await startSession(t.deps, { user, actor: 'user' })
+    const user = await insertTestUser(central.db.sql)
+    const s = await startSession(central.t.deps, { user, actor: 'user' })
     const response = await admin(`/admin/sessions/${s.sessionId}?reason=stolen%20laptop`, { method: 'DELETE' })
     expect(response.status).toBe(200)
     expect(await response.json()).toEqual({ revoked: true })
-    expect((await refresh(t, s.refreshToken)).status).toBe(400)
+    expect((await refresh(central.t, s.refreshToken)).status).toBe(400)
     const audit = (await (await admin(`/admin/audit?session=${s.sessionId}&type=session.revoked`)).json()) as { events: Record<string, unknown>[] }
     expect(audit.events).toEqual([expect.objectContaining({ actor: 'admin:api', reason: 'stolen laptop', type: 'session.revoked' })])
     const again = await admin(`/admin/sessions/${s.sessionId}`, { method: 'DELETE' })
@@ -52,16 +45,16 @@ describe('admin session API', () => {
   })
 
   it('revokes every session of a user', async () => {
-    const user = await insertTestUser(db.sql)
-    const sessions = await Promise.all([1, 2].map(() => startSession(t.deps, { user, actor: 'user' })))
+    const user = await insertTestUser(central.db.sql)
+    const sessions = await Promise.all([1, 2].map(() => startSession(central.t.deps, { user, actor: 'user' })))
     const response = await admin(`/admin/users/${user.username}/sessions`, { method: 'DELETE' })
     expect(await response.json()).toEqual({ revoked: 2 })
-    for (const s of sessions) expect((await refresh(t, s.refreshToken)).status).toBe(400)
+    for (const s of sessions) expect((await refresh(central.t, s.refreshToken)).status).toBe(400)
   })
 
   it('pages the audit trail by user, newest first', async () => {
-    const user = await insertTestUser(db.sql)
-    for (let i = 0; i < 3; i++) await startSession(t.deps, { user, actor: 'user' })
+    const user = await insertTestUser(central.db.sql)
+    for (let i = 0; i < 3; i++) await startSession(central.t.deps, { user, actor: 'user' })
     const page1 = (await (await admin(`/admin/audit?user=${user.username}&limit=2`)).json()) as { events: { id: string }[]; next_before: string }
     expect(page1.events).toHaveLength(2)
     const page2 = (await (await admin(`/admin/audit?user=${user.username}&limit=2&before=${page1.next_before}`)).json()) as { events: { id: string }[] }
@@ -80,13 +73,13 @@ describe('admin session API', () => {
     const body = (await response.json()) as { access_token: string; refresh_token: string; scope: string }
     expect(body.scope).toBe('read')
     expect(decodeJwt(body.access_token)).toMatchObject({ aud: ['https://api.example.test'], roles: ['viewer'], client_id: 'partner' })
-    const [row] = await db.sql<{ password_hash: string | null }[]>`select password_hash from users where username = 'sso-user@example.test'`
+    const [row] = await central.db.sql<{ password_hash: string | null }[]>`select password_hash from users where username = 'sso-user@example.test'`
     expect(row!.password_hash).toBeNull()
-    expect((await refresh(t, body.refresh_token, { client_id: 'partner' })).status).toBe(200)
+    expect((await refresh(central.t, body.refresh_token, { client_id: 'partner' })).status).toBe(200)
     // The same subject again reuses the row.
     const again = await admin('/admin/sessions', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ subject: 'sso-user@example.test' }) })
     expect(again.status).toBe(200)
-    expect(await db.sql`select 1 from users where username = 'sso-user@example.test'`).toHaveLength(1)
+    expect(await central.db.sql`select 1 from users where username = 'sso-user@example.test'`).toHaveLength(1)
   })
 
   it('rotates keys and lists them with their states', async () => {
@@ -101,13 +94,13 @@ describe('admin session API', () => {
   })
 
   it('purges sessions that ended before the retention cut-off', async () => {
-    const user = await insertTestUser(db.sql)
-    const ended = await startSession(t.deps, { user, actor: 'user' })
-    const live = await startSession(t.deps, { user, actor: 'user' })
+    const user = await insertTestUser(central.db.sql)
+    const ended = await startSession(central.t.deps, { user, actor: 'user' })
+    const live = await startSession(central.t.deps, { user, actor: 'user' })
     await admin(`/admin/sessions/${ended.sessionId}`, { method: 'DELETE' })
-    const purged = await purgeEndedSessions(db.sql, { olderThan: new Date(t.clock().getTime() + 1000) })
+    const purged = await purgeEndedSessions(central.db.sql, { olderThan: new Date(central.t.clock().getTime() + 1000) })
     expect(purged).toBeGreaterThanOrEqual(1)
-    const ids = (await db.sql<{ id: string }[]>`select id from sessions where user_id = ${user.id}`).map((r) => r.id)
+    const ids = (await central.db.sql<{ id: string }[]>`select id from sessions where user_id = ${user.id}`).map((r) => r.id)
     expect(ids).toEqual([live.sessionId])
   })
 })

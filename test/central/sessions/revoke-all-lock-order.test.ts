@@ -1,30 +1,23 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildCentralApp, TEST_ADMIN_TOKEN, type CentralTestApp } from '../../support/central-app'
+import { describe, expect, it } from 'vitest'
+import { TEST_ADMIN_TOKEN, useCentralTestApp } from '../../support/central-app'
 import { bearer } from '../../support/central-requests'
-import { createTestDatabase, type TestDatabase } from '../../support/database'
 import { insertTestUser } from '../../support/users'
 
 const SESSIONS_PER_ROUND = 100
 const ROUNDS = 15
 
-let db: TestDatabase
-let t: CentralTestApp
-beforeAll(async () => {
-  db = await createTestDatabase()
-  t = await buildCentralApp(db.sql)
-})
-afterAll(() => db.drop())
+const central = useCentralTestApp()
 
 async function insertLiveSessions(userId: string, count: number): Promise<void> {
-  const now = t.clock()
+  const now = central.t.clock()
   const later = new Date(now.getTime() + 3_600_000)
-  await db.sql`
+  await central.db.sql`
     insert into sessions (user_id, client_id, audiences, scopes, created_at, last_used_at, idle_expires_at, absolute_expires_at)
     select ${userId}, 'web', '{api}', '{read}', ${now}, ${now}, ${later}, ${later} from generate_series(1, ${count})`
 }
 
 const admin = (method: string, path: string, body?: unknown) =>
-  t.app.request(path, {
+  central.t.app.request(path, {
     method,
     headers: { ...bearer(TEST_ADMIN_TOKEN), ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -32,7 +25,7 @@ const admin = (method: string, path: string, body?: unknown) =>
 
 describe('revoke-all racing a disable of the same user', () => {
   it('never deadlocks: both answer 200, every session is revoked exactly once and the user ends disabled', async () => {
-    const user = await insertTestUser(db.sql)
+    const user = await insertTestUser(central.db.sql)
     for (let round = 0; round < ROUNDS; round++) {
       await insertLiveSessions(user.id, SESSIONS_PER_ROUND)
       const [revokeAll, disable] = await Promise.all([
@@ -44,7 +37,7 @@ describe('revoke-all racing a disable of the same user', () => {
       const { sessions_revoked } = (await disable.json()) as { sessions_revoked: number }
       // Whichever ran first revoked them all; the other found none left.
       expect(revoked + sessions_revoked).toBe(SESSIONS_PER_ROUND)
-      const [state] = await db.sql<{ live: number; enabled: boolean }[]>`
+      const [state] = await central.db.sql<{ live: number; enabled: boolean }[]>`
         select (select count(*)::int from sessions where user_id = u.id and revoked_at is null) as live, u.enabled
         from users u where u.id = ${user.id}`
       expect(state).toEqual({ live: 0, enabled: false })

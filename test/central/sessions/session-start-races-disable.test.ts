@@ -1,26 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { Forbidden } from '../../../shared/errors'
 import { startSession } from '../../../central/sessions/create-session'
 import { revokeAllUserSessions } from '../../../central/sessions/store'
 import { updateUser } from '../../../central/users/store'
-import { buildCentralApp, type CentralTestApp } from '../../support/central-app'
+import { useCentralTestApp } from '../../support/central-app'
 import { login } from '../../support/central-requests'
-import { createTestDatabase, type TestDatabase } from '../../support/database'
 import { insertTestUser } from '../../support/users'
 
 const PASSWORD = 'correct horse battery staple'
 
-let db: TestDatabase
-let t: CentralTestApp
-beforeAll(async () => {
-  db = await createTestDatabase()
-  t = await buildCentralApp(db.sql)
-})
-afterAll(() => db.drop())
+const central = useCentralTestApp()
 
 /** True once some backend of this database is waiting for a row lock. */
 async function someoneWaitsForALock(): Promise<boolean> {
-  const [row] = await db.sql<{ waiting: number }[]>`
+  const [row] = await central.db.sql<{ waiting: number }[]>`
     select count(*)::int as waiting from pg_stat_activity
     where datname = current_database() and wait_event_type = 'Lock'`
   return row!.waiting > 0
@@ -33,33 +26,33 @@ async function someoneWaitsForALock(): Promise<boolean> {
  */
 async function disableWhile<T>(username: string, sessionStart: () => Promise<T>): Promise<T> {
   let started!: Promise<T>
-  await db.sql.begin(async (tx) => {
-    const updated = await updateUser(tx, username, { enabled: false }, 'admin:test', t.clock())
+  await central.db.sql.begin(async (tx) => {
+    const updated = await updateUser(tx, username, { enabled: false }, 'admin:test', central.t.clock())
     started = sessionStart()
     await expect.poll(someoneWaitsForALock, { timeout: 10_000 }).toBe(true)
-    await revokeAllUserSessions(tx, { userId: updated!.user.id, actor: 'admin:test', reason: 'user disabled', now: t.clock() })
+    await revokeAllUserSessions(tx, { userId: updated!.user.id, actor: 'admin:test', reason: 'user disabled', now: central.t.clock() })
   })
   return started
 }
 
-const liveSessions = (userId: string) => db.sql`select id from sessions where user_id = ${userId} and revoked_at is null`
+const liveSessions = (userId: string) => central.db.sql`select id from sessions where user_id = ${userId} and revoked_at is null`
 
 describe('a session start racing a disable of its user', () => {
   it('refuses a login whose password check passed before the disable committed, as it refuses any disabled user, and leaves no live session', async () => {
-    const user = await insertTestUser(db.sql, { password: PASSWORD })
-    const raced = await disableWhile(user.username, () => login(t, { username: user.username, password: PASSWORD }))
+    const user = await insertTestUser(central.db.sql, { password: PASSWORD })
+    const raced = await disableWhile(user.username, () => login(central.t, { username: user.username, password: PASSWORD }))
     expect(await liveSessions(user.id)).toHaveLength(0)
-    const afterwards = await login(t, { username: user.username, password: PASSWORD })
+    const afterwards = await login(central.t, { username: user.username, password: PASSWORD })
     expect(raced.status).toBe(401)
     expect(await raced.json()).toEqual(await afterwards.json())
     expect(afterwards.status).toBe(401)
   })
 
   it("answers with the caller's refusal (POST /admin/sessions: 403 user is disabled) when the user was disabled after the caller's check", async () => {
-    const user = await insertTestUser(db.sql)
+    const user = await insertTestUser(central.db.sql)
     const raced = await disableWhile(user.username, () =>
       // What POST /admin/sessions does once it has seen the subject enabled.
-      startSession(t.deps, { user, actor: 'admin:api', refuseDisabledUser: () => new Forbidden('user is disabled') }).then(
+      startSession(central.t.deps, { user, actor: 'admin:api', refuseDisabledUser: () => new Forbidden('user is disabled') }).then(
         () => undefined,
         (error: unknown) => error,
       ),

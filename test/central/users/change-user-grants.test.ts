@@ -1,35 +1,28 @@
 import { decodeJwt } from 'jose'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { startSession } from '../../../central/sessions/create-session'
 import { RevocationFeedSchema } from '../../../shared/revocation-feed'
-import { buildCentralApp, TEST_ADMIN_TOKEN, type CentralTestApp } from '../../support/central-app'
+import { TEST_ADMIN_TOKEN, useCentralTestApp } from '../../support/central-app'
 import { bearer, login, refresh } from '../../support/central-requests'
-import { createTestDatabase, type TestDatabase } from '../../support/database'
 import { insertTestUser, type TestUser } from '../../support/users'
 
 const PASSWORD = 'correct horse battery staple'
 const FEED_TOKEN = 'edge-feed-token-0123456789abcdef'
 const ADMIN_ROLE = 'portcullis:admin'
 
-let db: TestDatabase
-let t: CentralTestApp
-beforeAll(async () => {
-  db = await createTestDatabase()
-  t = await buildCentralApp(db.sql, { env: { EDGE_FEED_TOKEN: FEED_TOKEN } })
-})
-afterAll(() => db.drop())
+const central = useCentralTestApp({ env: { EDGE_FEED_TOKEN: FEED_TOKEN } })
 
 type Tokens = { access_token: string; refresh_token: string; scope: string }
 type Claims = { aud: string[]; scope: string; roles?: string[]; iat: number; sub: string }
 
 async function signIn(user: TestUser, password = PASSWORD): Promise<Tokens> {
-  const response = await login(t, { username: user.username, password })
+  const response = await login(central.t, { username: user.username, password })
   expect(response.status).toBe(200)
   return (await response.json()) as Tokens
 }
 
 async function refreshed(refreshToken: string, extra: Record<string, string> = {}): Promise<Tokens> {
-  const response = await refresh(t, refreshToken, extra)
+  const response = await refresh(central.t, refreshToken, extra)
   expect(response.status).toBe(200)
   return (await response.json()) as Tokens
 }
@@ -37,7 +30,7 @@ async function refreshed(refreshToken: string, extra: Record<string, string> = {
 const claimsOf = (tokens: Tokens) => decodeJwt(tokens.access_token) as unknown as Claims
 
 async function patchUser(username: string, body: Record<string, unknown>) {
-  const response = await t.app.request(`/admin/users/${username}`, {
+  const response = await central.t.app.request(`/admin/users/${username}`, {
     method: 'PATCH',
     headers: { ...bearer(TEST_ADMIN_TOKEN), 'Content-Type': 'application/json' },
     body: JSON.stringify(body),
@@ -47,7 +40,7 @@ async function patchUser(username: string, body: Record<string, unknown>) {
 }
 
 const fetchFeed = (headers: Record<string, string> = {}) =>
-  t.app.request('/edge/revocations', { headers: { ...bearer(FEED_TOKEN), ...headers } })
+  central.t.app.request('/edge/revocations', { headers: { ...bearer(FEED_TOKEN), ...headers } })
 
 /** What the edge does with the feed: reject a token whose iat is before its user's not_before. */
 async function edgeRejects(accessToken: string): Promise<boolean> {
@@ -58,7 +51,7 @@ async function edgeRejects(accessToken: string): Promise<boolean> {
 }
 
 const admin = () =>
-  insertTestUser(db.sql, { password: PASSWORD, roles: [ADMIN_ROLE], scopes: ['read', 'write'], audiences: ['admin-api', 'api'] })
+  insertTestUser(central.db.sql, { password: PASSWORD, roles: [ADMIN_ROLE], scopes: ['read', 'write'], audiences: ['admin-api', 'api'] })
 
 describe('PATCH /admin/users removing grants', () => {
   it('takes the removed role, scopes and audiences from the next refresh, keeps the session, and has the edge drop the wider access token', async () => {
@@ -71,14 +64,14 @@ describe('PATCH /admin/users removing grants', () => {
     expect(change.not_before).not.toBeNull()
     expect(await edgeRejects(before.access_token)).toBe(true)
 
-    t.clock.advance(1)
+    central.t.clock.advance(1)
     const after = await refreshed(before.refresh_token)
     expect(claimsOf(after).roles).toBeUndefined()
     expect(claimsOf(after)).toMatchObject({ scope: 'read', aud: ['api'] })
     expect(after.scope).toBe('read')
     expect(await edgeRejects(after.access_token)).toBe(false)
-    expect((await refresh(t, after.refresh_token, { resource: 'admin-api' })).status).toBe(400)
-    const [session] = await db.sql<{ audiences: string[]; scopes: string[]; roles: string[] }[]>`
+    expect((await refresh(central.t, after.refresh_token, { resource: 'admin-api' })).status).toBe(400)
+    const [session] = await central.db.sql<{ audiences: string[]; scopes: string[]; roles: string[] }[]>`
       select audiences, scopes, roles from sessions where user_id = ${user.id}`
     expect(session).toEqual({ audiences: ['api'], scopes: ['read'], roles: [] })
   })
@@ -89,7 +82,7 @@ describe('PATCH /admin/users removing grants', () => {
     await patchUser(user.username, { roles: [] })
     const regranted = await patchUser(user.username, { roles: [ADMIN_ROLE] })
     expect(regranted).toMatchObject({ sessions_revoked: 0, sessions_narrowed: 0 })
-    t.clock.advance(1)
+    central.t.clock.advance(1)
     expect(claimsOf(await refreshed(tokens.refresh_token)).roles).toBeUndefined()
     expect(claimsOf(await signIn(user)).roles).toEqual([ADMIN_ROLE])
   })
@@ -98,7 +91,7 @@ describe('PATCH /admin/users removing grants', () => {
     const user = await admin()
     const tokens = await signIn(user)
     // A grant removed without changeUser (a direct edit): the refresh alone must bound it.
-    await db.sql`update users set roles = '{}', scopes = '{read}', audiences = '{api}' where id = ${user.id}`
+    await central.db.sql`update users set roles = '{}', scopes = '{read}', audiences = '{api}' where id = ${user.id}`
     const after = claimsOf(await refreshed(tokens.refresh_token))
     expect(after.roles).toBeUndefined()
     expect(after).toMatchObject({ scope: 'read', aud: ['api'] })
@@ -106,9 +99,9 @@ describe('PATCH /admin/users removing grants', () => {
 
   it('starts a session within what the user holds at that moment, whatever grant the caller read before', async () => {
     const user = await admin()
-    await db.sql`update users set roles = '{}', scopes = '{read}' where id = ${user.id}`
+    await central.db.sql`update users set roles = '{}', scopes = '{read}' where id = ${user.id}`
     // `user` still carries the grant read before the change, as a login's does during argon2.
-    const tokens = await startSession(t.deps, { user, actor: 'user' })
+    const tokens = await startSession(central.t.deps, { user, actor: 'user' })
     const claims = decodeJwt(tokens.accessToken) as unknown as Claims
     expect(claims.roles).toBeUndefined()
     expect(claims.scope).toBe('read')
@@ -117,11 +110,11 @@ describe('PATCH /admin/users removing grants', () => {
   it('publishes a new feed version when a listed user\'s not_before moves between the other users\' markers', async () => {
     const user = await admin()
     const tokens = await signIn(user)
-    const others = [await insertTestUser(db.sql), await insertTestUser(db.sql)]
-    const now = t.clock().getTime()
-    await db.sql`update users set not_before = ${new Date(now - 60_000)} where id = ${others[0]!.id}`
-    await db.sql`update users set not_before = ${new Date(now + 60_000)} where id = ${others[1]!.id}`
-    await db.sql`update users set not_before = ${new Date(now - 30_000)} where id = ${user.id}`
+    const others = [await insertTestUser(central.db.sql), await insertTestUser(central.db.sql)]
+    const now = central.t.clock().getTime()
+    await central.db.sql`update users set not_before = ${new Date(now - 60_000)} where id = ${others[0]!.id}`
+    await central.db.sql`update users set not_before = ${new Date(now + 60_000)} where id = ${others[1]!.id}`
+    await central.db.sql`update users set not_before = ${new Date(now - 30_000)} where id = ${user.id}`
     const etag = (await fetchFeed()).headers.get('ETag')!
     expect((await fetchFeed({ 'If-None-Match': etag })).status).toBe(304)
 
@@ -134,7 +127,7 @@ describe('PATCH /admin/users removing grants', () => {
 
 describe('PATCH /admin/users adding grants', () => {
   it('does not widen existing sessions and leaves their access tokens alone', async () => {
-    const user = await insertTestUser(db.sql, { password: PASSWORD, scopes: ['read'], audiences: ['api'] })
+    const user = await insertTestUser(central.db.sql, { password: PASSWORD, scopes: ['read'], audiences: ['api'] })
     const tokens = await signIn(user)
     const change = await patchUser(user.username, { scopes: ['read', 'write'], audiences: ['api', 'billing'], roles: [ADMIN_ROLE] })
     expect(change).toMatchObject({ sessions_revoked: 0, sessions_narrowed: 0, not_before: null })
@@ -151,13 +144,13 @@ describe('PATCH /admin/users with a new password', () => {
     const change = await patchUser(user.username, { password: 'a brand new password', roles: [], scopes: ['read'], audiences: ['api'] })
     expect(change).toMatchObject({ sessions_revoked: 2, sessions_narrowed: 0 })
     for (const s of sessions) {
-      const response = await refresh(t, s.refresh_token)
+      const response = await refresh(central.t, s.refresh_token)
       expect(response.status).toBe(400)
       expect(await response.json()).toMatchObject({ error: 'invalid_grant' })
       expect(await edgeRejects(s.access_token)).toBe(true)
     }
-    expect((await login(t, { username: user.username, password: PASSWORD })).status).toBe(401)
-    t.clock.advance(1)
+    expect((await login(central.t, { username: user.username, password: PASSWORD })).status).toBe(401)
+    central.t.clock.advance(1)
     expect(claimsOf(await signIn(user, 'a brand new password'))).toMatchObject({ scope: 'read', aud: ['api'] })
   })
 })

@@ -1,33 +1,25 @@
 import { randomBytes } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { authenticateUser } from '../../../central/users/authenticate-user'
 import { InvalidCredentials } from '../../../shared/errors'
-import { buildCentralApp, type CentralTestApp } from '../../support/central-app'
+import { useCentralTestApp } from '../../support/central-app'
 import { login } from '../../support/central-requests'
-import { createTestDatabase, type TestDatabase } from '../../support/database'
 import { insertTestUser } from '../../support/users'
 
 const VICTIM_PASSWORD = 'victim-password-kept-secret'
 const ATTACKER_PASSWORD = 'attacker-own-password'
 
-let db: TestDatabase
-let t: CentralTestApp
-
-beforeAll(async () => {
-  db = await createTestDatabase()
-  t = await buildCentralApp(db.sql, { env: { LOGIN_MAX_FAILURES_PER_USERNAME: '3', LOGIN_MAX_FAILURES_PER_IP: '50' } })
-})
-afterAll(() => db.drop())
+const central = useCentralTestApp({ env: { LOGIN_MAX_FAILURES_PER_USERNAME: '3', LOGIN_MAX_FAILURES_PER_IP: '50' } })
 
 describe('per-username login throttle', () => {
   it('is not reset for an account by a successful login to an account differing only in case', async () => {
-    await insertTestUser(db.sql, { username: 'Victim', password: VICTIM_PASSWORD })
-    await insertTestUser(db.sql, { username: 'victim', password: ATTACKER_PASSWORD })
+    await insertTestUser(central.db.sql, { username: 'Victim', password: VICTIM_PASSWORD })
+    await insertTestUser(central.db.sql, { username: 'victim', password: ATTACKER_PASSWORD })
     // Two guesses at `Victim`, then a good login as the attacker's own `victim`, over and over.
     const guesses: number[] = []
     for (let round = 0; round < 3; round++) {
-      for (let i = 0; i < 2; i++) guesses.push((await login(t, { username: 'Victim', password: `guess-${round}-${i}` })).status)
-      expect((await login(t, { username: 'victim', password: ATTACKER_PASSWORD })).status).toBe(200)
+      for (let i = 0; i < 2; i++) guesses.push((await login(central.t, { username: 'Victim', password: `guess-${round}-${i}` })).status)
+      expect((await login(central.t, { username: 'victim', password: ATTACKER_PASSWORD })).status).toBe(200)
     }
     expect(guesses).toEqual([401, 401, 401, 429, 429, 429])
   })
@@ -35,9 +27,9 @@ describe('per-username login throttle', () => {
   it('keeps the throttle key small and free of the typed text however long the username', async () => {
     // Random, so PostgreSQL cannot compress it under the 2704-byte btree limit of login_attempts' key.
     const username = randomBytes(4500).toString('base64url')
-    const attempt = authenticateUser(db.sql, t.config, { username, password: 'whatever-1', ip: '10.9.0.1', now: t.clock() })
+    const attempt = authenticateUser(central.db.sql, central.t.config, { username, password: 'whatever-1', ip: '10.9.0.1', now: central.t.clock() })
     await expect(attempt).rejects.toBeInstanceOf(InvalidCredentials)
-    const keys = (await db.sql<{ key: string }[]>`select key from login_attempts where key like 'user:%'`).map((row) => row.key)
+    const keys = (await central.db.sql<{ key: string }[]>`select key from login_attempts where key like 'user:%'`).map((row) => row.key)
     expect(keys.length).toBeGreaterThan(0)
     for (const key of keys) expect(key).toMatch(/^user:[0-9a-f]{64}$/)
   })

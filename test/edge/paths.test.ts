@@ -98,63 +98,52 @@ describe('paths that try to cross route prefixes', () => {
     expect(status).toBe(404)
     expect(stack.origin.requests).toHaveLength(0)
   })
-})
 
-/**
- * Security audit: requests the edge used to authorize under `/api/` (audience only) or the public
- * `/api/public/`, while common origin frameworks route them to `/api/orders/…` (POST needs the scope
- * orders:write) or to the protected `/api/me`. `apiToken` has the audience but not that scope.
- */
-describe('paths an origin framework resolves to a more restrictive route', () => {
-  let stack: EdgeStack
-  let apiToken: string
-  beforeAll(async () => {
-    stack = await startEdgeStack()
-    apiToken = await signAccessToken(stack.key)
-  })
-  afterAll(() => stack.close())
-  beforeEach(() => {
-    stack.origin.requests.length = 0
-  })
-
-  // Express and ASP.NET Core match routes case-insensitively by default; Tomcat, Jetty and Spring
-  // strip `;x` path parameters. Either way the origin sees /api/orders/new.
-  it.each(['/api/Orders/new', '/api/orders;x/new'])('applies the /api/orders/ scope check to POST %s', async (path) => {
-    const { status, body } = await rawRequest(stack.edge.url, path, { Authorization: `Bearer ${apiToken}` }, 'POST')
-    expect(status).toBe(403)
-    expect(JSON.parse(body)).toMatchObject({ error: 'insufficient_scope', error_description: 'token lacks the scope orders:write' })
-    expect(stack.origin.requests).toHaveLength(0)
-  })
-
-  // Tomcat and Spring resolve `..;` as `..`: the origin would serve the protected /api/me.
-  it.each(['/api/public/..;/me', '/api/public/..;x=1/me', '/api/public/%2e%2e;/me'])(
-    'answers 400 invalid_request to %s without a token, instead of treating it as public',
-    async (path) => {
-      const { status, body } = await rawRequest(stack.edge.url, path, {})
-      expect(status).toBe(400)
-      expect(JSON.parse(body)).toMatchObject({ error: 'invalid_request', error_description: 'request path must not contain dot segments' })
+  /**
+   * Security audit: requests the edge used to authorize under `/api/` (audience only) or the public
+   * `/api/public/`, while common origin frameworks route them to `/api/orders/…` (POST needs the scope
+   * orders:write) or to the protected `/api/me`. `apiToken` has the audience but not that scope.
+   */
+  describe('paths an origin framework resolves to a more restrictive route', () => {
+    // Express and ASP.NET Core match routes case-insensitively by default; Tomcat, Jetty and Spring
+    // strip `;x` path parameters. Either way the origin sees /api/orders/new.
+    it.each(['/api/Orders/new', '/api/orders;x/new'])('applies the /api/orders/ scope check to POST %s', async (path) => {
+      const { status, body } = await rawRequest(stack.edge.url, path, { Authorization: `Bearer ${apiToken}` }, 'POST')
+      expect(status).toBe(403)
+      expect(JSON.parse(body)).toMatchObject({ error: 'insufficient_scope', error_description: 'token lacks the scope orders:write' })
       expect(stack.origin.requests).toHaveLength(0)
-    },
-  )
+    })
 
-  it('answers 400 invalid_request to an empty segment hidden behind a path parameter (/api/;x/orders/new)', async () => {
-    const { status, body } = await rawRequest(stack.edge.url, '/api/;x/orders/new', { Authorization: `Bearer ${apiToken}` }, 'POST')
-    expect(status).toBe(400)
-    expect(JSON.parse(body)).toMatchObject({ error: 'invalid_request', error_description: 'request path must not contain empty segments' })
-    expect(stack.origin.requests).toHaveLength(0)
-  })
+    // Tomcat and Spring resolve `..;` as `..`: the origin would serve the protected /api/me.
+    it.each(['/api/public/..;/me', '/api/public/..;x=1/me', '/api/public/%2e%2e;/me'])(
+      'answers 400 invalid_request to %s without a token, instead of treating it as public',
+      async (path) => {
+        const { status, body } = await rawRequest(stack.edge.url, path, {})
+        expect(status).toBe(400)
+        expect(JSON.parse(body)).toMatchObject({ error: 'invalid_request', error_description: 'request path must not contain dot segments' })
+        expect(stack.origin.requests).toHaveLength(0)
+      },
+    )
 
-  it('forwards the path with its case and path parameters unchanged once authorized', async () => {
-    const scoped = await signAccessToken(stack.key, { scope: 'orders:write' })
-    const { status } = await rawRequest(stack.edge.url, '/api/Orders;jsessionid=A1/new?x=1', { Authorization: `Bearer ${scoped}` }, 'POST')
-    expect(status).toBe(200)
-    expect(stack.origin.requests.map((request) => request.url)).toEqual(['/api/Orders;jsessionid=A1/new?x=1'])
-  })
+    it('answers 400 invalid_request to an empty segment hidden behind a path parameter (/api/;x/orders/new)', async () => {
+      const { status, body } = await rawRequest(stack.edge.url, '/api/;x/orders/new', { Authorization: `Bearer ${apiToken}` }, 'POST')
+      expect(status).toBe(400)
+      expect(JSON.parse(body)).toMatchObject({ error: 'invalid_request', error_description: 'request path must not contain empty segments' })
+      expect(stack.origin.requests).toHaveLength(0)
+    })
 
-  it('still matches prefixes on whole segments in the comparison form: /API;x/me is /api, /APIv2 is not', async () => {
-    expect((await rawRequest(stack.edge.url, '/API;x/me', { Authorization: `Bearer ${apiToken}` })).status).toBe(200)
-    expect(stack.origin.requests.map((request) => request.url)).toEqual(['/API;x/me'])
-    expect((await rawRequest(stack.edge.url, '/APIv2/me', { Authorization: `Bearer ${apiToken}` })).status).toBe(404)
-    expect(stack.origin.requests).toHaveLength(1)
+    it('forwards the path with its case and path parameters unchanged once authorized', async () => {
+      const scoped = await signAccessToken(stack.key, { scope: 'orders:write' })
+      const { status } = await rawRequest(stack.edge.url, '/api/Orders;jsessionid=A1/new?x=1', { Authorization: `Bearer ${scoped}` }, 'POST')
+      expect(status).toBe(200)
+      expect(stack.origin.requests.map((request) => request.url)).toEqual(['/api/Orders;jsessionid=A1/new?x=1'])
+    })
+
+    it('still matches prefixes on whole segments in the comparison form: /API;x/me is /api, /APIv2 is not', async () => {
+      expect((await rawRequest(stack.edge.url, '/API;x/me', { Authorization: `Bearer ${apiToken}` })).status).toBe(200)
+      expect(stack.origin.requests.map((request) => request.url)).toEqual(['/API;x/me'])
+      expect((await rawRequest(stack.edge.url, '/APIv2/me', { Authorization: `Bearer ${apiToken}` })).status).toBe(404)
+      expect(stack.origin.requests).toHaveLength(1)
+    })
   })
 })

@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres'
+import { deleteUserConsoleSessions } from '../console/store'
 import { removesAnyGrant } from '../sessions/narrow-grant'
 import { narrowUserSessions, publishUserNotBefore, revokeAllUserSessions } from '../sessions/store'
 import { findUserById, updateUser, type UserPatch } from './store'
@@ -16,7 +17,8 @@ export interface UserChange {
  * Changes a user, the one way the admin API and the console do it, and makes the change reach
  * the user's existing sessions and access tokens in the same transaction:
  * - disabled, or a new password (what an admin sets after a compromise): every session is
- *   revoked, with the user's not-before marker, so nothing issued before survives;
+ *   revoked, with the user's not-before marker, and every console sign-in ends, so nothing
+ *   issued before survives;
  * - a role, scope or audience removed: live sessions lose it (refreshes mint within the user's
  *   current grant anyway, see boundByUserGrant), and the not-before marker moves past this
  *   second, so the edge drops the wider access tokens already out within one feed poll and
@@ -40,6 +42,8 @@ export async function changeUser(
     if (updated.disabled || passwordChanged) {
       const reason = updated.disabled ? 'user disabled' : 'password changed'
       sessionsRevoked = await revokeAllUserSessions(tx, { ...change, reason })
+      // Console sign-ins too: whoever signed in with the old password keeps no way in.
+      await deleteUserConsoleSessions(tx, user.id)
     }
 
     let sessionsNarrowed = 0

@@ -204,6 +204,7 @@ export function adminUserRoutes({ sql, config, clock }: AppDeps) {
         patch: { enabled: patch.enabled, audiences: patch.audiences, scopes: patch.scopes, roles: patch.roles, passwordHash },
         actor: ADMIN_API_ACTOR,
         now: clock(),
+        clock,
       })
       if (!result) throw new NotFound('no user with this username')
       return c.json({ ...toUserBody(result.user), sessions_revoked: result.sessionsRevoked, sessions_narrowed: result.sessionsNarrowed }, 200)

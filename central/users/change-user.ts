@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres'
+import type { Clock } from '../clock'
 import { deleteUserConsoleSessions } from '../console/store'
 import { removesAnyGrant } from '../sessions/narrow-grant'
 import { narrowUserSessions, publishUserNotBefore, revokeAllUserSessions } from '../sessions/store'
@@ -28,7 +29,15 @@ export interface UserChange {
  */
 export async function changeUser(
   sql: Sql,
-  input: { username: string; patch: UserPatch; actor: string; now: Date },
+  input: {
+    username: string
+    patch: UserPatch
+    actor: string
+    /** When the change was asked for: the audit timestamps. */
+    now: Date
+    /** The app's clock (deps.clock), read again for the not-before marker. */
+    clock: Clock
+  },
 ): Promise<UserChange | undefined> {
   return sql.begin(async (tx) => {
     // Locks the users row first (then sessions), the lock order every user-wide change keeps.
@@ -50,10 +59,19 @@ export async function changeUser(
     const narrowed = removesAnyGrant(previousGrant, user)
     if (narrowed) {
       sessionsNarrowed = await narrowUserSessions(tx, { userId: user.id, grant: user, now: input.now })
-      // The next whole second, not this one: JWT `iat` is whole seconds and the edge rejects
-      // `iat < not_before`, so a wider token minted earlier in this second must fall below it.
-      // A token minted later in this second is dropped too; its client refreshes once more.
-      const notBefore = new Date((Math.floor(input.now.getTime() / 1000) + 1) * 1000)
+      // The marker comes from the clock read now, after narrowUserSessions returns, not from
+      // `input.now` (read by the route before this transaction began, maybe long before: the
+      // users row lock above can wait). A refresh that read the old grant after `input.now`
+      // held its session row lock, so the narrowing waited for it to commit; its token's `iat`
+      // is therefore at or before this reading, while with `input.now` it could land in the
+      // next second, equal to the marker, and the edge would keep the removed grant alive.
+      // A refresh or login that reads the users row after this waits for our commit and sees
+      // the new grant. The next whole second, not this one: JWT `iat` is whole seconds and the
+      // edge rejects `iat < not_before`, so a wider token minted earlier in this second must
+      // fall below it. A token minted later in this second is dropped too; its client
+      // refreshes once more.
+      const narrowedAt = Math.max(input.now.getTime(), input.clock().getTime())
+      const notBefore = new Date((Math.floor(narrowedAt / 1000) + 1) * 1000)
       await publishUserNotBefore(tx, { userId: user.id, notBefore, now: input.now })
     }
 

@@ -57,29 +57,43 @@ function withoutPathParameters(segment: string): string {
   return parameters === -1 ? segment : segment.slice(0, parameters)
 }
 
-/** What `routeComparisonForm` changes; an all-lower-case path without `;` is its own form. */
-const NEEDS_COMPARISON_FORM = /[A-Z;]/
+/** What `routeComparisonForm` changes; an all-lower-case path without `;` or `%` is its own form. */
+const NEEDS_COMPARISON_FORM = /[A-Z;%]/
+/**
+ * Escapes of the characters a route prefix may hold besides unreserved ones (those
+ * `normalizeRequestPath` already decoded): `:`, `@` and every sub-delim but `;` (`%21 %24 %26-%2C %3A
+ * %3D %40`).
+ * `%3B` stays encoded: a prefix has no `;`, and Tomcat, Spring and Express read `%3B` as part of the
+ * segment, so decoding it into a parameter would move `/api/public%3Bx` from `/api/` to `/api/public/`.
+ */
+const ENCODED_PREFIX_CHARACTER = /%(2[146-9A-C]|3[AD]|40)/gi
 
 /**
- * The form of a normalized path (or a route prefix) that routes are matched on: every segment's
- * `;…` parameters removed and ASCII letters lower-cased. Origin frameworks disagree on both: Express
- * and ASP.NET Core route `/api/Orders` to the `/api/orders` handler, Tomcat, Jetty and Spring route
- * `/api/orders;x/new` to `/api/orders/new`. Matching on this form, the more restrictive route wins
- * for every such variant; a case-sensitive origin, or one that keeps parameters, then simply
- * answers 404 for the variant instead of serving it under a route the edge did not check. Matching
- * case-sensitively instead would let `/api/Orders/new` skip the `/api/orders/` checks and still
- * reach the orders handler of an Express or ASP.NET Core origin.
+ * The form of a normalized path (or a route prefix) that routes are matched on: the characters a
+ * prefix may contain decoded where they are percent-encoded (`%40` is `@`, `%3A` is `:`), every
+ * segment's `;…` parameters removed and ASCII letters lower-cased. Origin frameworks disagree on all
+ * three: ASP.NET Core, Spring and Tomcat decode the path before routing (`/%40admin/x` reaches the
+ * `/@admin/` handler), Express and ASP.NET Core route `/api/Orders` to the `/api/orders` handler,
+ * Tomcat, Jetty and Spring route `/api/orders;x/new` to `/api/orders/new`. Matching on this form,
+ * the more restrictive route wins for every such variant; an origin that keeps the escape, the case
+ * or the parameters then simply answers 404 for the variant instead of serving it under a route the
+ * edge did not check. Matching on the path as written instead would let `/api/Orders/new` skip the
+ * `/api/orders/` checks and still reach the orders handler of an Express or ASP.NET Core origin.
  */
 export function routeComparisonForm(path: string): string {
+  // The common path (no escape, parameter or capital) is returned as it is, without allocating.
   if (!NEEDS_COMPARISON_FORM.test(path)) return path
+  const decoded = path.includes('%')
+    ? path.replace(ENCODED_PREFIX_CHARACTER, (escape) => String.fromCharCode(parseInt(escape.slice(1), 16)))
+    : path
   // Only ASCII: String#toLowerCase maps e.g. the Kelvin sign to "k", which no origin's router does.
-  return path.replace(/;[^/]*/g, '').replace(/[A-Z]+/g, (letters) => letters.toLowerCase())
+  return decoded.replace(/;[^/]*/g, '').replace(/[A-Z]+/g, (letters) => letters.toLowerCase())
 }
 
 /**
  * The route for a normalized path: the longest matching prefix among routes that allow the method.
  * Prefixes match whole segments; `/api/` also matches `/api`. Path and prefixes are compared in
- * their `routeComparisonForm` (case-insensitive, without path parameters).
+ * their `routeComparisonForm` (prefix characters decoded, case-insensitive, without path parameters).
  * No match is a 404 from the edge; the request is never forwarded.
  */
 export function matchRoute(routes: readonly Route[], method: string, path: string): Route {

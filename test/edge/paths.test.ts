@@ -132,6 +132,28 @@ describe('paths that try to cross route prefixes', () => {
       expect(stack.origin.requests).toHaveLength(0)
     })
 
+    // ASP.NET Core, Spring and Tomcat decode the path before routing: there `/api/%40admin/users` is
+    // the `/api/@admin/` handler and `/api/items%3Apurge` the `/api/items:purge` one.
+    it.each([
+      ['/api/%40admin/users', 'token lacks a required role (one of: portcullis:admin)'],
+      ['/api/%40Admin;x/users', 'token lacks a required role (one of: portcullis:admin)'],
+      ['/api/items%3Apurge', 'token lacks the scope items:purge'],
+      ['/api/items%3apurge', 'token lacks the scope items:purge'],
+      ['/api/It%65ms%3APurge/7', 'token lacks the scope items:purge'],
+    ])('applies the checks of the route whose prefix %s spells with escapes', async (path, description) => {
+      const { status, body } = await rawRequest(stack.edge.url, path, { Authorization: `Bearer ${apiToken}` }, 'POST')
+      expect(status).toBe(403)
+      expect(JSON.parse(body)).toMatchObject({ error: 'insufficient_scope', error_description: description })
+      expect(stack.origin.requests).toHaveLength(0)
+    })
+
+    it('forwards an escaped prefix character unchanged once authorized', async () => {
+      const admin = await signAccessToken(stack.key, { roles: ['portcullis:admin'] })
+      const { status } = await rawRequest(stack.edge.url, '/api/%40admin/users?x=1', { Authorization: `Bearer ${admin}` })
+      expect(status).toBe(200)
+      expect(stack.origin.requests.map((request) => request.url)).toEqual(['/api/%40admin/users?x=1'])
+    })
+
     it('forwards the path with its case and path parameters unchanged once authorized', async () => {
       const scoped = await signAccessToken(stack.key, { scope: 'orders:write' })
       const { status } = await rawRequest(stack.edge.url, '/api/Orders;jsessionid=A1/new?x=1', { Authorization: `Bearer ${scoped}` }, 'POST')

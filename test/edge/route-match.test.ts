@@ -55,6 +55,22 @@ describe('matchRoute (route table lookup)', () => {
     expect(() => matchRoute(table, 'GET', '/APIv2/orders')).toThrow('no route matches this path')
   })
 
+  // ASP.NET Core, Spring and Tomcat decode `%40` and `%3A` before routing; the edge must too.
+  it('matches a prefix with @ and : however the request encodes them, so the more restrictive route wins', () => {
+    const everything = route(0, '/', { public: true })
+    const admin = route(1, '/@admin/', { roles: ['portcullis:admin'] })
+    const purge = route(2, '/@admin/items:purge', { scopes: ['items:purge'] })
+    const table = [everything, admin, purge]
+    expect(matchRoute(table, 'GET', '/@admin/users').index).toBe(1)
+    expect(matchRoute(table, 'GET', '/%40admin/users').index).toBe(1)
+    expect(matchRoute(table, 'GET', '/%40ADMIN;x/users').index).toBe(1)
+    expect(matchRoute(table, 'POST', '/@admin/items:purge').index).toBe(2)
+    expect(matchRoute(table, 'POST', '/%40admin/items%3Apurge').index).toBe(2)
+    expect(matchRoute(table, 'POST', '/@admin/Items%3apurge;v=1/7').index).toBe(2)
+    expect(matchRoute(table, 'POST', '/@admin/items%3Apurgeall').index).toBe(1)
+    expect(matchRoute(table, 'GET', '/%40adminx/users').index).toBe(0)
+  })
+
   it('matches a prefix written with capitals case-insensitively too', () => {
     const upper = route(3, '/API/Orders/', { scopes: ['orders:write'] })
     expect(matchRoute([broad, upper], 'POST', '/api/orders/7').index).toBe(3)
@@ -71,5 +87,17 @@ describe('routeComparisonForm', () => {
     expect(routeComparisonForm('/API;a=B/Orders;x;y/7;')).toBe('/api/orders/7')
     // String#toLowerCase would turn the Kelvin sign into "k"; no origin reads it as one.
     expect(routeComparisonForm('/Api/%C3%A9T\u212A')).toBe('/api/%c3%a9t\u212A')
+  })
+
+  it('decodes every character a prefix may hold beyond the unreserved ones, in either hex case', () => {
+    const prefixCharacters = "!$&'()*+,=:@"
+    const encoded = [...prefixCharacters].map((char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`).join('')
+    expect(routeComparisonForm(`/a/${encoded}`)).toBe(`/a/${prefixCharacters}`)
+    expect(routeComparisonForm(`/a/${encoded.toLowerCase()}`)).toBe(`/a/${prefixCharacters}`)
+  })
+
+  it('leaves other escapes encoded, %3B included (origins read it as part of the segment, not a parameter)', () => {
+    expect(routeComparisonForm('/api/public%3Bx/%20%22%3C%5B')).toBe('/api/public%3bx/%20%22%3c%5b')
+    expect(routeComparisonForm('/api/%2540admin')).toBe('/api/%2540admin')
   })
 })

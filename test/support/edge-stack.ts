@@ -17,6 +17,9 @@ export function testRoutes(origin: string) {
     { prefix: '/api/orders/', origin, audience: 'demo-api', scopes: ['orders:write'], methods: ['POST', 'PUT'] },
     { prefix: '/api/public/', origin, public: true },
     { prefix: '/admin/', origin, audience: 'admin-api', roles: ['portcullis:admin'] },
+    // Prefixes with characters beyond the unreserved ones, each stricter than `/api/`.
+    { prefix: '/api/@admin/', origin, audience: 'demo-api', roles: ['portcullis:admin'] },
+    { prefix: '/api/items:purge', origin, audience: 'demo-api', scopes: ['items:purge'] },
   ]
 }
 

@@ -65,11 +65,11 @@ export async function changeUser(
       // held its session row lock, so the narrowing waited for it to commit; its token's `iat`
       // is therefore at or before this reading, while with `input.now` it could land in the
       // next second, equal to the marker, and the edge would keep the removed grant alive.
-      // A refresh or login that reads the users row after this waits for our commit and sees
-      // the new grant. The next whole second, not this one: JWT `iat` is whole seconds and the
-      // edge rejects `iat < not_before`, so a wider token minted earlier in this second must
-      // fall below it. A token minted later in this second is dropped too; its client
-      // refreshes once more.
+      // Anything later waits for our commit (a refresh of a narrowed session on its row lock,
+      // a login on the users row) or holds nothing outside the new grant.
+      // The next whole second, not this one: JWT `iat` is whole seconds and the edge rejects
+      // `iat < not_before`, so a wider token minted earlier in this second must fall below it.
+      // A token minted later in this second is dropped too; its client refreshes once more.
       const narrowedAt = Math.max(input.now.getTime(), input.clock().getTime())
       const notBefore = new Date((Math.floor(narrowedAt / 1000) + 1) * 1000)
       await publishUserNotBefore(tx, { userId: user.id, notBefore, now: input.now })

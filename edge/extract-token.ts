@@ -2,6 +2,8 @@ import { InvalidRequest, InvalidToken } from '../shared/errors'
 
 /** RFC 6750 §2.1 `b64token`, the only shape a Bearer credential may have. */
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i
+/** A query holding a name that some origin reads as `access_token` contains one of these. */
+const MAY_NAME_ACCESS_TOKEN = /access|%/i
 
 /**
  * The access token of a request: `Authorization: Bearer …` first, else the access-token cookie.
@@ -13,12 +15,13 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i
  */
 export function extractAccessToken(request: Request, url: URL, cookieName: string, realm: string): string {
   // `searchParams` builds a URLSearchParams (a runtime object) on first use, so the query is parsed
-  // only when it could name `access_token`: as that text, or percent-encoded (`acc%65ss_token`,
-  // which every query parser, the origin's included, decodes to the same name). Most queries have
-  // neither. A text check alone let the encoded name through to the origin.
-  const search = url.search
-  if ((search.includes('access_token') || search.includes('%')) && url.searchParams.has('access_token')) {
-    throw bearerInvalidRequest('access tokens are not accepted in the query string', realm)
+  // only when it could name `access_token`: the word `access` in any case, or an escape
+  // (`acc%65ss_token`, which every query parser, the origin's included, decodes to the same name).
+  // Most queries have neither.
+  if (MAY_NAME_ACCESS_TOKEN.test(url.search)) {
+    for (const name of url.searchParams.keys()) {
+      if (readsAsAccessToken(name)) throw bearerInvalidRequest('access tokens are not accepted in the query string', realm)
+    }
   }
   const authorization = request.headers.get('Authorization')
   const cookieTokens = readCookieValues(request.headers.get('Cookie'), cookieName)
@@ -37,6 +40,23 @@ export function extractAccessToken(request: Request, url: URL, cookieName: strin
   const cookieToken = cookieTokens[0]
   if (cookieToken === undefined || cookieToken === '') throw InvalidToken.missing()
   return cookieToken
+}
+
+/**
+ * Whether an origin's query parser could file parameter `name` (already percent- and `+`-decoded)
+ * under `access_token`. ASP.NET Core's query collection ignores case. PHP drops leading spaces,
+ * reads the name only up to a NUL, turns ` ` and `.` into `_`, files `access_token[]` and
+ * `access_token[x]` under `access_token` (as do Rack and Express's qs), and turns an unclosed `[`
+ * into `_` (`access[token`). Refusing a name no origin confuses costs nothing; letting one through
+ * leaks the token into logs and Referer (RFC 6750 §2.3) and hands the origin a token the edge did
+ * not check.
+ */
+function readsAsAccessToken(name: string): boolean {
+  const nul = name.indexOf('\0')
+  let base = (nul === -1 ? name : name.slice(0, nul)).trimStart().toLowerCase()
+  const bracket = base.indexOf('[')
+  if (bracket !== -1 && base.includes(']', bracket)) base = base.slice(0, bracket)
+  return base.replace(/[\s.[]/g, '_') === 'access_token'
 }
 
 /** Every value of cookie `name` (RFC 6265 §5.4 allows a name to repeat when paths differ). */

@@ -108,6 +108,36 @@ describe('requests without a usable token', () => {
     },
   )
 
+  // Security audit: ASP.NET Core's query collection ignores case; PHP drops leading spaces, cuts the
+  // name at a NUL and reads ` `, `.` and an unclosed `[` as `_`; PHP, Rack and qs (Express) file
+  // `access_token[]` and `access_token[0]` under `access_token`.
+  it.each([
+    'ACCESS_TOKEN',
+    'Access_Token',
+    'access.token',
+    'access+token',
+    'access%20token',
+    'access[token',
+    '+access_token',
+    '%20Access.Token',
+    'access_token%00x',
+    'access_token[]',
+    'access_token[0]',
+    'ACCESS%2ETOKEN%5B%5D',
+  ])('rejects a token in the query string under a name an origin reads as access_token (?%s=…)', async (name) => {
+    const token = await signAccessToken(stack.key)
+    const response = await callWith(token, `/api/me?x=1&${name}=${token}`)
+    await expectRejected(response, { status: 400, error: 'invalid_request', description: /query string/, token })
+  })
+
+  it('forwards a query whose names only resemble access_token', async () => {
+    const token = await signAccessToken(stack.key)
+    const query = '?access=1&token=2&access_tokens=3&my_access_token=4&access[token]=5&Access_Token_Hint=6'
+    const response = await callWith(token, `/api/me${query}`)
+    expect(response.status).toBe(200)
+    expect(stack.origin.requests.map((request) => request.url)).toEqual([`/api/me${query}`])
+  })
+
   it('rejects an oversized token before parsing it', async () => {
     const token = await signAccessToken(stack.key, { padding: 'x'.repeat(5000) })
     await expectRejected(await callWith(token), { status: 401, error: 'invalid_token', description: /longer than 4096/, token })

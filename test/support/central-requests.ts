@@ -1,4 +1,5 @@
-import type { CentralTestApp } from './central-app'
+import { expect } from 'vitest'
+import { TEST_ADMIN_TOKEN, type CentralTestApp } from './central-app'
 
 /** POST /auth/login with JSON. */
 export async function login(t: CentralTestApp, body: Record<string, unknown>, headers: Record<string, string> = {}) {
@@ -13,4 +14,22 @@ export async function refresh(t: CentralTestApp, refreshToken: string | undefine
 
 export function bearer(accessToken: string) {
   return { Authorization: `Bearer ${accessToken}` }
+}
+
+/** The answer of PATCH /admin/users/{username}: the user and what the change did to its sessions. */
+export interface UserChangeAnswer {
+  sessions_revoked: number
+  sessions_narrowed: number
+  not_before: string | null
+}
+
+/** PATCH /admin/users/{username} as the admin; the change must succeed. */
+export async function patchUser(t: CentralTestApp, username: string, body: Record<string, unknown>): Promise<UserChangeAnswer> {
+  const response = await t.app.request(`/admin/users/${username}`, {
+    method: 'PATCH',
+    headers: { ...bearer(TEST_ADMIN_TOKEN), 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  })
+  expect(response.status).toBe(200)
+  return (await response.json()) as UserChangeAnswer
 }

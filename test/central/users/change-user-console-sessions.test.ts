@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ADMIN_ROLE } from '../../../shared/access-token-claims'
-import { TEST_ADMIN_TOKEN, useCentralTestApp } from '../../support/central-app'
-import { bearer } from '../../support/central-requests'
+import { useCentralTestApp } from '../../support/central-app'
+import { patchUser } from '../../support/central-requests'
 import { insertTestUser } from '../../support/users'
 import { ConsoleBrowser } from '../console/console-support'
 
@@ -10,14 +10,6 @@ const CONSOLE_COOKIE = '__Host-portcullis-console'
 
 const central = useCentralTestApp()
 
-async function patchUser(username: string, body: Record<string, unknown>) {
-  const response = await central.t.app.request(`/admin/users/${username}`, {
-    method: 'PATCH',
-    headers: { ...bearer(TEST_ADMIN_TOKEN), 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-  })
-  expect(response.status).toBe(200)
-}
 
 /** An admin signed in to the console; returns the console cookie value a thief would have copied. */
 async function signedInConsoleCookie() {
@@ -37,7 +29,7 @@ const consoleSessionCount = async (userId: string) =>
 describe('changeUser and console sessions', () => {
   it('sends a console cookie signed in before a new password back to the sign-in page', async () => {
     const { user, cookie } = await signedInConsoleCookie()
-    await patchUser(user.username, { password: 'a brand new long password 123' })
+    await patchUser(central.t, user.username, { password: 'a brand new long password 123' })
     const replay = await consoleWith(cookie)
     expect(replay.status).toBe(303)
     expect(replay.headers.get('Location')).toBe('/console/sign-in')
@@ -46,15 +38,15 @@ describe('changeUser and console sessions', () => {
 
   it('deletes the console sessions of a disabled user, so enabling them again does not bring the cookie back', async () => {
     const { user, cookie } = await signedInConsoleCookie()
-    await patchUser(user.username, { enabled: false })
+    await patchUser(central.t, user.username, { enabled: false })
     expect(await consoleSessionCount(user.id)).toBe(0)
-    await patchUser(user.username, { enabled: true })
+    await patchUser(central.t, user.username, { enabled: true })
     expect((await consoleWith(cookie)).status).toBe(303)
   })
 
   it('keeps the console session through a change that neither disables nor sets a password', async () => {
     const { user, cookie } = await signedInConsoleCookie()
-    await patchUser(user.username, { scopes: ['read'] })
+    await patchUser(central.t, user.username, { scopes: ['read'] })
     expect((await consoleWith(cookie)).status).toBe(200)
   })
 })

@@ -2,8 +2,8 @@ import { decodeJwt } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { startSession } from '../../../central/sessions/create-session'
 import { RevocationFeedSchema } from '../../../shared/revocation-feed'
-import { TEST_ADMIN_TOKEN, useCentralTestApp } from '../../support/central-app'
-import { bearer, login, refresh } from '../../support/central-requests'
+import { useCentralTestApp } from '../../support/central-app'
+import { bearer, login, patchUser, refresh } from '../../support/central-requests'
 import { insertTestUser, type TestUser } from '../../support/users'
 
 const PASSWORD = 'correct horse battery staple'
@@ -29,15 +29,6 @@ async function refreshed(refreshToken: string, extra: Record<string, string> = {
 
 const claimsOf = (tokens: Tokens) => decodeJwt(tokens.access_token) as unknown as Claims
 
-async function patchUser(username: string, body: Record<string, unknown>) {
-  const response = await central.t.app.request(`/admin/users/${username}`, {
-    method: 'PATCH',
-    headers: { ...bearer(TEST_ADMIN_TOKEN), 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-  })
-  expect(response.status).toBe(200)
-  return (await response.json()) as { sessions_revoked: number; sessions_narrowed: number; not_before: string | null }
-}
 
 const fetchFeed = (headers: Record<string, string> = {}) =>
   central.t.app.request('/edge/revocations', { headers: { ...bearer(FEED_TOKEN), ...headers } })
@@ -59,7 +50,7 @@ describe('PATCH /admin/users removing grants', () => {
     const before = await signIn(user)
     expect(claimsOf(before)).toMatchObject({ roles: [ADMIN_ROLE], scope: 'read write', aud: ['admin-api', 'api'] })
 
-    const change = await patchUser(user.username, { roles: [], scopes: ['read'], audiences: ['api'] })
+    const change = await patchUser(central.t, user.username, { roles: [], scopes: ['read'], audiences: ['api'] })
     expect(change).toMatchObject({ sessions_revoked: 0, sessions_narrowed: 1 })
     expect(change.not_before).not.toBeNull()
     expect(await edgeRejects(before.access_token)).toBe(true)
@@ -79,8 +70,8 @@ describe('PATCH /admin/users removing grants', () => {
   it('does not give a removed grant back to an existing session when the user gets it again; a new login has it', async () => {
     const user = await admin()
     const tokens = await signIn(user)
-    await patchUser(user.username, { roles: [] })
-    const regranted = await patchUser(user.username, { roles: [ADMIN_ROLE] })
+    await patchUser(central.t, user.username, { roles: [] })
+    const regranted = await patchUser(central.t, user.username, { roles: [ADMIN_ROLE] })
     expect(regranted).toMatchObject({ sessions_revoked: 0, sessions_narrowed: 0 })
     central.t.clock.advance(1)
     expect(claimsOf(await refreshed(tokens.refresh_token)).roles).toBeUndefined()
@@ -118,7 +109,7 @@ describe('PATCH /admin/users removing grants', () => {
     const etag = (await fetchFeed()).headers.get('ETag')!
     expect((await fetchFeed({ 'If-None-Match': etag })).status).toBe(304)
 
-    await patchUser(user.username, { scopes: ['read'] })
+    await patchUser(central.t, user.username, { scopes: ['read'] })
     const after = await fetchFeed({ 'If-None-Match': etag })
     expect(after.status).toBe(200)
     expect(await edgeRejects(tokens.access_token)).toBe(true)
@@ -129,7 +120,7 @@ describe('PATCH /admin/users adding grants', () => {
   it('does not widen existing sessions and leaves their access tokens alone', async () => {
     const user = await insertTestUser(central.db.sql, { password: PASSWORD, scopes: ['read'], audiences: ['api'] })
     const tokens = await signIn(user)
-    const change = await patchUser(user.username, { scopes: ['read', 'write'], audiences: ['api', 'billing'], roles: [ADMIN_ROLE] })
+    const change = await patchUser(central.t, user.username, { scopes: ['read', 'write'], audiences: ['api', 'billing'], roles: [ADMIN_ROLE] })
     expect(change).toMatchObject({ sessions_revoked: 0, sessions_narrowed: 0, not_before: null })
     const after = claimsOf(await refreshed(tokens.refresh_token))
     expect(after).toMatchObject({ scope: 'read', aud: ['api'] })
@@ -141,7 +132,7 @@ describe('PATCH /admin/users with a new password', () => {
   it('revokes every session of the user in the same change; the new password logs in', async () => {
     const user = await admin()
     const sessions = [await signIn(user), await signIn(user)]
-    const change = await patchUser(user.username, { password: 'a brand new password', roles: [], scopes: ['read'], audiences: ['api'] })
+    const change = await patchUser(central.t, user.username, { password: 'a brand new password', roles: [], scopes: ['read'], audiences: ['api'] })
     expect(change).toMatchObject({ sessions_revoked: 2, sessions_narrowed: 0 })
     for (const s of sessions) {
       const response = await refresh(central.t, s.refresh_token)

@@ -1,9 +1,10 @@
 /**
  * Edge cost in CPU instructions per request (`npm run bench edge-instructions`): the same workerd
  * and Workers as `npm run bench edge` (b), run under valgrind's callgrind, which counts every
- * instruction workerd executes. The count is exact and repeats within about 1 % whatever else the
- * machine is doing, where req/s on a shared 2-core machine moves by 20–40 % between identical runs,
- * so it shows what each part of the edge costs. It is not time: kernel work (loopback TCP) is not
+ * instruction workerd executes. The count does not depend on what else the machine is doing, where
+ * req/s on a shared 2-core machine moves by 20–40 % between identical runs: two copies of one Worker
+ * in a run agree within 1–2 %, separate runs of the same code within about 5 % (JIT and GC timing),
+ * so it shows what each part of the edge costs when Workers of one run are compared. It is not time: kernel work (loopback TCP) is not
  * counted, and an instruction of ES256 arithmetic takes less time than one of JavaScript, so a
  * signature check weighs more here than in req/s. Needs `valgrind` (Debian's package); skipped
  * without it. Sizes via BENCH_EDGE_INSTRUCTIONS_REQUESTS (default 1500 per target and token mode).

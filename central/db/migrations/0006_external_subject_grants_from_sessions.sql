@@ -11,10 +11,17 @@
 -- of its live sessions (not revoked, within both lifetimes): exactly what those sessions could
 -- already mint, nothing more. Ended sessions grant nothing. Users with a password are left as
 -- they are: a login never gave a session more than its user held.
+--
+-- Only sessions created after the user's latest user.updated event count. Before this release a
+-- change to a user did not narrow their sessions, so a session older than that change may still
+-- hold a grant an admin took away on purpose; taking it from there would give it back.
 
 with live_sessions as (
-  select user_id, audiences, scopes, roles from sessions
-  where revoked_at is null and idle_expires_at > now() and absolute_expires_at > now()
+  select s.user_id, s.audiences, s.scopes, s.roles from sessions s
+  where s.revoked_at is null and s.idle_expires_at > now() and s.absolute_expires_at > now()
+    and s.created_at > coalesce(
+      (select max(e.at) from audit_events e where e.user_id = s.user_id and e.event_type = 'user.updated'),
+      '-infinity')
 ),
 widened as (
   update users u set

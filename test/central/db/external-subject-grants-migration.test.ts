@@ -89,6 +89,24 @@ describe(`migration ${MIGRATION}`, () => {
     expect(await grantOf(userId)).toEqual({ audiences: [], scopes: [], roles: [] })
   })
 
+  it('takes nothing from a session older than the user\'s latest change, so a role an admin removed before the upgrade stays removed', async () => {
+    const sql = central.db.sql
+    const userId = await insertExternalSubject({ audiences: ['api'], scopes: ['read'], roles: ['staff'] })
+    // Before this release: the session started holding staff, then PATCH roles: [] left it as it was.
+    await insertSessionHolding(userId, { audiences: ['api'], scopes: ['read'], roles: ['staff'] })
+    await sql`update users set roles = '{}' where id = ${userId}`
+    await sql`insert into audit_events (at, event_type, user_id, actor, details)
+              values (now() - interval '30 minutes', 'user.updated', ${userId}, 'admin:api', '{"changed":["roles"],"roles":[]}')`
+    // A session started after that change held only what the user held then, and still counts.
+    await sql`
+      insert into sessions (user_id, client_id, audiences, scopes, roles, created_at, last_used_at, idle_expires_at, absolute_expires_at)
+      values (${userId}, 'web', '{api,billing}', '{read}', '{}', now() - interval '10 minutes', now(), now() + interval '1 hour', now() + interval '1 day')`
+
+    await upgrade()
+
+    expect(await grantOf(userId)).toEqual({ audiences: ['api', 'billing'], scopes: ['read'], roles: [] })
+  })
+
   it('leaves users with a password as they are, whatever their sessions hold', async () => {
     const user = await insertTestUser(central.db.sql, { password: 'correct horse battery staple', audiences: ['api'], scopes: ['read'], roles: [] })
     await insertSessionHolding(user.id, { audiences: ['api', 'billing'], scopes: ['read', 'write'], roles: ['staff'] })

@@ -19,7 +19,9 @@ export function extractAccessToken(request: Request, url: URL, cookieName: strin
   // (`acc%65ss_token`, which every query parser, the origin's included, decodes to the same name).
   // Most queries have neither.
   if (MAY_NAME_ACCESS_TOKEN.test(url.search)) {
-    for (const name of url.searchParams.keys()) {
+    // Rack 2 (Rails ≤ 7.0, Sinatra), older Django and Go before 1.17 also split the query at `;`,
+    // so `?q=1;access_token=…` hands them a token that URLSearchParams files under `q`.
+    for (const name of new URLSearchParams(url.search.replaceAll(';', '&')).keys()) {
       if (readsAsAccessToken(name)) throw bearerInvalidRequest('access tokens are not accepted in the query string', realm)
     }
   }
@@ -47,15 +49,19 @@ export function extractAccessToken(request: Request, url: URL, cookieName: strin
  * under `access_token`. ASP.NET Core's query collection ignores case. PHP drops leading spaces,
  * reads the name only up to a NUL, turns ` ` and `.` into `_`, files `access_token[]` and
  * `access_token[x]` under `access_token` (as do Rack and Express's qs), and turns an unclosed `[`
- * into `_` (`access[token`). Refusing a name no origin confuses costs nothing; letting one through
- * leaks the token into logs and Referer (RFC 6750 §2.3) and hands the origin a token the edge did
- * not check.
+ * into `_` (`access[token`). Rack 2 skips leading `[`/`]` and ends the name at the next bracket
+ * (`]access_token`, `access_token]`); qs reads a leading `[name]` group as the name
+ * (`[access_token]`). Refusing a name no origin confuses costs nothing; letting one through leaks
+ * the token into logs and Referer (RFC 6750 §2.3) and hands the origin a token the edge did not
+ * check.
  */
 function readsAsAccessToken(name: string): boolean {
   const nul = name.indexOf('\0')
-  let base = (nul === -1 ? name : name.slice(0, nul)).trimStart().toLowerCase()
+  let base = (nul === -1 ? name : name.slice(0, nul)).trimStart().toLowerCase().replace(/^[[\]]+/, '')
   const bracket = base.indexOf('[')
   if (bracket !== -1 && base.includes(']', bracket)) base = base.slice(0, bracket)
+  const close = base.indexOf(']')
+  if (close !== -1) base = base.slice(0, close)
   return base.replace(/[\s.[]/g, '_') === 'access_token'
 }
 

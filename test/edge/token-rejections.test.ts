@@ -130,9 +130,21 @@ describe('requests without a usable token', () => {
     await expectRejected(response, { status: 400, error: 'invalid_request', description: /query string/, token })
   })
 
+  // Security review: Rack 2 skips leading brackets and ends the name at `]`; qs (Express 4) reads a
+  // leading `[name]` group as the name; Rack 2, older Django and Go < 1.17 also split at `;`.
+  it.each(['[access_token]', '%5Baccess_token%5D', 'access_token]', ']access_token', '[ACCESS_TOKEN][0]', 'q=1;access_token'])(
+    'rejects a token in the query string under a bracketed or ;-separated name (?%s=…)',
+    async (name) => {
+      const token = await signAccessToken(stack.key)
+      const response = await callWith(token, `/api/me?x=1&${name}=${token}`)
+      await expectRejected(response, { status: 400, error: 'invalid_request', description: /query string/, token })
+    },
+  )
+
   it('forwards a query whose names only resemble access_token', async () => {
     const token = await signAccessToken(stack.key)
-    const query = '?access=1&token=2&access_tokens=3&my_access_token=4&access[token]=5&Access_Token_Hint=6'
+    const query =
+      '?access=1&token=2&access_tokens=3&my_access_token=4&access[token]=5&Access_Token_Hint=6&sort=access_time;access_tokens=7&q=1%3Baccess_token=8&[access_token_hint]=9'
     const response = await callWith(token, `/api/me${query}`)
     expect(response.status).toBe(200)
     expect(stack.origin.requests.map((request) => request.url)).toEqual([`/api/me${query}`])

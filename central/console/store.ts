@@ -1,5 +1,7 @@
+import type { Sql } from 'postgres'
+import { recordAuditEvent } from '../audit/store'
 import { toInet } from '../db/inet'
-import { countActiveSessions } from '../sessions/store'
+import { countActiveSessions, lockSessionHolder } from '../sessions/store'
 import type { Queryable } from '../db/pool'
 import { ADMIN_ROLE } from '../../shared/access-token-claims'
 
@@ -19,12 +21,34 @@ export interface NewConsoleSession {
   userAgent: string | null
 }
 
-/** Stores a console sign-in (only the hash of its cookie value). */
+/** Stores a console sign-in (only the hash of its cookie value). Sign-ins go through startConsoleSession. */
 export async function insertConsoleSession(sql: Queryable, session: NewConsoleSession): Promise<void> {
   await sql`
     insert into console_sessions (token_hash, user_id, created_at, expires_at, ip, user_agent)
     values (${session.tokenHash}, ${session.userId}, ${session.now}, ${session.expiresAt},
             ${toInet(session.ip)}, ${session.userAgent})`
+}
+
+/**
+ * A console sign-in whose password has been verified: locks the user row `for share` (the lock
+ * lockSessionHolder takes for API logins, so it waits behind changeUser's `for update`) and
+ * stores the console session with its `console.sign_in` audit event only if, in the committed
+ * row, the user is still enabled, still holds `portcullis:admin`, and still has the password
+ * hash that was verified. A new password or a disable committed while argon2 ran would
+ * otherwise find no console session to delete and then see one inserted after it; after a
+ * disable, re-enabling the user would bring that cookie back. False: refused, nothing stored.
+ */
+export async function startConsoleSession(
+  sql: Sql,
+  input: NewConsoleSession & { verifiedPasswordHash: string; actor: string },
+): Promise<boolean> {
+  return sql.begin(async (tx) => {
+    const holder = await lockSessionHolder(tx, input.userId)
+    if (!holder?.enabled || !holder.roles.includes(ADMIN_ROLE) || holder.passwordHash !== input.verifiedPasswordHash) return false
+    await insertConsoleSession(tx, input)
+    await recordAuditEvent(tx, { type: 'console.sign_in', at: input.now, actor: input.actor, userId: input.userId, details: { ip: input.ip } })
+    return true
+  })
 }
 
 /**

@@ -142,7 +142,14 @@ export function authRoutes(deps: AppDeps) {
     if (cookieMode) assertSameOrigin(c, config)
     const ip = clientIp(c, config)
     const user = await authenticateUser(sql, config, { username: body.username, password: body.password, ip, now: deps.clock() })
-    const tokens = await startSession(deps, { user, clientId: body.client_id, userAgent: clientUserAgent(c), ip, actor: 'user' })
+    const tokens = await startSession(deps, {
+      user,
+      verifiedPasswordHash: user.verifiedPasswordHash,
+      clientId: body.client_id,
+      userAgent: clientUserAgent(c),
+      ip,
+      actor: 'user',
+    })
     return tokenResponse(c, config, tokens, cookieMode)
   })
 

@@ -22,8 +22,8 @@ import {
   countOverview,
   deleteConsoleSession,
   findConsoleAdmin,
-  insertConsoleSession,
   listHourlyActivity,
+  startConsoleSession,
   type ConsoleAdmin,
 } from '../console/store'
 import { UserPage } from '../console/user-page'
@@ -125,15 +125,19 @@ export function consoleRoutes({ sql, config, clock }: AppDeps) {
       return refuse(401, SIGN_IN_FAILED)
     }
     const token = newConsoleToken()
-    await insertConsoleSession(sql, {
+    // Checked again under the users row lock: a disable, a new password or the admin role taken
+    // away while argon2 ran gets the same failed sign-in, not a console session.
+    const started = await startConsoleSession(sql, {
       tokenHash: hashConsoleToken(token),
       userId: user.id,
       now,
       expiresAt: new Date(now.getTime() + config.CONSOLE_SESSION_TTL_SECONDS * 1000),
       ip: ip || null,
       userAgent: clientUserAgent(c),
+      verifiedPasswordHash: user.verifiedPasswordHash,
+      actor: `admin:${user.username}`,
     })
-    await recordAuditEvent(sql, { type: 'console.sign_in', at: now, actor: `admin:${user.username}`, userId: user.id, details: { ip: ip || null } })
+    if (!started) return refuse(401, SIGN_IN_FAILED)
     deleteCookie(c, cookies.signInCsrf, cookieOptions)
     setCookie(c, cookies.session, token, { ...cookieOptions, maxAge: config.CONSOLE_SESSION_TTL_SECONDS })
     return c.redirect('/console/', 303)

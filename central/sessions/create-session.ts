@@ -18,9 +18,15 @@ export interface SessionStart {
   /** Who started it: 'user' for a login, 'admin:<name>' for `POST /admin/sessions`. */
   actor: string
   /**
-   * What to throw when the user turns out to be disabled (or deleted) inside the transaction.
-   * Default: the login's answer to a disabled user (authenticate-user.ts), which says no more
-   * than a wrong password does.
+   * A login's verified password hash (AuthenticatedUser.verifiedPasswordHash): no session when
+   * the user's hash differs under the lock, i.e. the password changed after it was verified.
+   * Absent for `POST /admin/sessions`, which verifies no password.
+   */
+  verifiedPasswordHash?: string
+  /**
+   * What to throw when the user turns out to be disabled (or deleted), or their password changed,
+   * inside the transaction. Default: the login's answer to a disabled user or a wrong password
+   * (authenticate-user.ts); nothing tells them apart.
    */
   refuseDisabledUser?: () => PortcullisError
 }
@@ -31,9 +37,9 @@ const refuseLikeLogin = () => new InvalidCredentials('username or password is in
 /**
  * One login = one session: a session row, its first refresh token (stored as a hash) and an
  * access token carrying the session's grant. Session, token and audit event commit together,
- * after the user is read again under a share lock: a user disabled since the caller checked
- * (a login's argon2 takes a while) gets no session, and the grant is bounded by what the user
- * holds at that moment.
+ * after the user is read again under a share lock: a user disabled, or given a new password,
+ * since the caller checked (a login's argon2 takes a while) gets no session, and the grant is
+ * bounded by what the user holds at that moment.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.1
  */
 export async function startSession(deps: AppDeps, start: SessionStart): Promise<TokenSet> {
@@ -47,6 +53,7 @@ export async function startSession(deps: AppDeps, start: SessionStart): Promise<
   const tokens = await deps.sql.begin(async (tx) => {
     const holder = await lockSessionHolder(tx, start.user.id)
     if (!holder?.enabled) return undefined
+    if (start.verifiedPasswordHash !== undefined && holder.passwordHash !== start.verifiedPasswordHash) return undefined
     // Within what the user holds now: an admin may have removed a grant since the caller read it.
     const grant = boundByUserGrant(start.user, holder)
     const sessionId = await insertSession(tx, {

@@ -127,19 +127,22 @@ export interface SessionHolder {
   audiences: string[]
   scopes: string[]
   roles: string[]
+  /** Compared with the hash a sign-in verified; never leaves the transaction. */
+  passwordHash: string | null
 }
 
 /**
  * Reads the user a new session is for, `for share`, inside the session-creating transaction.
- * A login checks `enabled` before argon2 runs; a disable that commits during those
- * milliseconds would otherwise revoke every session, then see the new one inserted after it.
- * The share lock waits behind the disable's `for update` (users row first, as everywhere) and
- * then reads the committed row, while logins of the same user do not block one another.
+ * A login checks `enabled` and the password before and during argon2; a disable or a new
+ * password that commits during those milliseconds would otherwise revoke every session, then see
+ * the new one inserted after it. The share lock waits behind changeUser's `for update` (users row
+ * first, as everywhere) and then reads the committed row, while logins of the same user do not
+ * block one another. Console sign-ins take the same lock (startConsoleSession).
  * Undefined when the user no longer exists.
  */
 export async function lockSessionHolder(tx: Queryable, userId: string): Promise<SessionHolder | undefined> {
   const [row]: [SessionHolder?] = await tx`
-    select enabled, audiences, scopes, roles from users where id = ${userId} for share`
+    select enabled, audiences, scopes, roles, password_hash as "passwordHash" from users where id = ${userId} for share`
   return row
 }
 

@@ -12,13 +12,20 @@ import {
   resetLoginAttempts,
 } from './store'
 
-/** Who logged in, and what they may be granted. No password hash, no personal data beyond the username. */
+/** Who logged in, and what they may be granted. No personal data beyond the username. */
 export interface AuthenticatedUser {
   id: string
   username: string
   audiences: string[]
   scopes: string[]
   roles: string[]
+  /**
+   * The stored hash the password was verified against. The transaction that creates the session
+   * compares it with the row it locks: a password change committed while argon2 ran (an owner
+   * locking out whoever knows the old password) must not be followed by a session for the old one.
+   * Stays inside central: never in a response, log or audit event.
+   */
+  verifiedPasswordHash: string
 }
 
 export interface LoginAttempt {
@@ -84,5 +91,12 @@ export async function authenticateUser(
 
   await resetLoginAttempts(sql, userKey)
   await releaseLoginAttempt(sql, addressKey)
-  return { id: user.id, username: user.username, audiences: user.audiences, scopes: user.scopes, roles: user.roles }
+  return {
+    id: user.id,
+    username: user.username,
+    audiences: user.audiences,
+    scopes: user.scopes,
+    roles: user.roles,
+    verifiedPasswordHash: user.passwordHash,
+  }
 }

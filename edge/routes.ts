@@ -42,6 +42,10 @@ export function normalizeRequestPath(rawPath: string): string {
   if (/%(2F|5C|25(2F|5C|2E))/i.test(normalized)) {
     throw new InvalidRequest('request path must not contain an encoded slash or backslash')
   }
+  // …and these into a prefix character (`%2540` into `@`) after `matchRoute` compared the path.
+  if (DOUBLE_ENCODED_PREFIX_CHARACTER.test(normalized)) {
+    throw new InvalidRequest('request path must not contain a double-encoded prefix character')
+  }
   const segments = normalized.split('/')
   for (let i = 1; i < segments.length; i++) {
     const name = withoutPathParameters(segments[i]!)
@@ -67,6 +71,10 @@ const NEEDS_COMPARISON_FORM = /[A-Z;%]/
  * segment, so decoding it into a parameter would move `/api/public%3Bx` from `/api/` to `/api/public/`.
  */
 const ENCODED_PREFIX_CHARACTER = /%(2[146-9A-C]|3[AD]|40)/gi
+/** One of those escapes with its `%` escaped again (`%2540`, `%253A`). */
+const DOUBLE_ENCODED_PREFIX_CHARACTER = /%25(2[146-9A-C]|3[AD]|40)/i
+/** What `matchRoute` says when decoding the escapes of prefix characters changes the route. */
+const AMBIGUOUS_PATH = 'request path is ambiguous: percent-encoded characters change which route applies'
 
 /**
  * The form of a normalized path (or a route prefix) that routes are matched on: the characters a
@@ -86,8 +94,13 @@ export function routeComparisonForm(path: string): string {
   const decoded = path.includes('%')
     ? path.replace(ENCODED_PREFIX_CHARACTER, (escape) => String.fromCharCode(parseInt(escape.slice(1), 16)))
     : path
+  return withoutParametersOrCapitals(decoded)
+}
+
+/** A path without its segments' `;…` parameters, ASCII letters lower-cased. */
+function withoutParametersOrCapitals(path: string): string {
   // Only ASCII: String#toLowerCase maps e.g. the Kelvin sign to "k", which no origin's router does.
-  return decoded.replace(/;[^/]*/g, '').replace(/[A-Z]+/g, (letters) => letters.toLowerCase())
+  return path.replace(/;[^/]*/g, '').replace(/[A-Z]+/g, (letters) => letters.toLowerCase())
 }
 
 /**
@@ -95,16 +108,35 @@ export function routeComparisonForm(path: string): string {
  * Prefixes match whole segments; `/api/` also matches `/api`. Path and prefixes are compared in
  * their `routeComparisonForm` (prefix characters decoded, case-insensitive, without path parameters).
  * No match is a 404 from the edge; the request is never forwarded.
+ *
+ * A path whose escaped prefix characters pick another route than the same path read with the
+ * escapes left alone is refused with 400 `invalid_request`. Origins disagree on which reading they
+ * route: ASP.NET Core, Spring and Tomcat decode first (`/v1/status%3Acheck` is their
+ * `/v1/status:check` handler), Express 4 matches the path as sent (there it is not, and falls
+ * through to e.g. `/v1/:id`). Whichever route the edge picked, one kind of origin would run a
+ * handler the edge did not check the request for.
  */
 export function matchRoute(routes: readonly Route[], method: string, path: string): Route {
   const comparable = routeComparisonForm(path)
+  const best = findLongestPrefixRoute(routes, method, comparable)
+  // Only a path with an escape has a second reading; the common path is matched once.
+  if (path.includes('%')) {
+    const undecoded = withoutParametersOrCapitals(path)
+    if (undecoded !== comparable && findLongestPrefixRoute(routes, method, undecoded) !== best) {
+      throw new InvalidRequest(AMBIGUOUS_PATH)
+    }
+  }
+  if (!best) throw new NotFound('no route matches this path')
+  return best
+}
+
+function findLongestPrefixRoute(routes: readonly Route[], method: string, comparable: string): Route | undefined {
   let best: Route | undefined
   for (const route of routes) {
     if (route.methods && !route.methods.includes(method.toUpperCase())) continue
     if (!pathHasPrefix(comparable, route.matchPrefix)) continue
     if (!best || route.matchPrefix.length > best.matchPrefix.length) best = route
   }
-  if (!best) throw new NotFound('no route matches this path')
   return best
 }
 

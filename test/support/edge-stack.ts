@@ -20,6 +20,8 @@ export function testRoutes(origin: string) {
     // Prefixes with characters beyond the unreserved ones, each stricter than `/api/`.
     { prefix: '/api/@admin/', origin, audience: 'demo-api', roles: ['portcullis:admin'] },
     { prefix: '/api/items:purge', origin, audience: 'demo-api', scopes: ['items:purge'] },
+    // A public route with `:` under the protected `/api/`: `/api/status%3Acheck` must not reach it.
+    { prefix: '/api/status:check', origin, public: true },
   ]
 }
 

@@ -4,7 +4,7 @@ import { DEFAULT_CLIENT_ID, startSession } from '../sessions/create-session'
 import { hashRefreshToken, looksLikeRefreshToken } from '../sessions/refresh-token'
 import { findSessionIdByTokenHash, listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
 import type { SessionView } from '../sessions/session-record'
-import { authenticateUser } from '../users/authenticate-user'
+import { authenticateUser, LoginCredentialsSchema } from '../users/authenticate-user'
 import type { AppDeps } from './app-deps'
 import { authenticateCaller } from './authenticate-caller'
 import { clientIp, clientUserAgent } from './client-info'
@@ -14,10 +14,8 @@ import { assertSameOrigin } from './require-same-origin'
 import { clearSessionCookies, readRefreshCookie } from './session-cookies'
 import { errorResponse, TokenCharsSchema, TokenResponseSchema, tokenResponse } from './token-response'
 
-const LoginSchema = z
-  .object({
-    username: z.string().min(1).max(200),
-    password: z.string().min(1).max(1024),
+const LoginSchema = LoginCredentialsSchema
+  .extend({
     client_id: TokenCharsSchema.optional().openapi({ description: `Client the session is bound to (default "${DEFAULT_CLIENT_ID}")` }),
     cookie: z.boolean().optional().openapi({ description: 'true: browser mode, tokens are set as HttpOnly cookies and left out of the body' }),
   })

@@ -2,7 +2,7 @@ import type { Sql } from 'postgres'
 import { z } from 'zod'
 import type { Config } from '../config'
 import { InvalidCredentials, TooManyRequests } from '../../shared/errors'
-import { dummyPasswordHash, verifyPassword } from './passwords'
+import { dummyPasswordHash, PASSWORD_MAX_LENGTH, verifyPassword } from './passwords'
 import { decideLoginThrottle, ipKey, usernameKey } from './login-throttle'
 import {
   findUserByUsername,
@@ -43,7 +43,7 @@ export interface LoginAttempt {
  */
 export const LoginCredentialsSchema = z.object({
   username: z.string().min(1).max(200),
-  password: z.string().min(1).max(1024),
+  password: z.string().min(1).max(PASSWORD_MAX_LENGTH),
 })
 
 /** The same message for unknown user, wrong password and disabled user: nothing tells them apart. */

@@ -162,12 +162,20 @@ export async function insertSession(tx: Queryable, session: NewSession): Promise
 
 // --- Revocation ---------------------------------------------------------------------------
 
-async function markSessionRevoked(tx: Queryable, sessionId: string, now: Date, reason: string, actor: string): Promise<{ userId: string } | undefined> {
+/**
+ * Revokes the session unless it already is (with `ownerId`, only a session of that user);
+ * the WHERE clause is the check, so of two concurrent revokes one wins. Returns the owner of
+ * the session it revoked, undefined when it revoked none.
+ */
+async function markSessionRevoked(
+  tx: Queryable,
+  input: { sessionId: string; ownerId?: string; now: Date; reason: string; actor: string },
+): Promise<string | undefined> {
   const [row]: [{ user_id: string }?] = await tx`
-    update sessions set revoked_at = ${now}, revoked_reason = ${reason}, revoked_by = ${actor}
-    where id = ${sessionId} and revoked_at is null
+    update sessions set revoked_at = ${input.now}, revoked_reason = ${input.reason}, revoked_by = ${input.actor}
+    where id = ${input.sessionId} and revoked_at is null ${input.ownerId === undefined ? tx`` : tx`and user_id = ${input.ownerId}`}
     returning user_id`
-  return row && { userId: row.user_id }
+  return row?.user_id
 }
 
 /** What `revokeSession` found: it revoked the session, the session had already been revoked, or there is none (of that user). */
@@ -184,14 +192,15 @@ export async function revokeSession(
   input: { sessionId: string; userId?: string; actor: string; reason: string; now: Date },
 ): Promise<RevokeSessionResult> {
   return inTransaction(sql, async (tx) => {
-    const [session]: [{ user_id: string; revoked: boolean }?] = await tx`
-      select user_id, revoked_at is not null as revoked from sessions
-      where id = ${input.sessionId} ${input.userId === undefined ? tx`` : tx`and user_id = ${input.userId}`}
-      for update`
-    if (!session) return 'not_found'
-    if (session.revoked) return 'already_revoked'
-    await markSessionRevoked(tx, input.sessionId, input.now, input.reason, input.actor)
-    await recordAuditEvent(tx, { type: 'session.revoked', at: input.now, actor: input.actor, userId: session.user_id, sessionId: input.sessionId, reason: input.reason })
+    const { sessionId, userId, now, reason, actor } = input
+    const ownerId = await markSessionRevoked(tx, { sessionId, ownerId: userId, now, reason, actor })
+    if (ownerId === undefined) {
+      // Not revoked by us: either revoked already, or no such session (of that user).
+      const [found]: [{ exists: boolean }?] = await tx`
+        select exists (select 1 from sessions where id = ${sessionId} ${userId === undefined ? tx`` : tx`and user_id = ${userId}`})`
+      return found?.exists ? 'already_revoked' : 'not_found'
+    }
+    await recordAuditEvent(tx, { type: 'session.revoked', at: now, actor, userId: ownerId, sessionId, reason })
     return 'revoked'
   })
 }
@@ -205,7 +214,7 @@ export async function revokeSessionForReuse(
   input: { session: SessionRecord; token: RefreshTokenRecord; now: Date; ip: string | null; userAgent: string | null },
 ): Promise<void> {
   const reason = 'refresh token reused after rotation'
-  await markSessionRevoked(tx, input.session.id, input.now, reason, 'system')
+  await markSessionRevoked(tx, { sessionId: input.session.id, now: input.now, reason, actor: 'system' })
   await recordAuditEvent(tx, {
     type: 'session.reuse_detected',
     at: input.now,

@@ -1,4 +1,6 @@
+import { decodeJwt } from 'jose'
 import { expect } from 'vitest'
+import { RevocationFeedSchema } from '../../shared/revocation-feed'
 import { TEST_ADMIN_TOKEN, type CentralTestApp } from './central-app'
 
 /** POST /auth/login with JSON. */
@@ -32,4 +34,16 @@ export async function patchUser(t: CentralTestApp, username: string, body: Recor
   })
   expect(response.status).toBe(200)
   return (await response.json()) as UserChangeAnswer
+}
+
+/**
+ * What the edge does with central's revocation feed (fetched with `feedToken`): reject an access
+ * token whose session is listed or whose `iat` is before its user's `not_before`.
+ */
+export async function edgeWouldReject(t: CentralTestApp, feedToken: string, accessToken: string): Promise<boolean> {
+  const response = await t.app.request('/edge/revocations', { headers: bearer(feedToken) })
+  const feed = RevocationFeedSchema.parse(await response.json())
+  const { sub, sid, iat } = decodeJwt(accessToken) as { sub: string; sid: string; iat: number }
+  const user = feed.users.find((entry) => entry.sub === sub)
+  return feed.sessions.some((entry) => entry.sid === sid) || (user !== undefined && iat < user.not_before)
 }

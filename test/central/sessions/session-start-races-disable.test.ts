@@ -5,19 +5,12 @@ import { revokeAllUserSessions } from '../../../central/sessions/store'
 import { updateUser } from '../../../central/users/store'
 import { useCentralTestApp } from '../../support/central-app'
 import { login } from '../../support/central-requests'
+import { waitsForALock } from '../../support/row-locks'
 import { insertTestUser } from '../../support/users'
 
 const PASSWORD = 'correct horse battery staple'
 
 const central = useCentralTestApp()
-
-/** True once some backend of this database is waiting for a row lock. */
-async function someoneWaitsForALock(): Promise<boolean> {
-  const [row] = await central.db.sql<{ waiting: number }[]>`
-    select count(*)::int as waiting from pg_stat_activity
-    where datname = current_database() and wait_event_type = 'Lock'`
-  return row!.waiting > 0
-}
 
 /**
  * Disables the user the way changeUser does (users row `for update`, then revoke every session),
@@ -29,7 +22,7 @@ async function disableWhile<T>(username: string, sessionStart: () => Promise<T>)
   await central.db.sql.begin(async (tx) => {
     const updated = await updateUser(tx, username, { enabled: false }, 'admin:test', central.t.clock())
     started = sessionStart()
-    await expect.poll(someoneWaitsForALock, { timeout: 10_000 }).toBe(true)
+    await expect.poll(() => waitsForALock(central.db.sql), { timeout: 10_000 }).toBe(true)
     await revokeAllUserSessions(tx, { userId: updated!.user.id, actor: 'admin:test', reason: 'user disabled', now: central.t.clock() })
   })
   return started

@@ -1,9 +1,8 @@
 import { decodeJwt } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { startSession } from '../../../central/sessions/create-session'
-import { RevocationFeedSchema } from '../../../shared/revocation-feed'
 import { useCentralTestApp } from '../../support/central-app'
-import { bearer, login, patchUser, refresh } from '../../support/central-requests'
+import { bearer, edgeWouldReject, login, patchUser, refresh } from '../../support/central-requests'
 import { insertTestUser, type TestUser } from '../../support/users'
 
 const PASSWORD = 'correct horse battery staple'
@@ -33,14 +32,6 @@ const claimsOf = (tokens: Tokens) => decodeJwt(tokens.access_token) as unknown a
 const fetchFeed = (headers: Record<string, string> = {}) =>
   central.t.app.request('/edge/revocations', { headers: { ...bearer(FEED_TOKEN), ...headers } })
 
-/** What the edge does with the feed: reject a token whose iat is before its user's not_before. */
-async function edgeRejects(accessToken: string): Promise<boolean> {
-  const feed = RevocationFeedSchema.parse(await (await fetchFeed()).json())
-  const { sub, iat } = decodeJwt(accessToken) as { sub: string; iat: number }
-  const entry = feed.users.find((u) => u.sub === sub)
-  return entry !== undefined && iat < entry.not_before
-}
-
 const admin = () =>
   insertTestUser(central.db.sql, { password: PASSWORD, roles: [ADMIN_ROLE], scopes: ['read', 'write'], audiences: ['admin-api', 'api'] })
 
@@ -53,14 +44,14 @@ describe('PATCH /admin/users removing grants', () => {
     const change = await patchUser(central.t, user.username, { roles: [], scopes: ['read'], audiences: ['api'] })
     expect(change).toMatchObject({ sessions_revoked: 0, sessions_narrowed: 1 })
     expect(change.not_before).not.toBeNull()
-    expect(await edgeRejects(before.access_token)).toBe(true)
+    expect(await edgeWouldReject(central.t, FEED_TOKEN, before.access_token)).toBe(true)
 
     central.t.clock.advance(1)
     const after = await refreshed(before.refresh_token)
     expect(claimsOf(after).roles).toBeUndefined()
     expect(claimsOf(after)).toMatchObject({ scope: 'read', aud: ['api'] })
     expect(after.scope).toBe('read')
-    expect(await edgeRejects(after.access_token)).toBe(false)
+    expect(await edgeWouldReject(central.t, FEED_TOKEN, after.access_token)).toBe(false)
     expect((await refresh(central.t, after.refresh_token, { resource: 'admin-api' })).status).toBe(400)
     const [session] = await central.db.sql<{ audiences: string[]; scopes: string[]; roles: string[] }[]>`
       select audiences, scopes, roles from sessions where user_id = ${user.id}`
@@ -112,7 +103,7 @@ describe('PATCH /admin/users removing grants', () => {
     await patchUser(central.t, user.username, { scopes: ['read'] })
     const after = await fetchFeed({ 'If-None-Match': etag })
     expect(after.status).toBe(200)
-    expect(await edgeRejects(tokens.access_token)).toBe(true)
+    expect(await edgeWouldReject(central.t, FEED_TOKEN, tokens.access_token)).toBe(true)
   })
 })
 
@@ -138,7 +129,7 @@ describe('PATCH /admin/users with a new password', () => {
       const response = await refresh(central.t, s.refresh_token)
       expect(response.status).toBe(400)
       expect(await response.json()).toMatchObject({ error: 'invalid_grant' })
-      expect(await edgeRejects(s.access_token)).toBe(true)
+      expect(await edgeWouldReject(central.t, FEED_TOKEN, s.access_token)).toBe(true)
     }
     expect((await login(central.t, { username: user.username, password: PASSWORD })).status).toBe(401)
     central.t.clock.advance(1)

@@ -1,10 +1,9 @@
 import { decodeJwt } from 'jose'
-import postgres from 'postgres'
 import { describe, expect, it } from 'vitest'
 import { ADMIN_ROLE } from '../../../shared/access-token-claims'
-import { RevocationFeedSchema } from '../../../shared/revocation-feed'
 import { TEST_ADMIN_TOKEN, useCentralTestApp } from '../../support/central-app'
-import { bearer, login, refresh } from '../../support/central-requests'
+import { bearer, edgeWouldReject, login, refresh } from '../../support/central-requests'
+import { holdRowLock, waitsForALock } from '../../support/row-locks'
 import { insertTestUser } from '../../support/users'
 import { hashRefreshToken } from '../../../central/sessions/refresh-token'
 
@@ -15,40 +14,6 @@ const central = useCentralTestApp({ env: { EDGE_FEED_TOKEN: FEED_TOKEN } })
 
 type Tokens = { access_token: string; refresh_token: string }
 type Claims = { sub: string; iat: number; roles?: string[] }
-
-/** True once a backend of this database waits for a lock in a statement containing `statement`. */
-async function waitsForALock(statement: string): Promise<boolean> {
-  const [row] = await central.db.sql<{ waiting: number }[]>`
-    select count(*)::int as waiting from pg_stat_activity
-    where datname = current_database() and wait_event_type = 'Lock' and position(${statement} in query) > 0`
-  return row!.waiting > 0
-}
-
-/** Holds a row lock on its own connection until `release()`; `locked` settles once it is held. */
-function holdRowLock(lockQuery: (tx: postgres.TransactionSql) => Promise<unknown>) {
-  const connection = postgres(central.db.url, { max: 1, onnotice: () => {} })
-  let release!: () => void
-  const released = new Promise<void>((resolve) => (release = resolve))
-  let signalLocked!: () => void
-  const locked = new Promise<void>((resolve) => (signalLocked = resolve))
-  const done = connection
-    .begin(async (tx) => {
-      await lockQuery(tx)
-      signalLocked()
-      await released
-    })
-    .finally(() => connection.end())
-  return { locked, release, done }
-}
-
-/** What the edge does with the feed: reject a token whose iat is before its user's not_before. */
-async function edgeRejects(accessToken: string): Promise<boolean> {
-  const response = await central.t.app.request('/edge/revocations', { headers: bearer(FEED_TOKEN) })
-  const feed = RevocationFeedSchema.parse(await response.json())
-  const { sub, iat } = decodeJwt(accessToken) as unknown as Claims
-  const entry = feed.users.find((u) => u.sub === sub)
-  return entry !== undefined && iat < entry.not_before
-}
 
 describe('a refresh racing a change that removes a grant', () => {
   it('has the edge reject the token a refresh minted from the old grant while the change waited for its session lock', async () => {
@@ -61,29 +26,30 @@ describe('a refresh racing a change that removes a grant', () => {
     // Two outside locks pin the interleaving: the users row (the change waits before its
     // update) and the presented refresh token's row (the refresh waits after it has locked
     // its session and read the old grant, before it commits).
-    const usersRow = holdRowLock((tx) => tx`select 1 from users where id = ${user.id} for update`)
-    const tokenRow = holdRowLock((tx) => tx`select 1 from refresh_tokens where token_hash = ${hashRefreshToken(tokens.refresh_token)} for update`)
+    const usersRow = holdRowLock(db.url, (tx) => tx`select 1 from users where id = ${user.id} for update`)
+    const tokenRow = holdRowLock(db.url, (tx) => tx`select 1 from refresh_tokens where token_hash = ${hashRefreshToken(tokens.refresh_token)} for update`)
     await Promise.all([usersRow.locked, tokenRow.locked])
 
     // The admin's PATCH reads its `now` late in the login's second, then waits for the users row.
     t.clock.advance(0.9)
+    const patchSecond = Math.floor(t.clock().getTime() / 1000)
     const change = t.app.request(`/admin/users/${user.username}`, {
       method: 'PATCH',
       headers: { ...bearer(TEST_ADMIN_TOKEN), 'Content-Type': 'application/json' },
       body: JSON.stringify({ roles: [] }),
     })
-    await expect.poll(() => waitsForALock('for update'), { timeout: 10_000 }).toBe(true)
+    await expect.poll(() => waitsForALock(db.sql, 'for update'), { timeout: 10_000 }).toBe(true)
 
     // The next second: a refresh locks the session, reads the grant the change has not yet
     // committed, and is held before its commit.
     t.clock.advance(0.3)
     const raced = refresh(t, tokens.refresh_token)
-    await expect.poll(() => waitsForALock('update refresh_tokens'), { timeout: 10_000 }).toBe(true)
+    await expect.poll(() => waitsForALock(db.sql, 'update refresh_tokens'), { timeout: 10_000 }).toBe(true)
 
     // The change updates the user, then narrowUserSessions waits for the refresh's session lock.
     usersRow.release()
     await usersRow.done
-    await expect.poll(() => waitsForALock('update sessions set'), { timeout: 10_000 }).toBe(true)
+    await expect.poll(() => waitsForALock(db.sql, 'update sessions set'), { timeout: 10_000 }).toBe(true)
     tokenRow.release()
     await tokenRow.done
 
@@ -97,8 +63,8 @@ describe('a refresh racing a change that removes a grant', () => {
     // The race happened: the token carries the removed role and an iat past the PATCH's second.
     const racedClaims = decodeJwt(racedTokens.access_token) as unknown as Claims
     expect(racedClaims.roles).toEqual([ADMIN_ROLE])
-    expect(racedClaims.iat).toBe(Math.floor(t.clock().getTime() / 1000))
-    expect(await edgeRejects(racedTokens.access_token)).toBe(true)
+    expect(racedClaims.iat).toBe(patchSecond + 1)
+    expect(await edgeWouldReject(t, FEED_TOKEN, racedTokens.access_token)).toBe(true)
 
     // Its client refreshes into a token without the role, which the edge accepts.
     t.clock.advance(1)
@@ -106,6 +72,6 @@ describe('a refresh racing a change that removes a grant', () => {
     expect(after.status).toBe(200)
     const afterTokens = (await after.json()) as Tokens
     expect((decodeJwt(afterTokens.access_token) as unknown as Claims).roles).toBeUndefined()
-    expect(await edgeRejects(afterTokens.access_token)).toBe(false)
+    expect(await edgeWouldReject(t, FEED_TOKEN, afterTokens.access_token)).toBe(false)
   })
 })

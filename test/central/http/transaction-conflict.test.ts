@@ -65,18 +65,12 @@ function appThrowing(error: Error) {
 }
 
 describe('a transaction PostgreSQL aborts to settle a race', () => {
-  it('answers a deadlock (40P01) with a retryable 503 temporarily_unavailable and Retry-After, not a 500', async () => {
-    const error = await realDeadlock(db.sql)
-    expect((error as { code?: string }).code).toBe('40P01')
-    const response = await appThrowing(error).request('/')
-    expect(response.status).toBe(503)
-    expect(response.headers.get('Retry-After')).toBe('1')
-    expect(await response.json()).toMatchObject({ error: 'temporarily_unavailable' })
-  })
-
-  it('answers a serialization failure (40001) with a retryable 503 temporarily_unavailable and Retry-After', async () => {
-    const error = await realSerializationFailure(db.sql)
-    expect((error as { code?: string }).code).toBe('40001')
+  it.each([
+    ['a deadlock', '40P01', realDeadlock],
+    ['a serialization failure', '40001', realSerializationFailure],
+  ])('answers %s (%s) with a retryable 503 temporarily_unavailable and Retry-After, not a 500', async (_, code, provoke) => {
+    const error = await provoke(db.sql)
+    expect((error as { code?: string }).code).toBe(code)
     const response = await appThrowing(error).request('/')
     expect(response.status).toBe(503)
     expect(response.headers.get('Retry-After')).toBe('1')

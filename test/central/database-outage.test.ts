@@ -82,6 +82,7 @@ describe('database outage', () => {
       // Awaited before the database comes back: these cannot be waiting for it.
       const create = await createUserViaApi('during')
       expect(create.status).toBe(503)
+      expect(create.headers.get('Retry-After')).toBe('1') // RFC 9110 §10.2.3: the outage is temporary
       expect(await create.json()).toEqual({ error: 'temporarily_unavailable', error_description: expect.any(String) })
       const show = await fetch(`${base}/admin/users/before`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } })
       expect(show.status).toBe(503)
@@ -189,6 +190,7 @@ describe('database that accepts connections but never answers', () => {
         body: JSON.stringify({ username: 'anyone', password: PASSWORD }),
       })
       expect(response.status).toBe(503)
+      expect(response.headers.get('Retry-After')).toBe('1')
       expect(await response.json()).toMatchObject({ error: 'temporarily_unavailable' })
     } finally {
       await sql.end({ timeout: 0 })

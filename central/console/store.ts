@@ -43,8 +43,8 @@ export async function startConsoleSession(
   input: NewConsoleSession & { verifiedPasswordHash: string; actor: string },
 ): Promise<boolean> {
   return sql.begin(async (tx) => {
-    const holder = await lockSessionHolder(tx, input.userId)
-    if (!holder?.enabled || !holder.roles.includes(ADMIN_ROLE) || holder.passwordHash !== input.verifiedPasswordHash) return false
+    const holder = await lockSessionHolder(tx, input.userId, { verifiedPasswordHash: input.verifiedPasswordHash })
+    if (!holder || !holder.roles.includes(ADMIN_ROLE)) return false
     await insertConsoleSession(tx, input)
     await recordAuditEvent(tx, { type: 'console.sign_in', at: input.now, actor: input.actor, userId: input.userId, details: { ip: input.ip } })
     return true

@@ -142,7 +142,6 @@ export function authRoutes(deps: AppDeps) {
     const user = await authenticateUser(sql, config, { username: body.username, password: body.password, ip, now: deps.clock() })
     const tokens = await startSession(deps, {
       user,
-      verifiedPasswordHash: user.verifiedPasswordHash,
       clientId: body.client_id,
       userAgent: clientUserAgent(c),
       ip,

@@ -6,23 +6,29 @@ import { getSigningKey } from '../tokens/signing-keys'
 import { generateRefreshToken, hashRefreshToken } from './refresh-token'
 import { boundByUserGrant } from './narrow-grant'
 import { insertSession, lockSessionHolder } from './store'
+import { INVALID_CREDENTIALS } from '../users/authenticate-user'
 import { audiencesOrIssuer, type TokenSet } from './token-set'
 
 export const DEFAULT_CLIENT_ID = 'web'
 
 export interface SessionStart {
-  user: { id: string; audiences: string[]; scopes: string[]; roles: string[] }
+  user: {
+    id: string
+    audiences: string[]
+    scopes: string[]
+    roles: string[]
+    /**
+     * A login's verified password hash (AuthenticatedUser.verifiedPasswordHash): no session when
+     * the user's hash differs under the lock, i.e. the password changed after it was verified.
+     * Absent for `POST /admin/sessions`, which verifies no password.
+     */
+    verifiedPasswordHash?: string
+  }
   clientId?: string
   userAgent?: string | null
   ip?: string | null
   /** Who started it: 'user' for a login, 'admin:<name>' for `POST /admin/sessions`. */
   actor: string
-  /**
-   * A login's verified password hash (AuthenticatedUser.verifiedPasswordHash): no session when
-   * the user's hash differs under the lock, i.e. the password changed after it was verified.
-   * Absent for `POST /admin/sessions`, which verifies no password.
-   */
-  verifiedPasswordHash?: string
   /**
    * What to throw when the user turns out to be disabled (or deleted), or their password changed,
    * inside the transaction. Default: the login's answer to a disabled user or a wrong password
@@ -31,8 +37,7 @@ export interface SessionStart {
   refuseDisabledUser?: () => PortcullisError
 }
 
-/** authenticate-user.ts's one answer for unknown user, wrong password and disabled user. */
-const refuseLikeLogin = () => new InvalidCredentials('username or password is incorrect')
+const refuseLikeLogin = () => new InvalidCredentials(INVALID_CREDENTIALS)
 
 /**
  * One login = one session: a session row, its first refresh token (stored as a hash) and an
@@ -51,9 +56,8 @@ export async function startSession(deps: AppDeps, start: SessionStart): Promise<
   const idleExpiresAt = new Date(Math.min(+now + config.REFRESH_IDLE_TTL_SECONDS * 1000, +absoluteExpiresAt))
   const signingKey = await getSigningKey(deps.sql, config, now)
   const tokens = await deps.sql.begin(async (tx) => {
-    const holder = await lockSessionHolder(tx, start.user.id)
-    if (!holder?.enabled) return undefined
-    if (start.verifiedPasswordHash !== undefined && holder.passwordHash !== start.verifiedPasswordHash) return undefined
+    const holder = await lockSessionHolder(tx, start.user.id, { verifiedPasswordHash: start.user.verifiedPasswordHash })
+    if (!holder) return undefined
     // Within what the user holds now: an admin may have removed a grant since the caller read it.
     const grant = boundByUserGrant(start.user, holder)
     const sessionId = await insertSession(tx, {

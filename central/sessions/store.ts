@@ -121,29 +121,27 @@ export interface NewSession {
   tokenHash: Buffer
 }
 
-/** A user's standing as a new session sees it, read under the lock `lockSessionHolder` takes. */
-export interface SessionHolder {
-  enabled: boolean
-  audiences: string[]
-  scopes: string[]
-  roles: string[]
-  /** Compared with the hash a sign-in verified; never leaves the transaction. */
-  passwordHash: string | null
-}
-
 /**
- * Reads the user a new session is for, `for share`, inside the session-creating transaction.
- * A login checks `enabled` and the password before and during argon2; a disable or a new
- * password that commits during those milliseconds would otherwise revoke every session, then see
- * the new one inserted after it. The share lock waits behind changeUser's `for update` (users row
- * first, as everywhere) and then reads the committed row, while logins of the same user do not
- * block one another. Console sign-ins take the same lock (startConsoleSession).
- * Undefined when the user no longer exists.
+ * Reads the user a new session is for, `for share`, inside the session-creating transaction,
+ * and returns what they hold if they may still sign in: undefined when the user no longer
+ * exists, is disabled, or (with `verifiedPasswordHash`) no longer has the password hash the
+ * sign-in verified. A login checks `enabled` and the password before and during argon2; a
+ * disable or a new password that commits during those milliseconds would otherwise revoke every
+ * session, then see the new one inserted after it. The share lock waits behind changeUser's
+ * `for update` (users row first, as everywhere) and then reads the committed row, while logins
+ * of the same user do not block one another. Console sign-ins take the same lock
+ * (startConsoleSession). The hash is compared here and never leaves the transaction.
  */
-export async function lockSessionHolder(tx: Queryable, userId: string): Promise<SessionHolder | undefined> {
-  const [row]: [SessionHolder?] = await tx`
+export async function lockSessionHolder(
+  tx: Queryable,
+  userId: string,
+  signIn: { verifiedPasswordHash?: string } = {},
+): Promise<FullGrant | undefined> {
+  const [row]: [(FullGrant & { enabled: boolean; passwordHash: string | null })?] = await tx`
     select enabled, audiences, scopes, roles, password_hash as "passwordHash" from users where id = ${userId} for share`
-  return row
+  if (!row?.enabled) return undefined
+  if (signIn.verifiedPasswordHash !== undefined && row.passwordHash !== signIn.verifiedPasswordHash) return undefined
+  return { audiences: row.audiences, scopes: row.scopes, roles: row.roles }
 }
 
 /** Inserts the session and its first refresh token; returns the session id (the `sid`). */

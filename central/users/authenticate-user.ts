@@ -46,8 +46,11 @@ export const LoginCredentialsSchema = z.object({
   password: z.string().min(1).max(PASSWORD_MAX_LENGTH),
 })
 
-/** The same message for unknown user, wrong password and disabled user: nothing tells them apart. */
-const INVALID_CREDENTIALS = 'username or password is incorrect'
+/**
+ * The same message for unknown user, wrong password and disabled user: nothing tells them apart.
+ * Also what a login gets when the user is disabled or the password changes while it runs (startSession).
+ */
+export const INVALID_CREDENTIALS = 'username or password is incorrect'
 
 /**
  * Checks a username and password. Unknown user, wrong password and disabled user all throw

@@ -1,4 +1,4 @@
-import { importJWK } from 'jose'
+import { importJWK, type CryptoKey as WebCryptoKey } from 'jose'
 import { z } from 'zod'
 import { ServiceUnavailable } from '../shared/errors'
 
@@ -6,7 +6,8 @@ import { ServiceUnavailable } from '../shared/errors'
 export interface VerificationKey {
   kid: string
   alg: 'ES256' | 'EdDSA'
-  key: CryptoKey
+  /** jose's name for the Web Crypto key type, the same in workerd and in Node (tests). */
+  key: WebCryptoKey
   /** The JWK as published; a kid whose JWK changes is imported again. */
   jwkJson: string
 }

@@ -269,8 +269,13 @@ describe('console actions', () => {
 
   it('never shows notice text taken from the URL', async () => {
     const browser = await signedInBrowser()
-    const html = await (await browser.get('/console/keys?done=rotated&kid=Call+0800-SCAM&from=now')).text()
+    const response = await browser.get('/console/keys?done=rotated&kid=Call+0800-SCAM&from=now')
+    expect(response.status).toBe(200)
+    const html = await response.text()
     expect(html).not.toContain('0800-SCAM')
+    // The notice itself is shown, built from the keys: the page did not simply drop it.
+    const [newest] = await db.sql<{ kid: string }[]>`select kid from signing_keys order by created_at desc limit 1`
+    expect(html).toContain(`New key ${newest!.kid} published`)
   })
 
   it('rotates at once after a leak and withdraws the earlier keys when asked', async () => {

@@ -36,6 +36,15 @@ async function signedInBrowser(): Promise<ConsoleBrowser> {
 }
 
 describe('console sign-in', () => {
+  it('stores at most 512 characters of the User-Agent with the console session, like API sessions', async () => {
+    const browser = new ConsoleBrowser(t)
+    const csrf = await browser.csrfFrom('/console/sign-in')
+    const res = await browser.post('/console/sign-in', { username: admin.username, password: PASSWORD, _csrf: csrf }, { Origin: browser.origin, 'User-Agent': 'x'.repeat(5000) })
+    expect(res.status).toBe(303)
+    const [stored] = await db.sql<{ user_agent: string }[]>`select user_agent from console_sessions where user_id = ${admin.id} order by created_at desc limit 1`
+    expect(stored!.user_agent).toBe('x'.repeat(512))
+  })
+
   it('signs an admin in with an HttpOnly, Secure, SameSite=Strict cookie and audits it', async () => {
     const browser = new ConsoleBrowser(t)
     const res = await browser.signIn(admin.username, PASSWORD)

@@ -203,7 +203,6 @@ export function adminUserRoutes({ sql, config, clock }: AppDeps) {
         username,
         patch: { enabled: patch.enabled, audiences: patch.audiences, scopes: patch.scopes, roles: patch.roles, passwordHash },
         actor: ADMIN_API_ACTOR,
-        now: clock(),
         clock,
       })
       if (!result) throw new NotFound('no user with this username')

@@ -218,7 +218,7 @@ export function consoleRoutes({ sql, config, clock }: AppDeps) {
   for (const action of ['disable', 'enable'] as const) {
     router.post(`/console/users/:username/${action}`, async (c) => {
       const username = c.req.param('username')
-      const result = await changeUser(sql, { username, patch: { enabled: action === 'enable' }, actor: actorOf(c), now: clock(), clock })
+      const result = await changeUser(sql, { username, patch: { enabled: action === 'enable' }, actor: actorOf(c), clock })
       if (!result) return c.html(<MessagePage title="No such user" text="No user has this username." />, 404)
       const query = action === 'disable' ? `done=disabled&count=${result.sessionsRevoked}` : 'done=enabled'
       return c.redirect(`${userPath(username)}?${query}`, 303)

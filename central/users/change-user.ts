@@ -33,22 +33,26 @@ export async function changeUser(
     username: string
     patch: UserPatch
     actor: string
-    /** When the change was asked for: the audit timestamps. */
-    now: Date
-    /** The app's clock (deps.clock), read again for the not-before marker. */
+    /**
+     * The app's clock (deps.clock): read once before the transaction for the audit timestamps,
+     * and again for the not-before marker.
+     */
     clock: Clock
   },
 ): Promise<UserChange | undefined> {
+  // When the change was asked for: the audit timestamps.
+  const now = input.clock()
   return sql.begin(async (tx) => {
     // Locks the users row first (then sessions), the lock order every user-wide change keeps.
-    const updated = await updateUser(tx, input.username, input.patch, input.actor, input.now)
+    const updated = await updateUser(tx, input.username, input.patch, input.actor, now)
     if (!updated) return undefined
     const { user, previousGrant } = updated
-    const change = { userId: user.id, actor: input.actor, now: input.now }
+    const change = { userId: user.id, actor: input.actor, now }
 
     let sessionsRevoked = 0
     const passwordChanged = input.patch.passwordHash !== undefined
-    if (updated.disabled || passwordChanged) {
+    const revokesAll = updated.disabled || passwordChanged
+    if (revokesAll) {
       const reason = updated.disabled ? 'user disabled' : 'password changed'
       sessionsRevoked = await revokeAllUserSessions(tx, { ...change, reason })
       // Console sign-ins too: whoever signed in with the old password keeps no way in.
@@ -58,24 +62,24 @@ export async function changeUser(
     let sessionsNarrowed = 0
     const narrowed = removesAnyGrant(previousGrant, user)
     if (narrowed) {
-      sessionsNarrowed = await narrowUserSessions(tx, { userId: user.id, grant: user, now: input.now })
+      sessionsNarrowed = await narrowUserSessions(tx, { userId: user.id, grant: user, now })
       // The marker comes from the clock read now, after narrowUserSessions returns, not from
-      // `input.now` (read by the route before this transaction began, maybe long before: the
-      // users row lock above can wait). A refresh that read the old grant after `input.now`
-      // held its session row lock, so the narrowing waited for it to commit; its token's `iat`
-      // is therefore at or before this reading, while with `input.now` it could land in the
-      // next second, equal to the marker, and the edge would keep the removed grant alive.
+      // `now` (read before this transaction began, maybe long before: the users row lock above
+      // can wait). A refresh that read the old grant after `now` held its session row lock, so
+      // the narrowing waited for it to commit; its token's `iat` is therefore at or before this
+      // reading, while with `now` it could land in the next second, equal to the marker, and
+      // the edge would keep the removed grant alive.
       // Anything later waits for our commit (a refresh of a narrowed session on its row lock,
       // a login on the users row) or holds nothing outside the new grant.
       // The next whole second, not this one: JWT `iat` is whole seconds and the edge rejects
       // `iat < not_before`, so a wider token minted earlier in this second must fall below it.
       // A token minted later in this second is dropped too; its client refreshes once more.
-      const narrowedAt = Math.max(input.now.getTime(), input.clock().getTime())
+      const narrowedAt = Math.max(now.getTime(), input.clock().getTime())
       const notBefore = new Date((Math.floor(narrowedAt / 1000) + 1) * 1000)
-      await publishUserNotBefore(tx, { userId: user.id, notBefore, now: input.now })
+      await publishUserNotBefore(tx, { userId: user.id, notBefore, now })
     }
 
-    if (!updated.disabled && !passwordChanged && !narrowed) return { user, sessionsRevoked, sessionsNarrowed }
+    if (!revokesAll && !narrowed) return { user, sessionsRevoked, sessionsNarrowed }
     // Read again for the not-before marker set above.
     return { user: (await findUserById(tx, user.id)) ?? user, sessionsRevoked, sessionsNarrowed }
   })

@@ -23,7 +23,7 @@ const ConfigSchema = z.object({
   REFRESH_IDLE_TTL_SECONDS: seconds(30 * 24 * 3600),
   REFRESH_ABSOLUTE_TTL_SECONDS: seconds(90 * 24 * 3600),
   REFRESH_GRACE_SECONDS: z.coerce.number().int().min(0).default(10),
-  /** Revoked/expired sessions and old audit-free rows are purged after this long. At least ACCESS_TOKEN_TTL_SECONDS + CLOCK_TOLERANCE_SECONDS (checked in loadConfig). */
+  /** Revoked/expired sessions and old audit-free rows are purged after this long. At least ACCESS_TOKEN_TTL_SECONDS + CLOCK_TOLERANCE_SECONDS (checked below). */
   SESSION_RETENTION_SECONDS: seconds(30 * 24 * 3600),
   /** Encrypts signing keys at rest. Required in production; a fixed local value otherwise. */
   KEY_ENCRYPTION_SECRET: optionalSecret(32),
@@ -61,6 +61,23 @@ const ConfigSchema = z.object({
   CONSOLE_SESSION_TTL_SECONDS: seconds(8 * 3600),
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(16 * 1024),
   NODE_ENV: z.string().default('development'),
+}).superRefine((config, ctx) => {
+  if (config.NODE_ENV === 'production' && !config.KEY_ENCRYPTION_SECRET) {
+    ctx.addIssue({ code: 'custom', path: ['KEY_ENCRYPTION_SECRET'], message: 'required when NODE_ENV=production' })
+  }
+  // The purge deletes revoked sessions older than the retention, and the edge feed lists only the
+  // sessions still there; a revoked session's access token stays valid for the feed's window. A
+  // shorter retention would drop a revocation from the feed while its token still passes the edge.
+  const feedWindow = feedWindowSeconds(config.ACCESS_TOKEN_TTL_SECONDS, config.CLOCK_TOLERANCE_SECONDS)
+  if (config.SESSION_RETENTION_SECONDS < feedWindow) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['SESSION_RETENTION_SECONDS'],
+      message:
+        `must be at least ACCESS_TOKEN_TTL_SECONDS + CLOCK_TOLERANCE_SECONDS (${feedWindow}), ` +
+        'or revoked sessions are purged from the revocation feed while their access tokens are still valid',
+    })
+  }
 })
 
 export type Config = z.infer<typeof ConfigSchema>
@@ -77,21 +94,5 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`)
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`)
   }
-  const config = parsed.data
-  const problems: string[] = []
-  if (config.NODE_ENV === 'production' && !config.KEY_ENCRYPTION_SECRET) {
-    problems.push('KEY_ENCRYPTION_SECRET: required when NODE_ENV=production')
-  }
-  // The purge deletes revoked sessions older than the retention, and the edge feed lists only the
-  // sessions still there; a revoked session's access token stays valid for the feed's window. A
-  // shorter retention would drop a revocation from the feed while its token still passes the edge.
-  const feedWindow = feedWindowSeconds(config.ACCESS_TOKEN_TTL_SECONDS, config.CLOCK_TOLERANCE_SECONDS)
-  if (config.SESSION_RETENTION_SECONDS < feedWindow) {
-    problems.push(
-      `SESSION_RETENTION_SECONDS: must be at least ACCESS_TOKEN_TTL_SECONDS + CLOCK_TOLERANCE_SECONDS (${feedWindow}), ` +
-        'or revoked sessions are purged from the revocation feed while their access tokens are still valid',
-    )
-  }
-  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.map((line) => `  ${line}`).join('\n')}`)
-  return config
+  return parsed.data
 }

@@ -58,10 +58,8 @@ export function assertNotRevoked(
     )
   }
   if (failClosed) {
-    const error = new ServiceUnavailable('revocation feed unavailable; try again shortly')
-    // RFC 9110 §10.2.3: the next poll may bring the feed back.
-    error.headers['Retry-After'] = String(Math.max(1, Math.ceil(list.settings.pollSeconds)))
-    throw error
+    // Retry after one poll interval: the next poll may bring the feed back.
+    throw new ServiceUnavailable('revocation feed unavailable; try again shortly', list.settings.pollSeconds)
   }
   return { kind: 'not-revoked', feed: 'unavailable' }
 }

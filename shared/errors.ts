@@ -58,13 +58,16 @@ export class InvalidCredentials extends PortcullisError {
   readonly status = 401
 }
 
+/** RFC 9110 §10.2.3 `Retry-After` in whole seconds, at least 1. */
+const retryAfterHeader = (seconds: number) => String(Math.max(1, Math.ceil(seconds)))
+
 /** Too many attempts; `retryAfterSeconds` becomes the `Retry-After` header. */
 export class TooManyRequests extends PortcullisError {
   readonly code = 'too_many_requests'
   readonly status = 429
   constructor(message: string, readonly retryAfterSeconds: number) {
     super(message)
-    this.headers['Retry-After'] = String(Math.max(1, Math.ceil(retryAfterSeconds)))
+    this.headers['Retry-After'] = retryAfterHeader(retryAfterSeconds)
   }
 }
 
@@ -121,6 +124,11 @@ export class UnsupportedMediaType extends PortcullisError {
 export class ServiceUnavailable extends PortcullisError {
   readonly code = 'temporarily_unavailable'
   readonly status = 503
+  /** `retryAfterSeconds`, when given, becomes the `Retry-After` header. */
+  constructor(message: string, readonly retryAfterSeconds?: number, options?: { cause?: unknown }) {
+    super(message, options)
+    if (retryAfterSeconds !== undefined) this.headers['Retry-After'] = retryAfterHeader(retryAfterSeconds)
+  }
 }
 
 export class BadGateway extends PortcullisError {

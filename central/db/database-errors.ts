@@ -36,3 +36,15 @@ export function isInvalidInputValue(error: unknown): boolean {
   const code = (error as { code?: unknown }).code
   return error.name === 'PostgresError' && typeof code === 'string' && code.startsWith('22')
 }
+
+/**
+ * PostgreSQL aborted the transaction to settle a race with another one: 40P01 (deadlock
+ * detected) or 40001 (serialization failure). Nothing was committed, and the same request
+ * retried a moment later normally succeeds, so it is a retryable 503, not a server bug's 500.
+ * @see https://www.postgresql.org/docs/current/mvcc-serialization-failure-handling.html
+ */
+export function isTransactionConflict(error: unknown): boolean {
+  if (!(error instanceof Error)) return false
+  const code = (error as { code?: unknown }).code
+  return error.name === 'PostgresError' && (code === '40P01' || code === '40001')
+}

@@ -2,7 +2,7 @@ import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { PayloadTooLarge, PortcullisError, ServiceUnavailable, InvalidRequest, UnsupportedMediaType } from '../../shared/errors'
 import { toErrorResponse } from '../../shared/oauth-error-response'
-import { isDatabaseUnavailable, isInvalidInputValue } from '../db/database-errors'
+import { isDatabaseUnavailable, isInvalidInputValue, isTransactionConflict } from '../db/database-errors'
 
 /**
  * `app.onError`: expected failures become RFC-style bodies; a database that cannot be reached
@@ -23,9 +23,9 @@ const DATABASE_RETRY_AFTER_SECONDS = 1
 
 function classify(error: Error): PortcullisError | undefined {
   if (error instanceof PortcullisError) return error
-  if (isDatabaseUnavailable(error)) return retryShortly(new ServiceUnavailable('database unavailable, retry shortly', { cause: error }))
+  if (isDatabaseUnavailable(error)) return new ServiceUnavailable('database unavailable, retry shortly', DATABASE_RETRY_AFTER_SECONDS, { cause: error })
   if (isTransactionConflict(error)) {
-    return retryShortly(new ServiceUnavailable('the request conflicted with a concurrent change, retry shortly', { cause: error }))
+    return new ServiceUnavailable('the request conflicted with a concurrent change, retry shortly', DATABASE_RETRY_AFTER_SECONDS, { cause: error })
   }
   if (isInvalidInputValue(error)) return new InvalidRequest('a value in the request is not valid', { cause: error })
   if (error instanceof HTTPException) {
@@ -35,20 +35,4 @@ function classify(error: Error): PortcullisError | undefined {
     if (error.status < 500) return new InvalidRequest(error.message || 'malformed request')
   }
   return undefined
-}
-
-function retryShortly(error: ServiceUnavailable): ServiceUnavailable {
-  error.headers['Retry-After'] = String(DATABASE_RETRY_AFTER_SECONDS)
-  return error
-}
-
-/**
- * PostgreSQL aborted the transaction to settle a race with another one: 40P01 (deadlock
- * detected) or 40001 (serialization failure). Nothing was committed, and the same request
- * retried a moment later normally succeeds, so it is a retryable 503, not a server bug's 500.
- * @see https://www.postgresql.org/docs/current/mvcc-serialization-failure-handling.html
- */
-function isTransactionConflict(error: Error): boolean {
-  const code = (error as { code?: unknown }).code
-  return error.name === 'PostgresError' && (code === '40P01' || code === '40001')
 }

@@ -261,8 +261,6 @@ export function adminSessionRoutes(deps: AppDeps) {
       const body = c.req.valid('json')
       const requested = { audiences: body.audiences ?? [], scopes: body.scopes ?? [], roles: body.roles ?? [] }
       const subject = await findOrCreateExternalSubject(sql, { username: body.subject, grant: requested, now: deps.clock() })
-      // The caller vouches for the subject; a disabled user still gets nothing.
-      if (!subject.enabled) throw new Forbidden('user is disabled')
       const grant = {
         audiences: body.audiences ?? subject.audiences,
         scopes: body.scopes ?? subject.scopes,
@@ -277,7 +275,8 @@ export function adminSessionRoutes(deps: AppDeps) {
         userAgent: clientUserAgent(c),
         ip: clientIp(c, config),
         actor: ADMIN_API_ACTOR,
-        // Disabled between the check above and the session's transaction: the same answer.
+        // The caller vouches for the subject; a disabled user still gets nothing. startSession
+        // checks it under the users row lock, so a disable committed meanwhile counts too.
         refuseDisabledUser: () => new Forbidden('user is disabled'),
       })
       return tokenResponse(c, config, tokens, false)

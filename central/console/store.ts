@@ -74,11 +74,9 @@ export async function deleteConsoleSession(sql: Queryable, tokenHash: Buffer): P
  * user is disabled or gets a new password). A new password is what an admin sets after a
  * compromise, and findConsoleAdmin checks only `enabled` and the admin role, so without this a
  * console cookie signed in with the old password would stay valid until it expires.
- * Returns how many console sessions ended.
  */
-export async function deleteUserConsoleSessions(sql: Queryable, userId: string): Promise<number> {
-  const rows = await sql`delete from console_sessions where user_id = ${userId} returning token_hash`
-  return rows.length
+export async function deleteUserConsoleSessions(sql: Queryable, userId: string): Promise<void> {
+  await sql`delete from console_sessions where user_id = ${userId}`
 }
 
 export async function purgeExpiredConsoleSessions(sql: Queryable, now: Date): Promise<void> {

@@ -4,7 +4,7 @@ import type { AppDeps } from '../http/app-deps'
 import { mintAccessToken } from '../tokens/mint-access-token'
 import { getSigningKey } from '../tokens/signing-keys'
 import { generateRefreshToken, hashRefreshToken } from './refresh-token'
-import { boundByUserGrant } from './narrow-grant'
+import { boundByUserGrant, type FullGrant } from './narrow-grant'
 import { insertSession, lockSessionHolder } from './store'
 import { INVALID_CREDENTIALS } from '../users/authenticate-user'
 import { audiencesOrIssuer, type TokenSet } from './token-set'
@@ -12,11 +12,8 @@ import { audiencesOrIssuer, type TokenSet } from './token-set'
 export const DEFAULT_CLIENT_ID = 'web'
 
 export interface SessionStart {
-  user: {
+  user: FullGrant & {
     id: string
-    audiences: string[]
-    scopes: string[]
-    roles: string[]
     /**
      * A login's verified password hash (AuthenticatedUser.verifiedPasswordHash): no session when
      * the user's hash differs under the lock, i.e. the password changed after it was verified.

@@ -27,11 +27,6 @@ export function boundByUserGrant(session: FullGrant, user: FullGrant): FullGrant
   }
 }
 
-/** True when `after` lacks something `before` held: a change that must reach existing tokens. */
-export function removesAnyGrant(before: FullGrant, after: FullGrant): boolean {
-  return exceedingGrant(before, after) !== undefined
-}
-
 /** The first part of `requested` that holds something outside `held`, or undefined when within. */
 export function exceedingGrant(requested: FullGrant, held: FullGrant): keyof FullGrant | undefined {
   const parts = ['audiences', 'scopes', 'roles'] as const

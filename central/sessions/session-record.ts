@@ -1,3 +1,5 @@
+import type { FullGrant } from './narrow-grant'
+
 /** A session (one refresh-token chain) as locked for a refresh. */
 export interface SessionRecord {
   id: string
@@ -13,7 +15,7 @@ export interface SessionRecord {
   revokedAt: Date | null
   userEnabled: boolean
   /** The user's grant now; the session's is bounded by it (see boundByUserGrant). */
-  userGrant: { audiences: string[]; scopes: string[]; roles: string[] }
+  userGrant: FullGrant
 }
 
 /** The presented refresh token's row. */

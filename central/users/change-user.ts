@@ -1,7 +1,7 @@
 import type { Sql } from 'postgres'
 import type { Clock } from '../clock'
 import { deleteUserConsoleSessions } from '../console/store'
-import { removesAnyGrant } from '../sessions/narrow-grant'
+import { exceedingGrant } from '../sessions/narrow-grant'
 import { narrowUserSessions, publishUserNotBefore, revokeAllUserSessions } from '../sessions/store'
 import { findUserById, updateUser, type UserPatch } from './store'
 import type { UserRecord } from './user-record'
@@ -60,7 +60,8 @@ export async function changeUser(
     }
 
     let sessionsNarrowed = 0
-    const narrowed = removesAnyGrant(previousGrant, user)
+    // The user lacks something they held before: a change that must reach existing tokens.
+    const narrowed = exceedingGrant(previousGrant, user) !== undefined
     if (narrowed) {
       sessionsNarrowed = await narrowUserSessions(tx, { userId: user.id, grant: user, now })
       // The marker comes from the clock read now, after narrowUserSessions returns, not from

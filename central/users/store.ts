@@ -2,6 +2,7 @@ import type { Sql } from 'postgres'
 import type { Queryable } from '../db/pool'
 import { recordAuditEvent } from '../audit/store'
 import { Conflict } from '../../shared/errors'
+import type { FullGrant } from '../sessions/narrow-grant'
 import type { UserRecord } from './user-record'
 import type { AttemptCount } from './login-throttle'
 
@@ -115,7 +116,7 @@ export interface UserPatch {
 export interface UpdatedUser {
   user: UserRecord
   /** The grant before this update, read under the same lock. */
-  previousGrant: { audiences: string[]; scopes: string[]; roles: string[] }
+  previousGrant: FullGrant
   /** True when this update turned an enabled user into a disabled one. */
   disabled: boolean
 }

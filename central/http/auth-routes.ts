@@ -1,11 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi'
-import { NotFound } from '../../shared/errors'
-import { DEFAULT_CLIENT_ID, startSession } from '../sessions/create-session'
+import { InvalidCredentials, NotFound } from '../../shared/errors'
+import { DEFAULT_CLIENT_ID, startSession } from '../sessions/start-session'
 import { hashRefreshToken, looksLikeRefreshToken } from '../sessions/refresh-token'
 import { findSessionIdByTokenHash, listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
 import type { SessionView } from '../sessions/session-record'
-import { authenticateUser, LoginCredentialsSchema } from '../users/authenticate-user'
-import type { AppDeps } from './app-deps'
+import { authenticateUser, INVALID_CREDENTIALS, LoginCredentialsSchema } from '../users/authenticate-user'
+import type { AppDeps } from '../app-deps'
 import { authenticateCaller } from './authenticate-caller'
 import { clientIp, clientUserAgent } from './client-info'
 import { createRouter } from './create-router'
@@ -140,14 +140,17 @@ export function authRoutes(deps: AppDeps) {
     if (cookieMode) assertSameOrigin(c, config)
     const ip = clientIp(c, config)
     const user = await authenticateUser(sql, config, { username: body.username, password: body.password, ip, now: deps.clock() })
-    const tokens = await startSession(deps, {
+    const started = await startSession(deps, {
       user,
+      method: { kind: 'password', verifiedPasswordHash: user.verifiedPasswordHash },
       clientId: body.client_id,
       userAgent: clientUserAgent(c),
       ip,
       actor: 'user',
     })
-    return tokenResponse(c, config, tokens, cookieMode)
+    // Disabled or given a new password while argon2 ran: the answer of a wrong password.
+    if (started.kind === 'refused') throw new InvalidCredentials(INVALID_CREDENTIALS)
+    return tokenResponse(c, config, started.tokens, cookieMode)
   })
 
   router.openapi(logoutRoute, async (c) => {

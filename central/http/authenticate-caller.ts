@@ -3,7 +3,7 @@ import type { AccessTokenClaims } from '../../shared/access-token-claims'
 import { InvalidToken } from '../../shared/errors'
 import { findSession } from '../sessions/store'
 import { verifyAccessToken } from '../tokens/verify-access-token'
-import type { AppDeps } from './app-deps'
+import type { AppDeps } from '../app-deps'
 import { assertSameOrigin } from './require-same-origin'
 import { readAccessCookie } from './session-cookies'
 

@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi'
 import { REVOCATION_FEED_PATH, RevocationFeedSchema } from '../../shared/revocation-feed'
 import { buildRevocationFeed, feedWindowSeconds, revocationFeedVersion } from '../revocations/build-feed'
 import { findRevocationsSince, findRevocationsVersionInputs, inFeedSnapshot } from '../revocations/store'
-import type { AppDeps } from './app-deps'
+import type { AppDeps } from '../app-deps'
 import { createRouter } from './create-router'
 import { requireBearerSecret } from './require-bearer-secret'
 

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import { isDatabaseReachable } from '../db/check-database'
-import type { AppDeps } from './app-deps'
+import type { AppDeps } from '../app-deps'
 import { createRouter } from './create-router'
 
 /** How long /readyz waits for `select 1`: well under a load balancer's usual probe timeout. */

@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
 import type { AppMetrics } from '../metrics/app-metrics'
-import type { AppDeps } from './app-deps'
+import type { AppDeps } from '../app-deps'
 import { requireBearerSecret } from './require-bearer-secret'
 
 /**

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import { getPublishedJwks } from '../tokens/signing-keys'
-import type { AppDeps } from './app-deps'
+import type { AppDeps } from '../app-deps'
 import { createRouter } from './create-router'
 
 /** Edges and clients may cache the key set this long; publish-ahead is far longer (see signing-keys.ts). */

@@ -1,8 +1,9 @@
-import type { AppDeps } from '../http/app-deps'
 import { mintAccessToken } from '../tokens/mint-access-token'
 import { getSigningKey } from '../tokens/signing-keys'
 import { InvalidGrant } from '../../shared/errors'
-import { DEFAULT_CLIENT_ID } from './create-session'
+import { DEFAULT_CLIENT_ID } from './start-session'
+import { slidIdleExpiry } from './session-record'
+import type { SessionDeps } from './session-settings'
 import { decideRefresh } from './decide-refresh'
 import { boundByUserGrant, narrowGrant } from './narrow-grant'
 import { generateRefreshToken, hashRefreshToken, looksLikeRefreshToken, openSuccessor, sealSuccessor } from './refresh-token'
@@ -31,11 +32,11 @@ type RefreshOutcome = { kind: 'issued'; tokens: TokenSet } | { kind: 'refused'; 
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-6
  * @see https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2
  */
-export async function refreshSession(deps: AppDeps, request: RefreshRequest): Promise<TokenSet> {
+export async function refreshSession(deps: SessionDeps, request: RefreshRequest): Promise<TokenSet> {
   // Garbage, truncated or oversized tokens never reach the database.
   if (!looksLikeRefreshToken(request.refreshToken)) throw new InvalidGrant('refresh token is not valid')
   const now = deps.clock()
-  const { config } = deps
+  const { config, sessions: settings } = deps
   const tokenHash = hashRefreshToken(request.refreshToken)
   const clientId = request.clientId ?? DEFAULT_CLIENT_ID
 
@@ -46,7 +47,7 @@ export async function refreshSession(deps: AppDeps, request: RefreshRequest): Pr
     if (!session) return { kind: 'refused', reason: 'refresh token is not valid' }
     const token = await findRefreshTokenByHash(tx, tokenHash)
     if (!token) return { kind: 'refused', reason: 'refresh token is not valid' }
-    const decision = decideRefresh({ session, token, clientId, now, graceSeconds: config.REFRESH_GRACE_SECONDS })
+    const decision = decideRefresh({ session, token, clientId, now, graceSeconds: settings.graceSeconds })
 
     if (decision.kind === 'reject') return { kind: 'refused', reason: decision.reason }
     if (decision.kind === 'reuse') {
@@ -71,7 +72,7 @@ export async function refreshSession(deps: AppDeps, request: RefreshRequest): Pr
         successorHash: hashRefreshToken(successor),
         successorSealed: sealSuccessor(request.refreshToken, successor, session.id),
         now,
-        idleExpiresAt: new Date(Math.min(+now + config.REFRESH_IDLE_TTL_SECONDS * 1000, +session.absoluteExpiresAt)),
+        idleExpiresAt: slidIdleExpiry(now, session.absoluteExpiresAt, settings),
         ip: request.ip,
         userAgent: request.userAgent,
       })
@@ -84,7 +85,7 @@ export async function refreshSession(deps: AppDeps, request: RefreshRequest): Pr
         userId: session.userId,
         sessionId: session.id,
         clientId: session.clientId,
-        audiences: audiencesOrIssuer(grant.audiences, config.ISSUER),
+        audiences: audiencesOrIssuer(grant.audiences, settings.issuer),
         scopes: grant.scopes,
         roles: held.roles,
       },

@@ -1,4 +1,5 @@
 import type { FullGrant } from './narrow-grant'
+import type { SessionSettings } from './session-settings'
 
 /** A session (one refresh-token chain) as locked for a refresh. */
 export interface SessionRecord {
@@ -53,4 +54,15 @@ export function sessionState(s: { revokedAt: Date | null; idleExpiresAt: Date; a
   if (s.revokedAt) return 'revoked'
   if (s.idleExpiresAt <= now || s.absoluteExpiresAt <= now) return 'expired'
   return 'active'
+}
+
+/** The lifetimes of a session started at `now`: idle and absolute, the idle one never past the absolute. */
+export function newSessionExpiry(now: Date, settings: Pick<SessionSettings, 'idleTtlSeconds' | 'absoluteTtlSeconds'>) {
+  const absoluteExpiresAt = new Date(now.getTime() + settings.absoluteTtlSeconds * 1000)
+  return { idleExpiresAt: slidIdleExpiry(now, absoluteExpiresAt, settings), absoluteExpiresAt }
+}
+
+/** The idle expiry of a session used at `now`: slid forward, never past its absolute expiry. */
+export function slidIdleExpiry(now: Date, absoluteExpiresAt: Date, settings: Pick<SessionSettings, 'idleTtlSeconds'>): Date {
+  return new Date(Math.min(now.getTime() + settings.idleTtlSeconds * 1000, absoluteExpiresAt.getTime()))
 }

@@ -1,59 +1,63 @@
-import { InvalidCredentials, type PortcullisError } from '../../shared/errors'
 import { recordAuditEvent } from '../audit/store'
-import type { AppDeps } from '../http/app-deps'
 import { mintAccessToken } from '../tokens/mint-access-token'
 import { getSigningKey } from '../tokens/signing-keys'
 import { generateRefreshToken, hashRefreshToken } from './refresh-token'
 import { boundByUserGrant, type FullGrant } from './narrow-grant'
+import { newSessionExpiry } from './session-record'
+import type { SessionDeps } from './session-settings'
 import { insertSession, lockSessionHolder } from './store'
-import { INVALID_CREDENTIALS } from '../users/authenticate-user'
 import { audiencesOrIssuer, type TokenSet } from './token-set'
 
 export const DEFAULT_CLIENT_ID = 'web'
 
+/** How the user proved who they are; every sign-in path ends in the same session. */
+export type SignInMethod =
+  /**
+   * A password login, with the stored hash it was verified against
+   * (AuthenticatedUser.verifiedPasswordHash): refused when the hash differs under the lock,
+   * i.e. the password changed after it was verified.
+   */
+  | { kind: 'password'; verifiedPasswordHash: string }
+  /** `POST /admin/sessions`: the caller's own login system vouches for the subject. */
+  | { kind: 'vouched' }
+  /** An upstream identity provider vouches for the subject. */
+  | { kind: 'federated'; provider: string }
+
 export interface SessionStart {
-  user: FullGrant & {
-    id: string
-    /**
-     * A login's verified password hash (AuthenticatedUser.verifiedPasswordHash): no session when
-     * the user's hash differs under the lock, i.e. the password changed after it was verified.
-     * Absent for `POST /admin/sessions`, which verifies no password.
-     */
-    verifiedPasswordHash?: string
-  }
+  /** The user and the grant asked for; the session gets what of it the user still holds. */
+  user: FullGrant & { id: string }
+  method: SignInMethod
   clientId?: string
   userAgent?: string | null
   ip?: string | null
   /** Who started it: 'user' for a login, 'admin:<name>' for `POST /admin/sessions`. */
   actor: string
-  /**
-   * What to throw when the user turns out to be disabled (or deleted), or their password changed,
-   * inside the transaction. Default: the login's answer to a disabled user or a wrong password
-   * (authenticate-user.ts); nothing tells them apart.
-   */
-  refuseDisabledUser?: () => PortcullisError
 }
 
-const refuseLikeLogin = () => new InvalidCredentials(INVALID_CREDENTIALS)
+export type SessionStartResult =
+  | { kind: 'started'; tokens: TokenSet }
+  /** The user is gone or disabled, or (password) changed their password, since the caller checked. */
+  | { kind: 'refused' }
 
 /**
- * One login = one session: a session row, its first refresh token (stored as a hash) and an
+ * One sign-in = one session: a session row, its first refresh token (stored as a hash) and an
  * access token carrying the session's grant. Session, token and audit event commit together,
  * after the user is read again under a share lock: a user disabled, or given a new password,
  * since the caller checked (a login's argon2 takes a while) gets no session, and the grant is
- * bounded by what the user holds at that moment.
+ * bounded by what the user holds at that moment. The caller decides how to answer a refusal.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.1
  */
-export async function startSession(deps: AppDeps, start: SessionStart): Promise<TokenSet> {
+export async function startSession(deps: SessionDeps, start: SessionStart): Promise<SessionStartResult> {
   const now = deps.clock()
-  const { config } = deps
+  const { config, sessions: settings } = deps
   const refreshToken = generateRefreshToken()
   const clientId = start.clientId ?? DEFAULT_CLIENT_ID
-  const absoluteExpiresAt = new Date(+now + config.REFRESH_ABSOLUTE_TTL_SECONDS * 1000)
-  const idleExpiresAt = new Date(Math.min(+now + config.REFRESH_IDLE_TTL_SECONDS * 1000, +absoluteExpiresAt))
+  const { idleExpiresAt, absoluteExpiresAt } = newSessionExpiry(now, settings)
+  const verifiedPasswordHash = start.method.kind === 'password' ? start.method.verifiedPasswordHash : undefined
+  // Fetched before the transaction: see mintAccessToken.
   const signingKey = await getSigningKey(deps.sql, config, now)
   const tokens = await deps.sql.begin(async (tx) => {
-    const holder = await lockSessionHolder(tx, start.user.id, { verifiedPasswordHash: start.user.verifiedPasswordHash })
+    const holder = await lockSessionHolder(tx, start.user.id, { verifiedPasswordHash })
     if (!holder) return undefined
     // Within what the user holds now: an admin may have removed a grant since the caller read it.
     const grant = boundByUserGrant(start.user, holder)
@@ -84,7 +88,7 @@ export async function startSession(deps: AppDeps, start: SessionStart): Promise<
         userId: start.user.id,
         sessionId,
         clientId,
-        audiences: audiencesOrIssuer(grant.audiences, config.ISSUER),
+        audiences: audiencesOrIssuer(grant.audiences, settings.issuer),
         scopes: grant.scopes,
         roles: grant.roles,
       },
@@ -92,6 +96,5 @@ export async function startSession(deps: AppDeps, start: SessionStart): Promise<
     )
     return { accessToken, refreshToken, expiresIn, scope: grant.scopes.join(' '), sessionId }
   })
-  if (!tokens) throw (start.refuseDisabledUser ?? refuseLikeLogin)()
-  return tokens
+  return tokens ? { kind: 'started', tokens } : { kind: 'refused' }
 }

@@ -26,7 +26,8 @@ import { loadConfig } from '../../central/config'
 import { startEmbeddedPostgres } from '../../central/db/embedded-postgres'
 import { migrateDatabase } from '../../central/db/migrate'
 import { createPool } from '../../central/db/pool'
-import { startSession } from '../../central/sessions/create-session'
+import { createAppDeps } from '../../central/app-deps'
+import { startSession } from '../../central/sessions/start-session'
 import { generateRefreshToken, hashRefreshToken, sealSuccessor } from '../../central/sessions/refresh-token'
 import { applyRotation, findRefreshTokenByHash, lockSessionByTokenHash } from '../../central/sessions/store'
 import { ensureSigningKeys } from '../../central/tokens/signing-keys'
@@ -116,10 +117,13 @@ export async function runCentralBench(): Promise<void> {
         `${MEASURE_MS / 1000} s per cell after ${WARMUP_MS / 1000} s warm-up; ` +
         `load generator, service and PostgreSQL share this machine's CPUs`,
     )
+    const deps = createAppDeps({ sql, config, clock: systemClock })
     const newChains = async (count: number): Promise<Chain[]> =>
       Promise.all(
         Array.from({ length: count }, async () => {
-          const tokens = await startSession({ sql, config, clock: systemClock }, { user, actor: 'bench', userAgent: USER_AGENT, ip: '127.0.0.1' })
+          const started = await startSession(deps, { user, method: { kind: 'vouched' }, actor: 'bench', userAgent: USER_AGENT, ip: '127.0.0.1' })
+          if (started.kind !== 'started') throw new Error('the bench user was refused a session')
+          const { tokens } = started
           return { sessionId: tokens.sessionId, token: tokens.refreshToken }
         }),
       )

@@ -10,6 +10,7 @@ import { loadConfig } from '../../central/config'
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../central/db/embedded-postgres'
 import { migrateDatabase } from '../../central/db/migrate'
 import { createPool } from '../../central/db/pool'
+import { createAppDeps } from '../../central/app-deps'
 import { createApp } from '../../central/http/app'
 import { ensureSigningKeys } from '../../central/tokens/signing-keys'
 import { insertTestUser } from '../support/users'
@@ -46,7 +47,7 @@ beforeAll(async () => {
   sql = createPool(database.url, { max: 10 })
   await migrateDatabase(sql)
   await ensureSigningKeys(sql, config, new Date())
-  const app = createApp({ sql, config, clock: () => new Date() })
+  const app = createApp(createAppDeps({ sql, config, clock: () => new Date() }))
   server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server
   await new Promise((resolve) => server.once('listening', resolve))
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
@@ -183,7 +184,7 @@ describe('database that accepts connections but never answers', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
     const sql = createPool(`postgres://nobody:secret@127.0.0.1:${(silent.address() as AddressInfo).port}/none`, { max: 1, connectTimeoutSeconds: 1 })
     try {
-      const app = createApp({ sql, config: loadConfig({ ADMIN_TOKEN: ADMIN_TOKEN }), clock: () => new Date() })
+      const app = createApp(createAppDeps({ sql, config: loadConfig({ ADMIN_TOKEN: ADMIN_TOKEN }), clock: () => new Date() }))
       const response = await app.request('/auth/login', {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },

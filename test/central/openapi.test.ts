@@ -1,6 +1,7 @@
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../central/config'
+import { createAppDeps } from '../../central/app-deps'
 import { createApp } from '../../central/http/app'
 
 // The contract table of the central issue: every row must be in the document.
@@ -45,7 +46,7 @@ let doc: Document
 let raw: string
 
 beforeAll(async () => {
-  const app = createApp({ sql, config: loadConfig({ ADMIN_TOKEN: 'x'.repeat(32) }), clock: () => new Date() })
+  const app = createApp(createAppDeps({ sql, config: loadConfig({ ADMIN_TOKEN: 'x'.repeat(32) }), clock: () => new Date() }))
   const res = await app.request('/openapi.json')
   expect(res.status).toBe(200)
   expect(res.headers.get('Content-Type')).toMatch(/^application\/json/)

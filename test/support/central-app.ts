@@ -2,7 +2,7 @@ import type { Sql } from 'postgres'
 import { afterAll, beforeAll } from 'vitest'
 import { loadConfig, type Config } from '../../central/config'
 import { createApp } from '../../central/http/app'
-import type { AppDeps } from '../../central/http/app-deps'
+import { createAppDeps, type AppDeps } from '../../central/app-deps'
 import { ensureSigningKeys } from '../../central/tokens/signing-keys'
 import { createTestDatabase, type TestDatabase } from './database'
 
@@ -52,7 +52,7 @@ export async function buildCentralApp(sql: Sql, options: CentralAppOptions = {})
     ...options.env,
   })
   const clock = options.clock ?? controllableClock()
-  const deps: AppDeps = { sql, config, clock }
+  const deps = createAppDeps({ sql, config, clock })
   await ensureSigningKeys(sql, config, clock())
   return { app: createApp(deps), deps, clock, config }
 }

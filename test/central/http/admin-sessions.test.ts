@@ -1,6 +1,6 @@
 import { decodeJwt } from 'jose'
 import { describe, expect, it } from 'vitest'
-import { startSession } from '../../../central/sessions/create-session'
+import { startTestSession } from '../../support/central-sessions'
 import { purgeEndedSessions } from '../../../central/sessions/store'
 import { TEST_ADMIN_TOKEN, useCentralTestApp } from '../../support/central-app'
 import { bearer, refresh } from '../../support/central-requests'
@@ -22,7 +22,7 @@ describe('admin session API', () => {
 
   it('lists a user\'s sessions with device metadata', async () => {
     const user = await insertTestUser(central.db.sql)
-    await startSession(central.t.deps, { user, userAgent: 'Firefox', ip: '192.0.2.7', actor: 'user' })
+    await startTestSession(central.t.deps, { user, userAgent: 'Firefox', ip: '192.0.2.7', actor: 'user' })
     const response = await admin(`/admin/users/${user.username}/sessions`)
     expect(response.status).toBe(200)
     const { sessions } = (await response.json()) as { sessions: Record<string, unknown>[] }
@@ -32,7 +32,7 @@ describe('admin session API', () => {
 
   it('revokes one session with the admin as actor and the given reason', async () => {
     const user = await insertTestUser(central.db.sql)
-    const s = await startSession(central.t.deps, { user, actor: 'user' })
+    const s = await startTestSession(central.t.deps, { user, actor: 'user' })
     const response = await admin(`/admin/sessions/${s.sessionId}?reason=stolen%20laptop`, { method: 'DELETE' })
     expect(response.status).toBe(200)
     expect(await response.json()).toEqual({ revoked: true })
@@ -46,7 +46,7 @@ describe('admin session API', () => {
 
   it('revokes every session of a user', async () => {
     const user = await insertTestUser(central.db.sql)
-    const sessions = await Promise.all([1, 2].map(() => startSession(central.t.deps, { user, actor: 'user' })))
+    const sessions = await Promise.all([1, 2].map(() => startTestSession(central.t.deps, { user, actor: 'user' })))
     const response = await admin(`/admin/users/${user.username}/sessions`, { method: 'DELETE' })
     expect(await response.json()).toEqual({ revoked: 2 })
     for (const s of sessions) expect((await refresh(central.t, s.refreshToken)).status).toBe(400)
@@ -54,7 +54,7 @@ describe('admin session API', () => {
 
   it('pages the audit trail by user, newest first', async () => {
     const user = await insertTestUser(central.db.sql)
-    for (let i = 0; i < 3; i++) await startSession(central.t.deps, { user, actor: 'user' })
+    for (let i = 0; i < 3; i++) await startTestSession(central.t.deps, { user, actor: 'user' })
     const page1 = (await (await admin(`/admin/audit?user=${user.username}&limit=2`)).json()) as { events: { id: string }[]; next_before: string }
     expect(page1.events).toHaveLength(2)
     const page2 = (await (await admin(`/admin/audit?user=${user.username}&limit=2&before=${page1.next_before}`)).json()) as { events: { id: string }[] }
@@ -95,8 +95,8 @@ describe('admin session API', () => {
 
   it('purges sessions that ended before the retention cut-off', async () => {
     const user = await insertTestUser(central.db.sql)
-    const ended = await startSession(central.t.deps, { user, actor: 'user' })
-    const live = await startSession(central.t.deps, { user, actor: 'user' })
+    const ended = await startTestSession(central.t.deps, { user, actor: 'user' })
+    const live = await startTestSession(central.t.deps, { user, actor: 'user' })
     await admin(`/admin/sessions/${ended.sessionId}`, { method: 'DELETE' })
     const purged = await purgeEndedSessions(central.db.sql, { olderThan: new Date(central.t.clock().getTime() + 1000) })
     expect(purged).toBeGreaterThanOrEqual(1)

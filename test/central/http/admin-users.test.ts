@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../../central/config'
+import { createAppDeps } from '../../../central/app-deps'
 import { createApp } from '../../../central/http/app'
 import { listAuditEvents } from '../../../central/audit/store'
 import { createTestDatabase, type TestDatabase } from '../../support/database'
@@ -13,7 +14,7 @@ let app: ReturnType<typeof createApp>
 
 beforeAll(async () => {
   db = await createTestDatabase()
-  app = createApp({ sql: db.sql, config, clock: () => now })
+  app = createApp(createAppDeps({ sql: db.sql, config, clock: () => now }))
 })
 afterAll(() => db.drop())
 
@@ -128,7 +129,7 @@ describe('POST /admin/users', () => {
   })
 
   it('does not exist when no ADMIN_TOKEN is configured', async () => {
-    const closed = createApp({ sql: db.sql, config: loadConfig({}), clock: () => now })
+    const closed = createApp(createAppDeps({ sql: db.sql, config: loadConfig({}), clock: () => now }))
     const res = await closed.request('/admin/users', {
       method: 'POST',
       headers: { Authorization: 'Bearer anything-at-all-here', 'Content-Type': 'application/json' },

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../../central/config'
+import { createAppDeps } from '../../../central/app-deps'
 import { createApp } from '../../../central/http/app'
 import { createPool } from '../../../central/db/pool'
 import { findFreePort } from '../../../central/db/embedded-postgres'
@@ -13,14 +14,14 @@ afterAll(() => db.drop())
 
 describe('health endpoints', () => {
   it('GET /healthz answers 200 while the process is up', async () => {
-    const app = createApp({ sql: db.sql, config: loadConfig({}), clock: () => new Date() })
+    const app = createApp(createAppDeps({ sql: db.sql, config: loadConfig({}), clock: () => new Date() }))
     const res = await app.request('/healthz')
     expect(res.status).toBe(200)
     expect(await res.json()).toEqual({ status: 'ok' })
   })
 
   it('GET /readyz answers 200 when the database answers', async () => {
-    const app = createApp({ sql: db.sql, config: loadConfig({}), clock: () => new Date() })
+    const app = createApp(createAppDeps({ sql: db.sql, config: loadConfig({}), clock: () => new Date() }))
     const res = await app.request('/readyz')
     expect(res.status).toBe(200)
     expect(await res.json()).toEqual({ status: 'ok' })
@@ -30,7 +31,7 @@ describe('health endpoints', () => {
     const port = await findFreePort()
     const sql = createPool(`postgres://postgres:x@127.0.0.1:${port}/postgres`)
     try {
-      const app = createApp({ sql, config: loadConfig({}), clock: () => new Date() })
+      const app = createApp(createAppDeps({ sql, config: loadConfig({}), clock: () => new Date() }))
       const ready = await app.request('/readyz')
       expect(ready.status).toBe(503)
       expect(await ready.json()).toEqual({ status: 'unavailable' })

@@ -1,7 +1,7 @@
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPool } from '../../../central/db/pool'
-import { startSession } from '../../../central/sessions/create-session'
+import { startTestSession } from '../../support/central-sessions'
 import { revokeSession } from '../../../central/sessions/store'
 import { buildCentralApp, controllableClock, TEST_ISSUER, type CentralTestApp } from '../../support/central-app'
 import { refresh } from '../../support/central-requests'
@@ -18,7 +18,7 @@ beforeAll(async () => {
 })
 afterAll(() => db.drop())
 
-const signIn = (clientId?: string) => startSession(t.deps, { user, clientId, userAgent: 'test-agent', ip: '10.0.0.1', actor: 'user' })
+const signIn = (clientId?: string) => startTestSession(t.deps, { user, clientId, userAgent: 'test-agent', ip: '10.0.0.1', actor: 'user' })
 
 async function liveTokens(sessionId: string) {
   return db.sql<{ id: string }[]>`select id from refresh_tokens where session_id = ${sessionId} and rotated_at is null`
@@ -136,7 +136,7 @@ describe('POST /oauth/token — reuse detection', () => {
 
   it('records the address of both presenters behind a trusted proxy', async () => {
     const proxied = await buildCentralApp(db.sql, { env: { TRUST_PROXY: 'true' }, clock: t.clock })
-    const first = await startSession(proxied.deps, { user, userAgent: 'test-agent', ip: '10.0.0.1', actor: 'user' })
+    const first = await startTestSession(proxied.deps, { user, userAgent: 'test-agent', ip: '10.0.0.1', actor: 'user' })
     await ok(await refresh(proxied, first.refreshToken, {}, { 'X-Forwarded-For': '198.51.100.7' }))
     t.clock.advance(11)
     expect((await refresh(proxied, first.refreshToken, {}, { 'X-Forwarded-For': '203.0.113.66, 10.0.0.2' })).status).toBe(400)
@@ -327,7 +327,7 @@ describe('signing key rotation seen by clients', () => {
       expect(jwks.headers.get('Cache-Control')).toBe('public, max-age=300')
       const [oldKid] = await kids()
       const u = await insertTestUser(fresh.sql)
-      const session = await startSession(app.deps, { user: u, actor: 'user' })
+      const session = await startTestSession(app.deps, { user: u, actor: 'user' })
       const rotate = await app.app.request('/admin/keys/rotate', { method: 'POST', headers: { Authorization: `Bearer ${app.config.ADMIN_TOKEN}` } })
       expect(rotate.status).toBe(200)
       const { kid: newKid } = (await rotate.json()) as { kid: string }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../../central/config'
+import { createAppDeps } from '../../../central/app-deps'
 import { createApp } from '../../../central/http/app'
 import { createTestDatabase, type TestDatabase } from '../../support/database'
 
@@ -33,27 +34,27 @@ async function insertSession(userId: string, options: { revoked?: boolean; idleE
 
 describe('GET /metrics', () => {
   it('refuses a request without the metrics token', async () => {
-    const app = createApp({ sql: db.sql, config, clock: () => now })
+    const app = createApp(createAppDeps({ sql: db.sql, config, clock: () => now }))
     const res = await app.request('/metrics')
     expect(res.status).toBe(401)
     expect(res.headers.get('WWW-Authenticate')).toMatch(/^Bearer /)
   })
 
   it('refuses a wrong metrics token', async () => {
-    const app = createApp({ sql: db.sql, config, clock: () => now })
+    const app = createApp(createAppDeps({ sql: db.sql, config, clock: () => now }))
     const res = await scrape(app, 'not-the-metrics-token')
     expect(res.status).toBe(401)
     expect(await res.json()).toMatchObject({ error: 'invalid_token' })
   })
 
   it('does not exist when METRICS_TOKEN is unset', async () => {
-    const app = createApp({ sql: db.sql, config: loadConfig({}), clock: () => now })
+    const app = createApp(createAppDeps({ sql: db.sql, config: loadConfig({}), clock: () => now }))
     const res = await scrape(app)
     expect(res.status).toBe(404)
   })
 
   it('serves Prometheus text with every counter pre-created at zero', async () => {
-    const app = createApp({ sql: db.sql, config, clock: () => now })
+    const app = createApp(createAppDeps({ sql: db.sql, config, clock: () => now }))
     const res = await scrape(app)
     expect(res.status).toBe(200)
     expect(res.headers.get('Content-Type')).toContain('text/plain')
@@ -72,14 +73,14 @@ describe('GET /metrics', () => {
     await insertSession(user!.id)
     await insertSession(user!.id, { revoked: true })
     await insertSession(user!.id, { idleExpiresAt: new Date(now.getTime() - 1000) })
-    const app = createApp({ sql: db.sql, config, clock: () => now })
+    const app = createApp(createAppDeps({ sql: db.sql, config, clock: () => now }))
     expect(sample(await (await scrape(app)).text(), 'portcullis_active_sessions')).toBe(2)
     await insertSession(user!.id)
     expect(sample(await (await scrape(app)).text(), 'portcullis_active_sessions')).toBe(3)
   })
 
   it('records request latency per route pattern, not per raw path', async () => {
-    const app = createApp({ sql: db.sql, config, clock: () => now })
+    const app = createApp(createAppDeps({ sql: db.sql, config, clock: () => now }))
     await app.request('/no/such/thing-1')
     await app.request('/no/such/thing-2')
     const text = await (await scrape(app)).text()
@@ -88,8 +89,8 @@ describe('GET /metrics', () => {
   })
 
   it('keeps one registry per app, so two apps in one process count apart', async () => {
-    const first = createApp({ sql: db.sql, config, clock: () => now })
-    const second = createApp({ sql: db.sql, config, clock: () => now })
+    const first = createApp(createAppDeps({ sql: db.sql, config, clock: () => now }))
+    const second = createApp(createAppDeps({ sql: db.sql, config, clock: () => now }))
     await first.request('/nothing-here')
     const firstText = await (await scrape(first)).text()
     const secondText = await (await scrape(second)).text()

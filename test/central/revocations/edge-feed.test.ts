@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../../central/config'
+import { createAppDeps } from '../../../central/app-deps'
 import { createApp } from '../../../central/http/app'
 import { RevocationFeedSchema } from '../../../shared/revocation-feed'
 import { createTestDatabase, type TestDatabase } from '../../support/database'
@@ -18,7 +19,7 @@ afterAll(() => db.drop())
 beforeEach(async () => {
   await db.sql`truncate users cascade`
   now = new Date('2026-11-24T12:00:00Z')
-  app = createApp({ sql: db.sql, config, clock: () => now })
+  app = createApp(createAppDeps({ sql: db.sql, config, clock: () => now }))
 })
 
 async function insertUser(notBefore: Date | null = null): Promise<string> {
@@ -107,7 +108,7 @@ describe('GET /edge/revocations', () => {
   it('gives the same version to every central instance for the same revocations', async () => {
     const alice = await insertUser(secondsAgo(3))
     await insertSession(alice, secondsAgo(5))
-    const other = createApp({ sql: db.sql, config, clock: () => new Date(now.getTime() + 1_000) })
+    const other = createApp(createAppDeps({ sql: db.sql, config, clock: () => new Date(now.getTime() + 1_000) }))
     const fromOne = await fetchFeed()
     const fromOther = await other.request('/edge/revocations', { headers: { Authorization: `Bearer ${FEED_TOKEN}`, 'If-None-Match': fromOne.headers.get('ETag')! } })
     expect(fromOther.status).toBe(304)
@@ -127,7 +128,7 @@ describe('GET /edge/revocations', () => {
   })
 
   it('does not exist when no EDGE_FEED_TOKEN is configured', async () => {
-    const closed = createApp({ sql: db.sql, config: loadConfig({}), clock: () => now })
+    const closed = createApp(createAppDeps({ sql: db.sql, config: loadConfig({}), clock: () => now }))
     const res = await closed.request('/edge/revocations', { headers: { Authorization: `Bearer ${FEED_TOKEN}` } })
     expect(res.status).toBe(404)
   })

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Forbidden } from '../../../shared/errors'
-import { startSession } from '../../../central/sessions/create-session'
+import { startSession } from '../../../central/sessions/start-session'
 import { revokeAllUserSessions } from '../../../central/sessions/store'
 import { updateUser } from '../../../central/users/store'
 import { useCentralTestApp } from '../../support/central-app'
@@ -41,17 +40,11 @@ describe('a session start racing a disable of its user', () => {
     expect(afterwards.status).toBe(401)
   })
 
-  it("answers with the caller's refusal (POST /admin/sessions: 403 user is disabled) when the user was disabled after the caller's check", async () => {
+  it('refuses a vouched session start (what POST /admin/sessions answers 403) when the user was disabled after the caller\'s check', async () => {
     const user = await insertTestUser(central.db.sql)
-    const raced = await disableWhile(user.username, () =>
-      // What POST /admin/sessions does once it has seen the subject enabled.
-      startSession(central.t.deps, { user, actor: 'admin:api', refuseDisabledUser: () => new Forbidden('user is disabled') }).then(
-        () => undefined,
-        (error: unknown) => error,
-      ),
-    )
-    expect(raced).toBeInstanceOf(Forbidden)
-    expect(raced).toMatchObject({ status: 403, message: 'user is disabled' })
+    // What POST /admin/sessions does once it has seen the subject enabled.
+    const raced = await disableWhile(user.username, () => startSession(central.t.deps, { user, method: { kind: 'vouched' }, actor: 'admin:api' }))
+    expect(raced).toEqual({ kind: 'refused' })
     expect(await liveSessions(user.id)).toHaveLength(0)
   })
 })

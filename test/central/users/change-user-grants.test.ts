@@ -1,6 +1,6 @@
 import { decodeJwt } from 'jose'
 import { describe, expect, it } from 'vitest'
-import { startSession } from '../../../central/sessions/create-session'
+import { startTestSession } from '../../support/central-sessions'
 import { useCentralTestApp } from '../../support/central-app'
 import { bearer, edgeWouldReject, login, patchUser, refresh } from '../../support/central-requests'
 import { insertTestUser, type TestUser } from '../../support/users'
@@ -83,7 +83,7 @@ describe('PATCH /admin/users removing grants', () => {
     const user = await admin()
     await central.db.sql`update users set roles = '{}', scopes = '{read}' where id = ${user.id}`
     // `user` still carries the grant read before the change, as a login's does during argon2.
-    const tokens = await startSession(central.t.deps, { user, actor: 'user' })
+    const tokens = await startTestSession(central.t.deps, { user, actor: 'user' })
     const claims = decodeJwt(tokens.accessToken) as unknown as Claims
     expect(claims.roles).toBeUndefined()
     expect(claims.scope).toBe('read')

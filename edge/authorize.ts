@@ -1,5 +1,5 @@
 import { InsufficientScope, InvalidToken } from '../shared/errors'
-import type { Route } from './config'
+import type { Route } from './routes'
 import type { VerifiedToken } from './verified-token'
 
 /**

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { DEFAULT_IDENTITY_HEADER_PREFIX } from '../shared/identity-headers'
 import { REVOCATION_FEED_PATH } from '../shared/revocation-feed'
 import type { RevocationFeedSettings } from './revocations'
-import { routeComparisonForm } from './routes'
+import { routeComparisonForm, type Route } from './routes'
 
 /**
  * One entry of the route table as written in `ROUTES` (JSON). A path prefix, optionally limited to
@@ -90,7 +90,7 @@ const EnvSchema = z
     VERIFIED_TOKEN_CACHE_SIZE: z.coerce.number().int().min(0).default(10_000),
     REALM: z.string().min(1).default('portcullis'),
     DEBUG: booleanVar.default(false),
-    /** Issue 5: central's revocation feed; default `${CENTRAL_URL}/edge/revocations`. */
+    /** Central's revocation feed; default `${CENTRAL_URL}/edge/revocations`. */
     REVOCATION_FEED_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^https?$/ }).optional()),
     /** Secret shared with central (wrangler secret). Unset: the feed is off, revoked tokens live until `exp`. */
     EDGE_FEED_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(24, 'must be at least 24 characters (central requires the same)').optional()),
@@ -112,23 +112,6 @@ const EnvSchema = z
     }
   })
 
-/** A route after validation, with its position in `ROUTES` kept for logs and error messages. */
-export interface Route {
-  index: number
-  /** As written in `ROUTES`; shown in logs and errors. */
-  prefix: string
-  /** `prefix` in the form `matchRoute` compares (`routeComparisonForm`: ASCII lower-case). */
-  matchPrefix: string
-  origin: string
-  methods: string[] | undefined
-  public: boolean
-  audience: string | undefined
-  scopes: string[]
-  roles: string[]
-  /** Central's own paths (`/auth/`, `/oauth/`, `/.well-known/`), forwarded unchanged. */
-  central: boolean
-}
-
 /** Typed edge configuration, parsed once per isolate from the Worker's `env`. */
 export interface EdgeConfig {
   issuer: string
@@ -146,7 +129,7 @@ export interface EdgeConfig {
   verifiedTokenCacheSize: number
   realm: string
   debug: boolean
-  /** The revocation feed (issue 5); undefined when no EDGE_FEED_TOKEN is configured. */
+  /** The revocation feed; undefined when no EDGE_FEED_TOKEN is configured. */
   revocation: RevocationFeedSettings | undefined
 }
 

@@ -1,7 +1,6 @@
-import { InvalidRequest, InvalidToken } from '../shared/errors'
+import { readBearerToken } from '../shared/bearer-token'
+import { InvalidBearerRequest, InvalidToken } from '../shared/errors'
 
-/** RFC 6750 §2.1 `b64token`, the only shape a Bearer credential may have. */
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i
 /** A query holding a name that some origin reads as `access_token` contains one of these. */
 const MAY_NAME_ACCESS_TOKEN = /access|%/i
 
@@ -10,10 +9,11 @@ const MAY_NAME_ACCESS_TOKEN = /access|%/i
  * RFC 6750 §2 lets a client use one method per request; a request that carries two (two headers,
  * which the Fetch API joins with a comma, header and cookie, two cookies) or puts the token in the
  * query string (§2.3, leaks into logs and Referer) is refused with 400 `invalid_request` rather than
- * having one silently picked. No token at all → 401 without an error code (§3.1).
+ * having one silently picked (`InvalidBearerRequest`: its challenge is built where every error's
+ * is). No token at all → 401 without an error code (§3.1).
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-2
  */
-export function extractAccessToken(request: Request, url: URL, cookieName: string, realm: string): string {
+export function extractAccessToken(request: Request, url: URL, cookieName: string): string {
   // `searchParams` builds a URLSearchParams (a runtime object) on first use, so the query is parsed
   // only when it could name `access_token`: the word `access` in any case, or an escape
   // (`acc%65ss_token`, which every query parser, the origin's included, decodes to the same name).
@@ -22,23 +22,22 @@ export function extractAccessToken(request: Request, url: URL, cookieName: strin
     // Rack 2 (Rails ≤ 7.0, Sinatra), older Django and Go before 1.17 also split the query at `;`,
     // so `?q=1;access_token=…` hands them a token that URLSearchParams files under `q`.
     for (const name of new URLSearchParams(url.search.replaceAll(';', '&')).keys()) {
-      if (readsAsAccessToken(name)) throw bearerInvalidRequest('access tokens are not accepted in the query string', realm)
+      if (readsAsAccessToken(name)) throw new InvalidBearerRequest('access tokens are not accepted in the query string')
     }
   }
   const authorization = request.headers.get('Authorization')
   const cookieTokens = readCookieValues(request.headers.get('Cookie'), cookieName)
   if (authorization !== null) {
-    const match = BEARER.exec(authorization.trim())
-    if (!match) {
-      throw bearerInvalidRequest(
+    const token = readBearerToken(authorization)
+    if (token === undefined) {
+      throw new InvalidBearerRequest(
         authorization.includes(',') ? 'more than one Authorization header was sent' : 'Authorization header is not a single Bearer token',
-        realm,
       )
     }
-    if (cookieTokens.length > 0) throw bearerInvalidRequest('access token sent in both the Authorization header and a cookie', realm)
-    return match[1]!
+    if (cookieTokens.length > 0) throw new InvalidBearerRequest('access token sent in both the Authorization header and a cookie')
+    return token
   }
-  if (cookieTokens.length > 1) throw bearerInvalidRequest('more than one access-token cookie was sent', realm)
+  if (cookieTokens.length > 1) throw new InvalidBearerRequest('more than one access-token cookie was sent')
   const cookieToken = cookieTokens[0]
   if (cookieToken === undefined || cookieToken === '') throw InvalidToken.missing()
   return cookieToken
@@ -78,16 +77,4 @@ function readCookieValues(header: string | null, name: string): string[] {
     values.push(value)
   }
   return values
-}
-
-/** RFC 6750 §3.1 `invalid_request`: 400 with a Bearer challenge naming the error. */
-export function bearerInvalidRequest(message: string, realm: string): InvalidRequest {
-  const error = new InvalidRequest(message)
-  error.headers['WWW-Authenticate'] =
-    `Bearer realm="${quoteParameter(realm)}", error="invalid_request", error_description="${quoteParameter(message)}"`
-  return error
-}
-
-function quoteParameter(value: string): string {
-  return value.replace(/[\\"]/g, '\\$&').replace(/[\u0000-\u001f\u007f]/g, ' ')
 }

@@ -1,45 +1,30 @@
 import type { AccessTokenClaims } from '../shared/access-token-claims'
-import { InvalidToken, ServiceUnavailable } from '../shared/errors'
+import { ServiceUnavailable } from '../shared/errors'
 import type { RevocationFeedState, RevocationList } from './revocations'
 
-/** What step 4 learned; the worker logs `feed` and drops a revoked token from its cache. */
-export type RevocationCheck = { kind: 'not-revoked'; feed: 'fresh' | 'off' | 'unavailable' }
-
-let warnedFeedOff = false
+/** What step 4 learned: the worker logs `feed`, and turns `revoked` into a 401 after dropping the token from its cache. */
+export type RevocationCheck = { kind: 'revoked' } | { kind: 'not-revoked'; feed: 'fresh' | 'off' | 'unavailable' }
 
 /**
- * Step 4 of the request path (DESIGN.md "Request path at the edge"): is the token's session
- * (`sid`) or its user's not-before marker in the cached revocation feed? Runs on every request,
- * also for tokens served from the verified-token cache.
+ * Step 4 of the request path: is the token's session (`sid`) or its user's not-before marker in the
+ * cached revocation feed? Runs on every request, also for tokens served from the verified-token cache.
  *
- * - revoked → `InvalidToken` (401, RFC 6750 §3.1 `invalid_token`);
+ * - revoked → `{ kind: 'revoked' }` (the caller answers RFC 6750 §3.1 `invalid_token`);
  * - feed unavailable (never loaded, or older than `REVOCATION_MAX_STALENESS_SECONDS`):
  *   `fail-closed` → `ServiceUnavailable` (503 `temporarily_unavailable`); `fail-open` → served on
  *   the last good copy (if any) with a rate-limited warning;
- * - no `EDGE_FEED_TOKEN` (`list` undefined): the feed is off, one warning per isolate, and a
- *   token lives until `exp` — the behaviour of a plain stateless JWT gateway.
+ * - no `EDGE_FEED_TOKEN` (`list` undefined): the feed is off and a token lives until `exp`.
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1
  */
-export function assertNotRevoked(
+export function checkRevocation(
   list: RevocationList | undefined,
   feed: RevocationFeedState | undefined,
   claims: Pick<AccessTokenClaims, 'sid' | 'sub' | 'iat'>,
   nowMs: number,
 ): RevocationCheck {
-  if (!list || !feed) {
-    if (!warnedFeedOff) {
-      warnedFeedOff = true
-      console.warn(
-        JSON.stringify({
-          level: 'warn',
-          msg: 'revocation feed off (EDGE_FEED_TOKEN unset): revoked access tokens stay valid until they expire',
-        }),
-      )
-    }
-    return { kind: 'not-revoked', feed: 'off' }
-  }
+  if (!list || !feed) return { kind: 'not-revoked', feed: 'off' }
   // A copy too old to trust still knows every revocation it ever saw: check it either way.
-  if (list.isRevoked(claims)) throw new InvalidToken('access token has been revoked')
+  if (list.isRevoked(claims)) return { kind: 'revoked' }
   if (feed.kind === 'fresh') return { kind: 'not-revoked', feed: 'fresh' }
 
   const failClosed = list.settings.failureMode === 'fail-closed'

@@ -15,7 +15,9 @@ export interface RequestLogEntry {
   sub?: string
   sid?: string
   tokenCache?: 'hit' | 'miss'
-  /** Issue 5: whether the revocation check ran on a fresh feed, a too-old one (fail-open), or none. */
+  /** Machine-readable rule an access token failed (`InvalidToken.reason`); stable, unlike `reason`. */
+  tokenReason?: string
+  /** Whether the revocation check ran on a fresh feed, a too-old one (fail-open), or none. */
   revocationFeed?: 'fresh' | 'off' | 'unavailable'
   verifyMs?: number
   originMs?: number

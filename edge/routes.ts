@@ -1,5 +1,21 @@
 import { InvalidRequest, NotFound } from '../shared/errors'
-import type { Route } from './config'
+
+/** A route after validation, with its position in `ROUTES` kept for logs and error messages. */
+export interface Route {
+  index: number
+  /** As written in `ROUTES`; shown in logs and errors. */
+  prefix: string
+  /** `prefix` in the form `matchRoute` compares (`routeComparisonForm`: ASCII lower-case). */
+  matchPrefix: string
+  origin: string
+  methods: string[] | undefined
+  public: boolean
+  audience: string | undefined
+  scopes: string[]
+  roles: string[]
+  /** Central's own paths (`/auth/`, `/oauth/`, `/.well-known/`), forwarded unchanged. */
+  central: boolean
+}
 
 /** Characters RFC 3986 §2.3 calls unreserved: their percent-encoding means the same as the character. */
 const UNRESERVED = /[A-Za-z0-9\-._~]/

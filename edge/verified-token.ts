@@ -1,4 +1,4 @@
-import { audienceList, parseScope, type AccessTokenClaims } from '../shared/access-token-claims'
+import { audienceList, splitSpaceSeparated, type AccessTokenClaims } from '../shared/access-token-claims'
 import type { ForwardedIdentity } from '../shared/identity-headers'
 
 /**
@@ -17,8 +17,9 @@ export interface VerifiedToken {
   identity: ForwardedIdentity
 }
 
+/** Works out what the request path needs from verified claims, once per token. */
 export function toVerifiedToken(claims: AccessTokenClaims, kid: string): VerifiedToken {
-  const scopes = parseScope(claims.scope)
+  const scopes = splitSpaceSeparated(claims.scope)
   const audiences = audienceList(claims.aud)
   return {
     claims,

@@ -1,4 +1,5 @@
 import { Hono } from 'hono'
+import { accessTokenRules } from '../shared/access-token-rules'
 import { InvalidToken, PortcullisError } from '../shared/errors'
 import { toErrorResponse } from '../shared/oauth-error-response'
 import { authorizeRequest } from './authorize'
@@ -12,23 +13,23 @@ import {
   type CredentialsToStrip,
   type IdentityHeaderNames,
 } from './forward-to-origin'
-import { assertNotRevoked } from './is-revoked'
+import { checkRevocation } from './is-revoked'
 import { JwksCache } from './jwks'
 import { serverTimingHeader, writeRequestLog, type RequestLogEntry } from './request-log'
 import { RevocationList } from './revocations'
 import { matchRoute, normalizeRequestPath } from './routes'
 import type { VerifiedToken } from './verified-token'
 import { VerifiedTokenCache } from './verified-token-cache'
-import { verifyAccessToken } from './verify-access-token'
+import { AccessTokenVerifier } from './verify-access-token'
 
-/** Everything the edge keeps per isolate: parsed config, imported keys, verified tokens, revocations. */
+/** Everything the edge keeps per isolate: parsed config, the verifier (keys, verified tokens), revocations. */
 interface EdgeState {
   config: EdgeConfig
   identityHeaders: IdentityHeaderNames
   /** The credentials kept from origins, per kind of route; central's own routes get them unchanged. */
   credentialsToStrip: { protectedRoute: CredentialsToStrip | undefined; publicRoute: CredentialsToStrip }
   jwks: JwksCache
-  tokens: VerifiedTokenCache
+  verifier: AccessTokenVerifier
   /** Undefined when no EDGE_FEED_TOKEN is configured (the feed is off). */
   revocations: RevocationList | undefined
 }
@@ -47,20 +48,30 @@ function loadEdgeState(env: Env): EdgeState {
     // A key that leaves the JWKS takes its cached tokens with it.
     onKeySetChanged: (kids) => tokens.retainKeys(kids),
   })
+  const verifier = new AccessTokenVerifier(
+    accessTokenRules({ issuer: config.issuer, clockToleranceSeconds: config.clockToleranceSeconds }),
+    jwks,
+    tokens,
+  )
   const revocations = config.revocation ? new RevocationList(config.revocation) : undefined
+  if (!revocations) {
+    console.warn(
+      JSON.stringify({ level: 'warn', msg: 'revocation feed off (EDGE_FEED_TOKEN unset): revoked access tokens stay valid until they expire' }),
+    )
+  }
   const credentialsToStrip = {
     // FORWARD_AUTHORIZATION is for protected origins that re-verify the token; it never sends the
     // token to a public origin, which verified nothing and may be a third party.
     protectedRoute: config.forwardAuthorization ? undefined : { cookieName: config.accessTokenCookie, authorization: 'any' as const },
     publicRoute: { cookieName: config.accessTokenCookie, authorization: 'bearer' as const },
   }
-  state = { config, identityHeaders: identityHeaderNames(config.identityHeaderPrefix), credentialsToStrip, jwks, tokens, revocations }
+  state = { config, identityHeaders: identityHeaderNames(config.identityHeaderPrefix), credentialsToStrip, jwks, verifier, revocations }
   return state
 }
 
 /**
- * The request path at the edge, in order (DESIGN.md): match → extract → verify → revoked? →
- * authorize → forward. Each step throws a `PortcullisError`; `toErrorResponse` is the one place
+ * The request path at the edge, in order: match → extract → verify → revoked? → authorize →
+ * forward. Each step throws a `PortcullisError`; `toErrorResponse` is the one place
  * that turns it into an RFC 6750 answer.
  */
 async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(promise: Promise<unknown>): void }): Promise<Response> {
@@ -71,7 +82,7 @@ async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(pr
   let debug = false
   let response: Response
   try {
-    const { config, identityHeaders, credentialsToStrip, jwks, tokens, revocations } = loadEdgeState(env)
+    const { config, identityHeaders, credentialsToStrip, jwks, verifier, revocations } = loadEdgeState(env)
     realm = config.realm
     debug = config.debug
 
@@ -84,31 +95,26 @@ async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(pr
     let verifiedToken: VerifiedToken | undefined
     if (!route.public) {
       // 2. extract
-      const token = extractAccessToken(request, url, config.accessTokenCookie, config.realm)
+      const token = extractAccessToken(request, url, config.accessTokenCookie)
       // The feed loads (cold isolate) while the token is verified; warm, this never waits.
       const feed = revocations?.stateForRequest(Date.now(), (promise) => ctx.waitUntil(promise))
       // 3. verify
       const verifyStartedMs = Date.now()
-      const verified = await verifyAccessToken(
-        token,
-        { issuer: config.issuer, clockToleranceSeconds: config.clockToleranceSeconds, jwks, cache: tokens },
-        verifyStartedMs,
-      )
+      const verified = await verifier.verify(token, verifyStartedMs)
       verifiedToken = verified.token
       const claims = verified.token.claims
       log.tokenCache = verified.fromCache ? 'hit' : 'miss'
       log.verifyMs = Date.now() - verifyStartedMs
       log.sub = claims.sub
       log.sid = claims.sid
-      // 4. revoked? (issue 5: cached revocation feed). Checked on every request, cache hit or not.
-      try {
-        // Awaited only on a cold or long-idle isolate (see RevocationList.stateForRequest).
-        const feedState = feed instanceof Promise ? await feed : feed
-        log.revocationFeed = assertNotRevoked(revocations, feedState, claims, Date.now()).feed
-      } catch (error) {
-        if (error instanceof InvalidToken) tokens.delete(token)
-        throw error
+      // 4. revoked? Checked on every request, cache hit or not.
+      // Awaited only on a cold or long-idle isolate (see RevocationList.stateForRequest).
+      const revocation = checkRevocation(revocations, feed instanceof Promise ? await feed : feed, claims, Date.now())
+      if (revocation.kind === 'revoked') {
+        verifier.forget(token)
+        throw new InvalidToken('access token has been revoked', { reason: 'revoked' })
       }
+      log.revocationFeed = revocation.feed
       // 5. authorize
       authorizeRequest(route, verifiedToken)
     }
@@ -141,6 +147,7 @@ async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(pr
     if (error instanceof PortcullisError) {
       log.error = error.code
       log.reason = error.message
+      if (error instanceof InvalidToken && error.reason) log.tokenReason = error.reason
     } else {
       log.error = 'server_error'
       console.error(JSON.stringify({ msg: 'edge failure', error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) }))

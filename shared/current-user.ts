@@ -1,4 +1,4 @@
-import { audienceList, parseScope, type AccessTokenClaims } from './access-token-claims'
+import { audienceList, splitSpaceSeparated, type AccessTokenClaims } from './access-token-claims'
 import { DEFAULT_IDENTITY_HEADER_PREFIX, IDENTITY_HEADER_NAMES as NAMES } from './identity-headers'
 
 /**
@@ -45,9 +45,9 @@ export function currentUserFromHeaders(headers: HeaderSource, options: { prefix?
   return createCurrentUser({
     sub,
     sid,
-    scopes: splitList(read(NAMES.scope)),
-    audiences: splitList(read(NAMES.aud)),
-    roles: splitList(read(NAMES.roles)),
+    scopes: splitSpaceSeparated(read(NAMES.scope)),
+    audiences: splitSpaceSeparated(read(NAMES.aud)),
+    roles: splitSpaceSeparated(read(NAMES.roles)),
     clientId: read(NAMES.clientId) || undefined,
     jti: read(NAMES.jti) || undefined,
   })
@@ -58,7 +58,7 @@ export function currentUserFromClaims(claims: AccessTokenClaims): CurrentUser {
   return createCurrentUser({
     sub: claims.sub,
     sid: claims.sid,
-    scopes: parseScope(claims.scope),
+    scopes: splitSpaceSeparated(claims.scope),
     audiences: audienceList(claims.aud),
     roles: claims.roles ?? [],
     clientId: claims.client_id,
@@ -77,8 +77,4 @@ function createCurrentUser(fields: Omit<CurrentUser, 'can' | 'hasRole'>): Curren
     can: (scope: string) => scopes.has(scope),
     hasRole: (role: string) => roles.has(role),
   })
-}
-
-function splitList(value: string | undefined): string[] {
-  return value ? value.split(' ').filter(Boolean) : []
 }

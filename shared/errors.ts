@@ -23,6 +23,12 @@ export class InvalidRequest extends PortcullisError {
   readonly status = 400
 }
 
+/**
+ * RFC 6750 §3.1 `invalid_request` from a Bearer-protected resource (two credentials, a token in the
+ * query): answered with a Bearer challenge, unlike the token endpoint's.
+ */
+export class InvalidBearerRequest extends InvalidRequest {}
+
 /** RFC 6749 §5.2: the refresh token is invalid, expired, revoked or bound to another client. */
 export class InvalidGrant extends PortcullisError {
   readonly code = 'invalid_grant'
@@ -71,15 +77,52 @@ export class TooManyRequests extends PortcullisError {
   }
 }
 
+/**
+ * Which rule an access token failed, for code and tests that must not depend on a message's
+ * wording (as jose's errors carry `code`, `claim` and `reason`).
+ */
+export type InvalidTokenReason =
+  | 'missing'
+  | 'too_long'
+  | 'malformed'
+  | 'encrypted'
+  | 'not_canonical'
+  | 'header_parameter_not_allowed'
+  | 'alg_not_allowed'
+  | 'typ_not_allowed'
+  | 'kid_malformed'
+  | 'unknown_key'
+  | 'alg_key_mismatch'
+  | 'signature_invalid'
+  | 'claim_missing'
+  | 'claim_invalid'
+  | 'issuer_mismatch'
+  | 'audience_mismatch'
+  | 'not_yet_valid'
+  | 'expired'
+  | 'issued_in_future'
+  | 'not_forwardable'
+  | 'revoked'
+
 /** RFC 6750 §3.1: access token missing, malformed, expired, revoked or failing verification. */
 export class InvalidToken extends PortcullisError {
   readonly code = 'invalid_token'
   readonly status = 401
+  /** The rule that failed; undefined where a caller did not say. */
+  readonly reason: InvalidTokenReason | undefined
+  /** The claim or header parameter that failed the rule, when it is about one. */
+  readonly claim: string | undefined
   /** RFC 6750 §3.1: when the request carried no token at all, the challenge names no error. */
   noTokenPresented = false
 
+  constructor(message: string, options: { cause?: unknown; reason?: InvalidTokenReason; claim?: string } = {}) {
+    super(message, 'cause' in options ? { cause: options.cause } : undefined)
+    this.reason = options.reason
+    this.claim = options.claim
+  }
+
   static missing(message = 'no access token presented'): InvalidToken {
-    const error = new InvalidToken(message)
+    const error = new InvalidToken(message, { reason: 'missing' })
     error.noTokenPresented = true
     return error
   }

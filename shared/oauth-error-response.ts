@@ -1,4 +1,4 @@
-import { InsufficientScope, InvalidToken, PortcullisError } from './errors'
+import { InsufficientScope, InvalidBearerRequest, InvalidToken, PortcullisError } from './errors'
 
 /** JSON body of every error answer: RFC 6749 §5.2 shape. */
 export interface OAuthErrorBody {
@@ -18,7 +18,7 @@ export function toErrorResponse(error: unknown, options: { realm?: string } = {}
     return jsonResponse(500, { error: 'server_error' }, {})
   }
   const headers: Record<string, string> = { ...error.headers }
-  if (error instanceof InvalidToken || error instanceof InsufficientScope) {
+  if (error instanceof InvalidToken || error instanceof InsufficientScope || error instanceof InvalidBearerRequest) {
     headers['WWW-Authenticate'] = bearerChallenge(error, options.realm)
   }
   return jsonResponse(error.status, { error: error.code, error_description: error.message }, headers)
@@ -29,7 +29,7 @@ export function toErrorResponse(error: unknown, options: { realm?: string } = {}
  * With no token presented at all (`InvalidToken` marked `noTokenPresented`), §3.1 says the
  * challenge carries no error code.
  */
-export function bearerChallenge(error: InvalidToken | InsufficientScope | undefined, realm = 'portcullis'): string {
+export function bearerChallenge(error: InvalidToken | InsufficientScope | InvalidBearerRequest | undefined, realm = 'portcullis'): string {
   const params = [`realm="${quote(realm)}"`]
   if (error && !(error instanceof InvalidToken && error.noTokenPresented)) {
     params.push(`error="${error.code}"`, `error_description="${quote(error.message)}"`)

@@ -1,7 +1,8 @@
-import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose'
-import { ACCESS_TOKEN_ALGORITHMS, ACCESS_TOKEN_TYPE, AccessTokenClaimsSchema } from './access-token-claims'
+import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose'
+import { accessTokenRules } from './access-token-rules'
 import { currentUserFromClaims, type CurrentUser } from './current-user'
 import { InvalidToken } from './errors'
+import { verifyTokenAgainstKeySet } from './verify-token-against-key-set'
 
 export interface TokenVerifierOptions {
   issuer: string
@@ -15,30 +16,21 @@ export interface TokenVerifierOptions {
 
 /**
  * For origins that do not want to trust network placement alone: verifies the access token itself
- * (forward it with `FORWARD_AUTHORIZATION=true`) with the same rules as the edge's core (asymmetric
- * algorithms, `typ` at+jwt, issuer, audience, required claims) and returns the `CurrentUser`.
- * Revocation is not checked here; the edge does that.
+ * (forward it with `FORWARD_AUTHORIZATION=true`) under the edge's rules (`shared/access-token-rules`)
+ * plus this origin's audience, and returns the `CurrentUser`. Revocation is not checked here; the
+ * edge does that. Failures are `InvalidToken` whose `cause` holds the rule that failed.
  * @see https://www.rfc-editor.org/rfc/rfc9068#section-4
  */
 export function createCurrentUserVerifier(options: TokenVerifierOptions): (token: string) => Promise<CurrentUser> {
   const keys = options.keys ?? (options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : undefined)
   if (!keys) throw new TypeError('createCurrentUserVerifier needs jwksUrl or keys')
+  const rules = accessTokenRules({ issuer: options.issuer, audience: options.audience, clockToleranceSeconds: options.clockToleranceSeconds ?? 30 })
   return async (token) => {
-    let payload: unknown
     try {
-      ;({ payload } = await jwtVerify(token, keys, {
-        algorithms: [...ACCESS_TOKEN_ALGORITHMS],
-        typ: ACCESS_TOKEN_TYPE,
-        issuer: options.issuer,
-        audience: options.audience,
-        clockTolerance: options.clockToleranceSeconds ?? 30,
-        requiredClaims: ['exp', 'iat', 'sub', 'sid', 'jti', 'client_id'],
-      }))
+      return currentUserFromClaims(await verifyTokenAgainstKeySet(token, keys, rules, Math.floor(Date.now() / 1000)))
     } catch (error) {
-      throw new InvalidToken('access token failed verification', { cause: error })
+      const reason = error instanceof InvalidToken ? error.reason : undefined
+      throw new InvalidToken('access token failed verification', { cause: error, reason })
     }
-    const claims = AccessTokenClaimsSchema.safeParse(payload)
-    if (!claims.success) throw new InvalidToken('token claims are malformed')
-    return currentUserFromClaims(claims.data)
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { Route } from '../../edge/config'
+import type { Route } from '../../edge/routes'
 import { matchRoute, routeComparisonForm } from '../../edge/routes'
 
 const route = (index: number, prefix: string, extra: Partial<Route> = {}): Route => ({

@@ -2,7 +2,8 @@ import { SignJWT, generateKeyPair } from 'jose'
 import { describe, expect, it } from 'vitest'
 import type { JwksCache, VerificationKey } from '../../edge/jwks'
 import { VerifiedTokenCache } from '../../edge/verified-token-cache'
-import { verifyAccessToken } from '../../edge/verify-access-token'
+import { AccessTokenVerifier } from '../../edge/verify-access-token'
+import { accessTokenRules } from '../../shared/access-token-rules'
 
 const ISSUER = 'https://central.test'
 
@@ -29,11 +30,13 @@ function keySet(keyAt: (call: number) => VerificationKey | undefined): JwksCache
   return { knownKey: () => keyAt(++calls), findKey: async () => undefined } as unknown as JwksCache
 }
 
-describe('verifyAccessToken and the verified-token cache', () => {
+const rules = accessTokenRules({ issuer: ISSUER, clockToleranceSeconds: 30 })
+
+describe('AccessTokenVerifier and the verified-token cache', () => {
   it('caches a token whose key is still the one the key set holds', async () => {
     const { token, key } = await signedToken()
     const cache = new VerifiedTokenCache(10)
-    const verified = await verifyAccessToken(token, { issuer: ISSUER, clockToleranceSeconds: 30, jwks: keySet(() => key), cache }, Date.now())
+    const verified = await new AccessTokenVerifier(rules, keySet(() => key), cache).verify(token, Date.now())
     expect(verified.token.claims.sub).toBe('user-1')
     expect(cache.get(token)).toBe(verified.token)
   })
@@ -42,7 +45,7 @@ describe('verifyAccessToken and the verified-token cache', () => {
     const { token, key } = await signedToken()
     const cache = new VerifiedTokenCache(10)
     const jwks = keySet((call) => (call === 1 ? key : undefined))
-    const verified = await verifyAccessToken(token, { issuer: ISSUER, clockToleranceSeconds: 30, jwks, cache }, Date.now())
+    const verified = await new AccessTokenVerifier(rules, jwks, cache).verify(token, Date.now())
     expect(verified).toMatchObject({ fromCache: false, token: { kid: 'key-1' } })
     expect(cache.size).toBe(0)
   })
@@ -51,7 +54,7 @@ describe('verifyAccessToken and the verified-token cache', () => {
     const { token, key } = await signedToken()
     const cache = new VerifiedTokenCache(10)
     const replaced: VerificationKey = { ...key, jwkJson: '{"replaced":true}' }
-    await verifyAccessToken(token, { issuer: ISSUER, clockToleranceSeconds: 30, jwks: keySet((call) => (call === 1 ? key : replaced)), cache }, Date.now())
+    await new AccessTokenVerifier(rules, keySet((call) => (call === 1 ? key : replaced)), cache).verify(token, Date.now())
     expect(cache.size).toBe(0)
   })
 })

@@ -1,48 +1,6 @@
 import type { Queryable } from '../db/pool'
-import { observeAuditEvent } from '../metrics/audit-observer'
-
-export type AuditEventType =
-  | 'session.created'
-  | 'session.refreshed'
-  | 'session.reuse_detected'
-  | 'session.revoked'
-  | 'user.created'
-  | 'user.updated'
-  | 'user.disabled'
-  | 'user.enabled'
-  | 'user.sessions_revoked'
-  | 'user.login_failed'
-  | 'key.created'
-  | 'key.activated'
-  | 'key.retired'
-  | 'key.unpublished'
-  | 'console.sign_in'
-  | 'console.sign_out'
-
-export interface AuditEventInput {
-  type: AuditEventType
-  at: Date
-  /** 'user', 'system', or 'admin:<name>' — who made the change. */
-  actor: string
-  userId?: string | null
-  sessionId?: string | null
-  reason?: string | null
-  /** Extra facts (IP, user agent, presenters of a reused token). Never tokens or passwords. */
-  details?: Record<string, unknown>
-}
-
-export interface AuditEvent {
-  id: string
-  at: Date
-  type: AuditEventType
-  actor: string
-  userId: string | null
-  sessionId: string | null
-  reason: string | null
-  details: Record<string, unknown>
-  /** The user's current username (null for no user, or a user since deleted). */
-  username: string | null
-}
+import type { AuditEvent, AuditEventInput, AuditEventType } from './audit-event'
+import { reportWrittenAuditEvents } from './collect-audit-events'
 
 /** Appends one event. Pass the transaction (`tx`) when the event belongs to a state change. */
 export async function recordAuditEvent(sql: Queryable, event: AuditEventInput): Promise<void> {
@@ -63,7 +21,7 @@ export async function recordAuditEvents(sql: Queryable, events: readonly AuditEv
   }))
   await sql`insert into audit_events ${sql(rows, 'at', 'event_type', 'actor', 'user_id', 'session_id', 'reason', 'details')}`
   // Metrics are derived from the audit trail in one place (central/metrics/observe-http-request.ts).
-  for (const event of events) observeAuditEvent(event)
+  reportWrittenAuditEvents(events)
 }
 
 export interface AuditQuery {

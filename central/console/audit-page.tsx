@@ -1,4 +1,4 @@
-import type { AuditEvent, AuditEventType } from '../audit/store'
+import type { AuditEvent, AuditEventType } from '../audit/audit-event'
 import { formatInstant } from './format'
 import { Layout, Notice, userPath, type LayoutProps } from './layout'
 

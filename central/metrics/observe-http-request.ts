@@ -1,11 +1,11 @@
 import type { MiddlewareHandler } from 'hono'
 import { routePath } from 'hono/route'
 import { InvalidGrant } from '../../shared/errors'
-import type { AuditEventInput } from '../audit/store'
+import type { AuditEventInput } from '../audit/audit-event'
 import { SESSION_EXPIRED_REASON } from '../sessions/decide-refresh'
 import { isDatabaseUnavailable } from '../db/database-errors'
 import type { AppMetrics, RefreshOutcome } from './app-metrics'
-import { collectAuditEvents } from './audit-observer'
+import { collectAuditEvents } from '../audit/collect-audit-events'
 
 /**
  * One middleware derives every request-driven metric:
@@ -13,7 +13,7 @@ import { collectAuditEvents } from './audit-observer'
  * - logins from the status of `POST /auth/login`, which the HTTP contract fixes (200 ok,
  *   401 failed, 429 throttled);
  * - refresh outcomes and revocations from the audit events the request wrote (collected via
- *   audit-observer.ts), the authoritative record of what happened (rotation, reuse, revoke reason);
+ *   audit/collect-audit-events.ts), the authoritative record of what happened (rotation, reuse, revoke reason);
  * - database errors from the error the request failed with.
  * Audit events of a request answered 5xx are ignored: their transaction rolled back.
  */

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { recordAuditEvent, type AuditEventType } from '../../../central/audit/store'
+import type { AuditEventType } from '../../../central/audit/audit-event'
+import { recordAuditEvent } from '../../../central/audit/store'
 import { countOverview, listHourlyActivity } from '../../../central/console/store'
 import { createTestDatabase, type TestDatabase } from '../../support/database'
 import { insertTestUser } from '../../support/users'

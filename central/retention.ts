@@ -1,6 +1,6 @@
 import type { Sql } from 'postgres'
 import type { Config } from './config'
-import { purgeExpiredConsoleSessions } from './console/store'
+import { purgeExpiredConsoleSessions } from './console-sessions/store'
 import { purgeEndedSessions } from './sessions/store'
 import { purgeLoginAttempts } from './users/store'
 

@@ -60,3 +60,63 @@ export async function listAuditEvents(sql: Queryable, query: AuditQuery = {}): P
     username: r.username,
   }))
 }
+
+// --- Activity, as the console overview shows it ------------------------------------------------
+
+/**
+ * Events of the last 24 hours by kind. A login is a session created by the user themself
+ * (`actor = 'user'`); sessions minted through `POST /admin/sessions` are not logins.
+ */
+export interface RecentActivity {
+  logins: number
+  failedLogins: number
+  refreshes: number
+  reuseDetections: number
+  revocations: number
+}
+
+export async function countRecentActivity(sql: Queryable, now: Date): Promise<RecentActivity> {
+  const since = new Date(now.getTime() - 24 * 3600 * 1000)
+  // An aggregate without GROUP BY always returns its one row.
+  const [events]: [RecentActivity] = await sql`
+    select
+      count(*) filter (where event_type = 'session.created' and actor = 'user')::int as "logins",
+      count(*) filter (where event_type = 'user.login_failed')::int as "failedLogins",
+      count(*) filter (where event_type = 'session.refreshed')::int as "refreshes",
+      count(*) filter (where event_type = 'session.reuse_detected')::int as "reuseDetections",
+      count(*) filter (where event_type = 'session.revoked')::int as "revocations"
+    from audit_events
+    where at > ${since} and at <= ${now}`
+  return events
+}
+
+/** One hour of activity for the overview chart. */
+export interface ActivityHour {
+  hourStart: Date
+  logins: number
+  refreshes: number
+  revocations: number
+  reuseDetections: number
+}
+
+/** The last 24 whole hours up to and including the current one, oldest first, empty hours as zeros. */
+export async function listHourlyActivity(sql: Queryable, now: Date): Promise<ActivityHour[]> {
+  const rows = await sql<ActivityHour[]>`
+    -- Hours in UTC whatever the server's TimeZone, matching the chart's UTC labels.
+    with hours as (
+      select generate_series(
+        date_trunc('hour', ${now}::timestamptz, 'UTC') - interval '23 hours',
+        date_trunc('hour', ${now}::timestamptz, 'UTC'),
+        interval '1 hour') as hour_start
+    )
+    select h.hour_start as "hourStart",
+      count(e.id) filter (where e.event_type = 'session.created' and e.actor = 'user')::int as "logins",
+      count(e.id) filter (where e.event_type = 'session.refreshed')::int as "refreshes",
+      count(e.id) filter (where e.event_type = 'session.revoked')::int as "revocations",
+      count(e.id) filter (where e.event_type = 'session.reuse_detected')::int as "reuseDetections"
+    from hours h
+    left join audit_events e on e.at >= h.hour_start and e.at < h.hour_start + interval '1 hour' and e.at <= ${now}
+    group by h.hour_start
+    order by h.hour_start`
+  return rows.map((r) => ({ ...r }))
+}

@@ -1,4 +1,4 @@
-import type { ActivityHour } from './store'
+import type { ActivityHour } from '../audit/store'
 
 const WIDTH = 1100
 const HEIGHT = 200

@@ -1,6 +1,9 @@
 import { ActivityChart } from './activity-chart'
 import { Layout, type LayoutProps } from './layout'
-import type { ActivityHour, OverviewCounts } from './store'
+import type { ActivityHour, RecentActivity } from '../audit/store'
+
+/** Sessions alive now, and the events of the last 24 hours. */
+export type OverviewCounts = RecentActivity & { activeSessions: number }
 
 /** Headline numbers (now, and the last 24 hours) and the hourly chart. */
 export function OverviewPage({ admin, counts, hours }: { admin: LayoutProps['admin']; counts: OverviewCounts; hours: ActivityHour[] }) {

@@ -4,7 +4,8 @@ import { Forbidden, InvalidRequest, InvalidScope, InvalidTarget, NotFound } from
 import { listAuditEvents } from '../audit/store'
 import { startSession } from '../sessions/start-session'
 import { exceedingGrant, type FullGrant } from '../sessions/narrow-grant'
-import { findOrCreateExternalSubject, findSubjectByUsername, listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
+import { listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
+import { findOrCreateExternalUser, findUserByUsername } from '../users/store'
 import { listSigningKeys, rotateSigningKey } from '../tokens/signing-keys'
 import { ADMIN_ERRORS, ADMIN_SECURITY, UsernameSchema } from './admin-openapi'
 import type { AppDeps } from '../app-deps'
@@ -72,7 +73,7 @@ export function adminSessionRoutes(deps: AppDeps) {
       responses: { 200: json(z.object({ sessions: z.array(SessionSchema) }), 'Sessions, newest first'), ...ADMIN_ERRORS },
     }),
     async (c) => {
-      const user = await findSubjectByUsername(sql, c.req.valid('param').username)
+      const user = await findUserByUsername(sql, c.req.valid('param').username)
       if (!user) throw new NotFound('no such user')
       const sessions = await listUserSessions(sql, user.id, deps.clock())
       return c.json({ sessions: sessions.map((s) => toSessionJson(s)) }, 200)
@@ -109,7 +110,7 @@ export function adminSessionRoutes(deps: AppDeps) {
       responses: { 200: json(z.object({ revoked: z.number().int() }), 'How many sessions were revoked'), ...ADMIN_ERRORS },
     }),
     async (c) => {
-      const user = await findSubjectByUsername(sql, c.req.valid('param').username)
+      const user = await findUserByUsername(sql, c.req.valid('param').username)
       if (!user) throw new NotFound('no such user')
       const revoked = await revokeAllUserSessions(sql, { userId: user.id, actor: ADMIN_API_ACTOR, reason: c.req.valid('query').reason ?? 'revoked by admin', now: deps.clock() })
       return c.json({ revoked }, 200)
@@ -138,7 +139,7 @@ export function adminSessionRoutes(deps: AppDeps) {
       const q = c.req.valid('query')
       let userId: string | undefined
       if (q.user) {
-        const user = await findSubjectByUsername(sql, q.user)
+        const user = await findUserByUsername(sql, q.user)
         if (!user) return c.json({ events: [], next_before: null }, 200)
         userId = user.id
       }
@@ -260,7 +261,7 @@ export function adminSessionRoutes(deps: AppDeps) {
     async (c) => {
       const body = c.req.valid('json')
       const requested = { audiences: body.audiences ?? [], scopes: body.scopes ?? [], roles: body.roles ?? [] }
-      const subject = await findOrCreateExternalSubject(sql, { username: body.subject, grant: requested, now: deps.clock() })
+      const subject = await findOrCreateExternalUser(sql, { username: body.subject, grant: requested, now: deps.clock() })
       const grant = {
         audiences: body.audiences ?? subject.audiences,
         scopes: body.scopes ?? subject.scopes,

@@ -3,7 +3,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import { randomBytes } from 'node:crypto'
 import { ADMIN_ROLE } from '../../shared/access-token-claims'
 import { Conflict, InvalidCredentials, TooManyRequests } from '../../shared/errors'
-import { listAuditEvents, recordAuditEvent } from '../audit/store'
+import { countRecentActivity, listAuditEvents, listHourlyActivity, recordAuditEvent } from '../audit/store'
 import { AuditPage, AUDIT_EVENT_TYPES, type AuditFilter } from '../console/audit-page'
 import {
   consoleCookieNames,
@@ -18,18 +18,12 @@ import { KeysPage } from '../console/keys-page'
 import { userPath } from '../console/layout'
 import { OverviewPage } from '../console/overview-page'
 import { MessagePage, SignInPage } from '../console/sign-in-page'
-import {
-  countOverview,
-  deleteConsoleSession,
-  findConsoleAdmin,
-  listHourlyActivity,
-  startConsoleSession,
-  type ConsoleAdmin,
-} from '../console/store'
+import { deleteConsoleSession, findConsoleAdmin, type ConsoleAdmin } from '../console-sessions/store'
+import { startConsoleSession } from '../console-sessions/start-console-session'
 import { UserPage } from '../console/user-page'
 import { UsersPage } from '../console/users-page'
 import type { Config } from '../config'
-import { listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
+import { countActiveSessions, listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
 import { listSigningKeys, rotateSigningKey } from '../tokens/signing-keys'
 import { authenticateUser, LoginCredentialsSchema } from '../users/authenticate-user'
 import { changeUser } from '../users/change-user'
@@ -178,7 +172,8 @@ export function consoleRoutes({ sql, config, clock }: AppDeps) {
 
   router.get('/console/', async (c) => {
     const now = clock()
-    const [counts, hours] = await Promise.all([countOverview(sql, now), listHourlyActivity(sql, now)])
+    const [activeSessions, activity, hours] = await Promise.all([countActiveSessions(sql, now), countRecentActivity(sql, now), listHourlyActivity(sql, now)])
+    const counts = { activeSessions, ...activity }
     return c.html(<OverviewPage admin={layoutAdmin(c)} counts={counts} hours={hours} />)
   })
 

@@ -1,11 +1,12 @@
 import { recordAuditEvent } from '../audit/store'
 import { mintAccessToken } from '../tokens/mint-access-token'
 import { getSigningKey } from '../tokens/signing-keys'
+import { lockUserForSignIn } from '../users/store'
 import { generateRefreshToken, hashRefreshToken } from './refresh-token'
 import { boundByUserGrant, type FullGrant } from './narrow-grant'
 import { newSessionExpiry } from './session-record'
 import type { SessionDeps } from './session-settings'
-import { insertSession, lockSessionHolder } from './store'
+import { insertSession } from './store'
 import { audiencesOrIssuer, type TokenSet } from './token-set'
 
 export const DEFAULT_CLIENT_ID = 'web'
@@ -57,7 +58,7 @@ export async function startSession(deps: SessionDeps, start: SessionStart): Prom
   // Fetched before the transaction: see mintAccessToken.
   const signingKey = await getSigningKey(deps.sql, config, now)
   const tokens = await deps.sql.begin(async (tx) => {
-    const holder = await lockSessionHolder(tx, start.user.id, { verifiedPasswordHash })
+    const holder = await lockUserForSignIn(tx, start.user.id, { verifiedPasswordHash })
     if (!holder) return undefined
     // Within what the user holds now: an admin may have removed a grant since the caller read it.
     const grant = boundByUserGrant(start.user, holder)

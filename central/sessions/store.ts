@@ -2,6 +2,7 @@ import type { Sql } from 'postgres'
 import { recordAuditEvent, recordAuditEvents } from '../audit/store'
 import { toInet } from '../db/inet'
 import type { Queryable } from '../db/pool'
+import { lockUserForUpdate, publishUserNotBefore } from '../users/store'
 import type { FullGrant } from './narrow-grant'
 import { sessionState, type RefreshTokenRecord, type SessionRecord, type SessionView } from './session-record'
 
@@ -121,29 +122,6 @@ export interface NewSession {
   tokenHash: Buffer
 }
 
-/**
- * Reads the user a new session is for, `for share`, inside the session-creating transaction,
- * and returns what they hold if they may still sign in: undefined when the user no longer
- * exists, is disabled, or (with `verifiedPasswordHash`) no longer has the password hash the
- * sign-in verified. A login checks `enabled` and the password before and during argon2; a
- * disable or a new password that commits during those milliseconds would otherwise revoke every
- * session, then see the new one inserted after it. The share lock waits behind changeUser's
- * `for update` (users row first, as everywhere) and then reads the committed row, while logins
- * of the same user do not block one another. Console sign-ins take the same lock
- * (startConsoleSession). The hash is compared here and never leaves the transaction.
- */
-export async function lockSessionHolder(
-  tx: Queryable,
-  userId: string,
-  signIn: { verifiedPasswordHash?: string } = {},
-): Promise<FullGrant | undefined> {
-  const [row]: [(FullGrant & { enabled: boolean; passwordHash: string | null })?] = await tx`
-    select enabled, audiences, scopes, roles, password_hash as "passwordHash" from users where id = ${userId} for share`
-  if (!row?.enabled) return undefined
-  if (signIn.verifiedPasswordHash !== undefined && row.passwordHash !== signIn.verifiedPasswordHash) return undefined
-  return { audiences: row.audiences, scopes: row.scopes, roles: row.roles }
-}
-
 /** Inserts the session and its first refresh token; returns the session id (the `sid`). */
 export async function insertSession(tx: Queryable, session: NewSession): Promise<string> {
   const [row] = await tx<{ id: string }[]>`
@@ -228,16 +206,6 @@ export async function revokeSessionForReuse(
 }
 
 /**
- * Lock order for every transaction that touches a user and their sessions: the `users` row
- * first, then session rows. `changeUser` locks the user (`for update`) before revoking; if
- * revoke-all locked the sessions first and the user second, the two would wait on each other
- * and PostgreSQL would abort one with a deadlock (40P01).
- */
-async function lockUserRow(tx: Queryable, userId: string): Promise<void> {
-  await tx`select 1 from users where id = ${userId} for update`
-}
-
-/**
  * "Log out everywhere": revokes every live session of the user and sets `users.not_before`
  * (whole seconds, as JWT `iat` is) so the edge can drop their access tokens too.
  * Returns how many sessions were revoked. Pass a transaction to make it part of a larger change.
@@ -247,7 +215,7 @@ export async function revokeAllUserSessions(
   input: { userId: string; actor: string; reason: string; now: Date },
 ): Promise<number> {
   return inTransaction(sql, async (tx) => {
-    await lockUserRow(tx, input.userId)
+    await lockUserForUpdate(tx, input.userId)
     const rows = await tx<{ id: string }[]>`
       update sessions set revoked_at = ${input.now}, revoked_reason = ${input.reason}, revoked_by = ${input.actor}
       where user_id = ${input.userId} and revoked_at is null
@@ -262,15 +230,6 @@ export async function revokeAllUserSessions(
     ])
     return rows.length
   })
-}
-
-/**
- * Sets the user's not-before marker, which the revocation feed publishes: the edge rejects the
- * user's access tokens with `iat` before it. It never moves back (`greatest`), so a later
- * change in the same second cannot revive tokens an earlier one killed.
- */
-export async function publishUserNotBefore(tx: Queryable, input: { userId: string; notBefore: Date; now: Date }): Promise<void> {
-  await tx`update users set not_before = greatest(not_before, ${input.notBefore}), updated_at = ${input.now} where id = ${input.userId}`
 }
 
 /**
@@ -322,45 +281,6 @@ export async function findSession(sql: Queryable, sessionId: string, now: Date):
 export async function listUserSessions(sql: Queryable, userId: string, now: Date): Promise<SessionView[]> {
   const rows = await sql<SessionRow[]>`select s.* from sessions s where user_id = ${userId} order by created_at desc, id`
   return rows.map((r) => toSessionView(r, now))
-}
-
-// --- Users seen from sessions --------------------------------------------------------------
-
-export interface SessionSubject {
-  id: string
-  username: string
-  enabled: boolean
-  audiences: string[]
-  scopes: string[]
-  roles: string[]
-}
-
-export async function findSubjectByUsername(sql: Queryable, username: string): Promise<SessionSubject | undefined> {
-  const [row]: [SessionSubject?] = await sql`
-    select id, username, enabled, audiences, scopes, roles from users where username = ${username}`
-  return row
-}
-
-/**
- * `POST /admin/sessions`: the subject is authenticated by another system, so it gets a user row
- * with no password (it can never log in with one), holding the grant of the call that created
- * it: a session is never wider than its user (see boundByUserGrant). An existing row is reused
- * as it is; the insert is `on conflict do nothing` so two concurrent calls create one row.
- */
-export async function findOrCreateExternalSubject(
-  sql: Queryable,
-  input: { username: string; grant: FullGrant; now: Date },
-): Promise<SessionSubject & { created: boolean }> {
-  const { username, grant, now } = input
-  const [inserted]: [SessionSubject?] = await sql`
-    insert into users (username, password_hash, audiences, scopes, roles, created_at, updated_at)
-    values (${username}, null, ${grant.audiences}, ${grant.scopes}, ${grant.roles}, ${now}, ${now})
-    on conflict (username) do nothing
-    returning id, username, enabled, audiences, scopes, roles`
-  if (inserted) return { ...inserted, created: true }
-  const existing = await findSubjectByUsername(sql, username)
-  if (!existing) throw new Error('user vanished between insert and select')
-  return { ...existing, created: false }
 }
 
 // --- Row mapping --------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 import type { Sql } from 'postgres'
 import type { Clock } from '../clock'
-import { deleteUserConsoleSessions } from '../console/store'
+import { deleteUserConsoleSessions } from '../console-sessions/store'
 import { exceedingGrant } from '../sessions/narrow-grant'
-import { narrowUserSessions, publishUserNotBefore, revokeAllUserSessions } from '../sessions/store'
-import { findUserById, updateUser, type UserPatch } from './store'
+import { narrowUserSessions, revokeAllUserSessions } from '../sessions/store'
+import { findUserById, publishUserNotBefore, updateUser, type UserPatch } from './store'
 import type { UserRecord } from './user-record'
 
 export interface UserChange {

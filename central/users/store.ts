@@ -167,6 +167,74 @@ export async function updateUser(
   return { user: toUserRecord(row), previousGrant, disabled }
 }
 
+// --- Locks and markers other changes take on a user ----------------------------------------
+
+/**
+ * Lock order for every transaction that touches a user and their sessions: the `users` row
+ * first, then session rows. `changeUser` locks the user (`for update`) before revoking; if
+ * revoke-all locked the sessions first and the user second, the two would wait on each other
+ * and PostgreSQL would abort one with a deadlock (40P01).
+ */
+export async function lockUserForUpdate(tx: Queryable, userId: string): Promise<void> {
+  await tx`select 1 from users where id = ${userId} for update`
+}
+
+/**
+ * Reads the user a new session is for, `for share`, inside the session-creating transaction,
+ * and returns what they hold if they may still sign in: undefined when the user no longer
+ * exists, is disabled, or (with `verifiedPasswordHash`) no longer has the password hash the
+ * sign-in verified. A login checks `enabled` and the password before and during argon2; a
+ * disable or a new password that commits during those milliseconds would otherwise revoke every
+ * session, then see the new one inserted after it. The share lock waits behind changeUser's
+ * `for update` (users row first, as everywhere) and then reads the committed row, while logins
+ * of the same user do not block one another. API and console sign-ins both take it
+ * (startSession, startConsoleSession). The hash is compared here and never leaves the transaction.
+ */
+export async function lockUserForSignIn(
+  tx: Queryable,
+  userId: string,
+  signIn: { verifiedPasswordHash?: string } = {},
+): Promise<FullGrant | undefined> {
+  const [row]: [(FullGrant & { enabled: boolean; passwordHash: string | null })?] = await tx`
+    select enabled, audiences, scopes, roles, password_hash as "passwordHash" from users where id = ${userId} for share`
+  if (!row?.enabled) return undefined
+  if (signIn.verifiedPasswordHash !== undefined && row.passwordHash !== signIn.verifiedPasswordHash) return undefined
+  return { audiences: row.audiences, scopes: row.scopes, roles: row.roles }
+}
+
+/**
+ * Sets the user's not-before marker, which the revocation feed publishes: the edge rejects the
+ * user's access tokens with `iat` before it. It never moves back (`greatest`), so a later
+ * change in the same second cannot revive tokens an earlier one killed.
+ */
+export async function publishUserNotBefore(tx: Queryable, input: { userId: string; notBefore: Date; now: Date }): Promise<void> {
+  await tx`update users set not_before = greatest(not_before, ${input.notBefore}), updated_at = ${input.now} where id = ${input.userId}`
+}
+
+/**
+ * `POST /admin/sessions`: the subject is authenticated by another system, so it gets a user row
+ * with no password (it can never log in with one), holding the grant of the call that created
+ * it: a session is never wider than its user (see boundByUserGrant). An existing row is reused
+ * as it is; the insert is `on conflict do nothing` so two concurrent calls create one row.
+ */
+export async function findOrCreateExternalUser(
+  sql: Queryable,
+  input: { username: string; grant: FullGrant; now: Date },
+): Promise<UserRecord & { created: boolean }> {
+  const { username, grant, now } = input
+  const [inserted]: [UserRow?] = await sql`
+    insert into users (username, password_hash, audiences, scopes, roles, created_at, updated_at)
+    values (${username}, null, ${grant.audiences}, ${grant.scopes}, ${grant.roles}, ${now}, ${now})
+    on conflict (username) do nothing
+    returning ${sql(userColumns)}`
+  if (inserted) return { ...toUserRecord(inserted), created: true }
+  const existing = await findUserByUsername(sql, username)
+  if (!existing) throw new Error('user vanished between insert and select')
+  return { ...existing, created: false }
+}
+
+// --- Login attempts ---------------------------------------------------------------------------
+
 /**
  * Records a failed login: of a known user, or of an unknown username with no user (the typed text
  * is not kept). The per-IP throttle bounds how fast unknown usernames can add rows.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { insertConsoleSession } from '../../central/console/store'
+import { insertConsoleSession } from '../../central/console-sessions/store'
 import { purgeEndedState } from '../../central/retention'
 import { useCentralTestApp } from '../support/central-app'
 import { insertTestUser } from '../support/users'

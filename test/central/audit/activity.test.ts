@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AuditEventType } from '../../../central/audit/audit-event'
 import { recordAuditEvent } from '../../../central/audit/store'
-import { countOverview, listHourlyActivity } from '../../../central/console/store'
+import { countRecentActivity, listHourlyActivity } from '../../../central/audit/store'
+import { countActiveSessions } from '../../../central/sessions/store'
 import { createTestDatabase, type TestDatabase } from '../../support/database'
 import { insertTestUser } from '../../support/users'
-import { insertLiveSession } from './console-support'
+import { insertLiveSession } from '../console/console-support'
 
 const now = new Date('2026-11-24T12:30:00Z')
 const hoursAgo = (h: number) => new Date(now.getTime() - h * 3600_000)
@@ -31,10 +32,10 @@ beforeAll(async () => {
 })
 afterAll(() => db.drop())
 
-describe('console overview numbers', () => {
+describe('the activity the console overview shows', () => {
   it('counts active sessions now and each kind of event over the last 24 hours', async () => {
-    expect(await countOverview(db.sql, now)).toEqual({
-      activeSessions: 2,
+    expect(await countActiveSessions(db.sql, now)).toBe(2)
+    expect(await countRecentActivity(db.sql, now)).toEqual({
       logins: 2,
       failedLogins: 1,
       refreshes: 3,

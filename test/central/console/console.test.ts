@@ -2,10 +2,9 @@ import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { ADMIN_ROLE } from '../../../shared/access-token-claims'
 import type { AuditEventType } from '../../../central/audit/audit-event'
-import { listAuditEvents, recordAuditEvent } from '../../../central/audit/store'
+import { countRecentActivity, listAuditEvents, recordAuditEvent } from '../../../central/audit/store'
 import { formatInstant } from '../../../central/console/format'
-import { countOverview } from '../../../central/console/store'
-import { findSession } from '../../../central/sessions/store'
+import { countActiveSessions, findSession } from '../../../central/sessions/store'
 import { buildCentralApp, type CentralTestApp } from '../../support/central-app'
 import { createTestDatabase, type TestDatabase } from '../../support/database'
 import { insertTestUser, type TestUser } from '../../support/users'
@@ -170,7 +169,7 @@ describe('console pages', () => {
     const browser = await signedInBrowser()
     const html = await (await browser.get('/console/')).text()
     // The page shows the numbers the store counts at this moment, each under its label.
-    const counts = await countOverview(db.sql, t.clock())
+    const counts = { activeSessions: await countActiveSessions(db.sql, t.clock()), ...(await countRecentActivity(db.sql, t.clock())) }
     expect(counts.activeSessions).toBeGreaterThan(0)
     const card = (label: string) => new RegExp(`<div class="n">(\\d+)</div><div class="l">${label.replace(/[()]/g, '\\$&')}</div>`).exec(html)?.[1]
     expect(card('Active sessions')).toBe(String(counts.activeSessions))

@@ -14,7 +14,7 @@ const central = useCentralTestApp()
 type Grant = { audiences: string[]; scopes: string[]; roles: string[] }
 type SessionEnd = 'live' | 'revoked' | 'idle-expired' | 'absolute-expired'
 
-/** A user row as findOrCreateExternalSubject left it before this release: no password, the grant given. */
+/** A user row as findOrCreateExternalUser left it before this release: no password, the grant given. */
 async function insertExternalSubject(grant: Grant = { audiences: [], scopes: [], roles: [] }): Promise<string> {
   const [row] = await central.db.sql<{ id: string }[]>`
     insert into users (username, password_hash, audiences, scopes, roles)

@@ -44,6 +44,7 @@ export interface IdentityHeaderNames {
   fields: readonly (readonly [IdentityField, string])[]
 }
 
+/** The identity header names under `prefix`, worked out once per isolate. */
 export function identityHeaderNames(prefix: string): IdentityHeaderNames {
   const fields = Object.entries(IDENTITY_HEADER_NAMES).map(([field, name]) => [field as IdentityField, `${prefix}${name}`] as const)
   return { prefix: comparableHeaderName(prefix.toLowerCase()), fields }

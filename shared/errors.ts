@@ -35,6 +35,7 @@ export class InvalidGrant extends PortcullisError {
   readonly status = 400
 }
 
+/** RFC 6749 §5.2: the grant type is not one this server supports. */
 export class UnsupportedGrantType extends PortcullisError {
   readonly code = 'unsupported_grant_type'
   readonly status = 400
@@ -143,21 +144,25 @@ export class Forbidden extends PortcullisError {
   readonly status = 403
 }
 
+/** No such resource (or a disabled endpoint, which answers as if it did not exist). */
 export class NotFound extends PortcullisError {
   readonly code = 'not_found'
   readonly status = 404
 }
 
+/** The change conflicts with the current state (RFC 9110 §15.5.10). */
 export class Conflict extends PortcullisError {
   readonly code = 'conflict'
   readonly status = 409
 }
 
+/** Request body over its limit (RFC 9110 §15.5.14). */
 export class PayloadTooLarge extends PortcullisError {
   readonly code = 'invalid_request'
   readonly status = 413
 }
 
+/** Request body of a content type the endpoint does not take (RFC 9110 §15.5.16). */
 export class UnsupportedMediaType extends PortcullisError {
   readonly code = 'invalid_request'
   readonly status = 415
@@ -174,11 +179,13 @@ export class ServiceUnavailable extends PortcullisError {
   }
 }
 
+/** The origin could not be reached or answered garbage. */
 export class BadGateway extends PortcullisError {
   readonly code = 'bad_gateway'
   readonly status = 502
 }
 
+/** The origin did not answer within the timeout. */
 export class GatewayTimeout extends PortcullisError {
   readonly code = 'gateway_timeout'
   readonly status = 504

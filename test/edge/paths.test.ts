@@ -103,9 +103,9 @@ describe('paths that try to cross route prefixes', () => {
   })
 
   /**
-   * Security audit: requests the edge used to authorize under `/api/` (audience only) or the public
-   * `/api/public/`, while common origin frameworks route them to `/api/orders/…` (POST needs the scope
-   * orders:write) or to the protected `/api/me`. `apiToken` has the audience but not that scope.
+   * Paths that look like `/api/` (audience only) or the public `/api/public/`, while common origin
+   * frameworks route them to `/api/orders/…` (POST needs the scope orders:write) or to the protected
+   * `/api/me`. `apiToken` has the audience but not that scope.
    */
   describe('paths an origin framework resolves to a more restrictive route', () => {
     // Express and ASP.NET Core match routes case-insensitively by default; Tomcat, Jetty and Spring
@@ -152,8 +152,8 @@ describe('paths that try to cross route prefixes', () => {
       },
     )
 
-    // Security review: before, the public `/api/status:check` route matched `/api/status%3Acheck` and
-    // forwarded it without a token; an Express 4 origin serves that path from its `/api/:id` handler.
+    // Matching `/api/status%3Acheck` to the public `/api/status:check` route would forward it without
+    // a token, and an Express 4 origin serves that path from its protected `/api/:id` handler.
     it('answers 400 invalid_request, without a token, to an escaped : that would make a protected path public', async () => {
       const { status, body } = await rawRequest(stack.edge.url, '/api/status%3Acheck', {})
       expect(status).toBe(400)

@@ -62,7 +62,7 @@ async function warmList() {
   return { feedServer, list, background, waitUntil }
 }
 
-describe('RevocationList (the edge polling schedule, issue 5)', () => {
+describe('RevocationList (the edge polling schedule)', () => {
   it('polls at most once per interval under steady traffic', async () => {
     const { feedServer, list, background, waitUntil } = await warmList()
     // A request every 100 ms for 4.9 s: all inside one poll interval.

@@ -82,8 +82,8 @@ describe('matchRoute (route table lookup)', () => {
     )
   })
 
-  // Security review: before, `/v1/status%3Acheck` matched the public route and went to the origin
-  // still encoded; Express 4 does not route that to its `status:check` handler but to `/v1/:id`.
+  // Forwarded still encoded under the public route, `/v1/status%3Acheck` would reach Express 4's
+  // `/v1/:id` handler, not its `status:check` one.
   it('refuses an escaped : that would turn a protected path into a public route', () => {
     const table = [route(0, '/v1/', { roles: ['admin'] }), route(1, '/v1/status:check', { public: true })]
     expect(matchRoute(table, 'GET', '/v1/status:check').index).toBe(1)

@@ -105,7 +105,7 @@ describe('requests without a usable token', () => {
     await expectRejected(response, { status: 400, error: 'invalid_request', description: /query string/, token })
   })
 
-  // Security audit: `acc%65ss_token` is `access_token` to every query parser, the origin's included.
+  // `acc%65ss_token` is `access_token` to every query parser, the origin's included.
   it.each(['acc%65ss_token', '%61ccess_token', 'access%5Ftoken', 'acc%65ss%5ftoken'])(
     'rejects a token in the query string under a percent-encoded name (?%s=…)',
     async (name) => {
@@ -115,7 +115,7 @@ describe('requests without a usable token', () => {
     },
   )
 
-  // Security audit: ASP.NET Core's query collection ignores case; PHP drops leading spaces, cuts the
+  // ASP.NET Core's query collection ignores case; PHP drops leading spaces, cuts the
   // name at a NUL and reads ` `, `.` and an unclosed `[` as `_`; PHP, Rack and qs (Express) file
   // `access_token[]` and `access_token[0]` under `access_token`.
   it.each([
@@ -137,7 +137,7 @@ describe('requests without a usable token', () => {
     await expectRejected(response, { status: 400, error: 'invalid_request', description: /query string/, token })
   })
 
-  // Security review: Rack 2 skips leading brackets and ends the name at `]`; qs (Express 4) reads a
+  // Rack 2 skips leading brackets and ends the name at `]`; qs (Express 4) reads a
   // leading `[name]` group as the name; Rack 2, older Django and Go < 1.17 also split at `;`.
   it.each(['[access_token]', '%5Baccess_token%5D', 'access_token]', ']access_token', '[ACCESS_TOKEN][0]', 'q=1;access_token'])(
     'rejects a token in the query string under a bracketed or ;-separated name (?%s=…)',
@@ -362,7 +362,7 @@ describe('request log', () => {
     await expect.poll(() => stack.edge.requestLogs().some((line) => line.reason === 'token issuer is not accepted')).toBe(true)
     const line = stack.edge.requestLogs().find((entry) => entry.reason === 'token issuer is not accepted')
     expect(line).toMatchObject({ method: 'GET', path: '/api/me', route: '/api/', status: 401, error: 'invalid_token' })
-    // The issue asks for the duration in every line: the edge's own time, in milliseconds.
+    // Every line carries the edge's own time in milliseconds, to tell edge latency from the origin's.
     expect(line?.totalMs).toEqual(expect.any(Number))
     expect(line!.totalMs).toBeGreaterThanOrEqual(0)
     const everything = stack.edge.logs.join('\n')

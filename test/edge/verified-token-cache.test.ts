@@ -16,7 +16,7 @@ const claims: AccessTokenClaims = {
 }
 const entry = (kid = 'key-1'): VerifiedToken => toVerifiedToken(claims, kid)
 
-describe('VerifiedTokenCache (bounded, issue 4)', () => {
+describe('VerifiedTokenCache (bounded)', () => {
   it('never holds more than its bound, for any bound', () => {
     for (const bound of [1, 2, 3, 10, 101]) {
       const cache = new VerifiedTokenCache(bound)

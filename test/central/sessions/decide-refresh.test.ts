@@ -1,36 +1,45 @@
 import { describe, expect, it } from 'vitest'
-import { decideRefresh } from '../../../central/sessions/decide-refresh'
-import { narrowGrant } from '../../../central/sessions/narrow-grant'
+import { decideRefresh, SESSION_EXPIRED_REASON, type RefreshDecision } from '../../../central/sessions/decide-refresh'
 import type { RefreshTokenRecord, SessionRecord } from '../../../central/sessions/session-record'
-import { InvalidScope, InvalidTarget } from '../../../shared/errors'
 
 const now = new Date('2030-01-01T00:00:00Z')
+const at = (seconds: number) => new Date(now.getTime() + seconds * 1000)
 const session: SessionRecord = {
   id: 's', userId: 'u', clientId: 'web', audiences: ['a', 'b'], scopes: ['read', 'write'], roles: [],
-  createdAt: new Date(+now - 1000), lastUsedAt: now, idleExpiresAt: new Date(+now + 1000), absoluteExpiresAt: new Date(+now + 5000),
+  createdAt: at(-1), lastUsedAt: now, idleExpiresAt: at(1), absoluteExpiresAt: at(5),
   revokedAt: null, userEnabled: true, userGrant: { audiences: ['a', 'b'], scopes: ['read', 'write'], roles: [] },
 }
 const fresh: RefreshTokenRecord = { id: '1', sessionId: 's', rotatedAt: null, successorSealed: null, rotatedIp: null, rotatedUserAgent: null }
-const rotated = (secondsAgo: number): RefreshTokenRecord => ({ ...fresh, rotatedAt: new Date(+now - secondsAgo * 1000), successorSealed: Buffer.from('x') })
-const decide = (s: Partial<SessionRecord>, token: RefreshTokenRecord, clientId = 'web') =>
-  decideRefresh({ session: { ...session, ...s }, token, clientId, now, graceSeconds: 10 })
+const rotated = (secondsAgo: number, sealed = true): RefreshTokenRecord => ({
+  ...fresh,
+  rotatedAt: at(-secondsAgo),
+  successorSealed: sealed ? Buffer.from('x') : null,
+})
+const reject = (reason: string): RefreshDecision => ({ kind: 'reject', reason })
 
 describe('decideRefresh', () => {
-  it('rotates a fresh token of a live session', () => expect(decide({}, fresh)).toEqual({ kind: 'rotate' }))
-  it('replays within the grace window, inclusive', () => expect(decide({}, rotated(10))).toEqual({ kind: 'replay' }))
-  it('calls it reuse after the grace window', () => expect(decide({}, rotated(11))).toEqual({ kind: 'reuse' }))
-  it('rejects a revoked session before considering reuse', () => expect(decide({ revokedAt: now }, rotated(60)).kind).toBe('reject'))
-  it('rejects at the idle expiry', () => expect(decide({ idleExpiresAt: now }, fresh).kind).toBe('reject'))
-  it('rejects at the absolute expiry', () => expect(decide({ absoluteExpiresAt: now }, fresh).kind).toBe('reject'))
-  it('rejects a disabled user', () => expect(decide({ userEnabled: false }, fresh).kind).toBe('reject'))
-  it('rejects another client without calling it reuse', () => expect(decide({}, rotated(60), 'mobile').kind).toBe('reject'))
-})
+  const cases: [string, Partial<SessionRecord>, RefreshTokenRecord, string, RefreshDecision][] = [
+    ['rotates a fresh token of a live session', {}, fresh, 'web', { kind: 'rotate' }],
+    ['replays within the grace window', {}, rotated(3), 'web', { kind: 'replay' }],
+    ['replays at the end of the grace window (inclusive)', {}, rotated(10), 'web', { kind: 'replay' }],
+    ['calls it reuse one second after the grace window', {}, rotated(11), 'web', { kind: 'reuse' }],
+    ['calls it reuse within the window when no successor was sealed', {}, rotated(3, false), 'web', { kind: 'reuse' }],
+    ['rejects a revoked session before considering reuse', { revokedAt: now }, rotated(60), 'web', reject('session is revoked')],
+    ['rejects at the idle expiry', { idleExpiresAt: now }, fresh, 'web', reject(SESSION_EXPIRED_REASON)],
+    ['rejects at the absolute expiry', { absoluteExpiresAt: now }, fresh, 'web', reject(SESSION_EXPIRED_REASON)],
+    ['rejects an expired session before considering reuse', { idleExpiresAt: at(-1) }, rotated(60), 'web', reject(SESSION_EXPIRED_REASON)],
+    ['rejects a disabled user', { userEnabled: false }, fresh, 'web', reject('user is disabled')],
+    ['rejects a disabled user before considering reuse', { userEnabled: false }, rotated(60), 'web', reject('user is disabled')],
+    ['rejects another client', {}, fresh, 'mobile', reject('refresh token was issued to another client')],
+    ['rejects another client without calling it reuse', {}, rotated(60), 'mobile', reject('refresh token was issued to another client')],
+    ['prefers revoked over expired', { revokedAt: now, absoluteExpiresAt: at(-1) }, fresh, 'web', reject('session is revoked')],
+  ]
+  it.each(cases)('%s', (_name, change, token, clientId, expected) => {
+    expect(decideRefresh({ session: { ...session, ...change }, token, clientId, now, graceSeconds: 10 })).toEqual(expected)
+  })
 
-describe('narrowGrant', () => {
-  const grant = { audiences: ['a', 'b'], scopes: ['read', 'write'] }
-  it('keeps the full grant when nothing is asked', () => expect(narrowGrant(grant, {})).toEqual(grant))
-  it('narrows to one resource', () => expect(narrowGrant(grant, { resource: 'b' }).audiences).toEqual(['b']))
-  it('refuses a resource outside the grant', () => expect(() => narrowGrant(grant, { resource: 'c' })).toThrow(InvalidTarget))
-  it('narrows scopes', () => expect(narrowGrant(grant, { scopes: ['read'] }).scopes).toEqual(['read']))
-  it('refuses wider scopes', () => expect(() => narrowGrant(grant, { scopes: ['read', 'admin'] })).toThrow(InvalidScope))
+  it('with no grace window, any second presentation is reuse', () => {
+    expect(decideRefresh({ session, token: rotated(0), clientId: 'web', now, graceSeconds: 0 })).toEqual({ kind: 'replay' })
+    expect(decideRefresh({ session, token: rotated(1), clientId: 'web', now, graceSeconds: 0 })).toEqual({ kind: 'reuse' })
+  })
 })

@@ -1,0 +1,128 @@
+import type { IdentityProvider } from './identity-providers'
+
+/** What a validated ID token says about the person (the library has checked it). */
+export interface ProviderClaims {
+  sub: string
+  email?: string
+  emailVerified: boolean
+  preferredUsername?: string
+  /** The provider's session id (OIDC Back-Channel Logout 1.0 §2.4), when it sends one. */
+  sid?: string
+  /** Raw values of the provider's `roles_claim`. */
+  roleValues: string[]
+}
+
+/** Reads what we use from an ID token's claims, ignoring values of the wrong type. */
+export function readProviderClaims(claims: Record<string, unknown>, provider: IdentityProvider): ProviderClaims {
+  const text = (v: unknown) => (typeof v === 'string' && v.length > 0 && v.length <= 500 ? v : undefined)
+  const rolesRaw = provider.roles_claim === undefined ? undefined : claims[provider.roles_claim]
+  const roleValues = Array.isArray(rolesRaw) ? rolesRaw.filter((v): v is string => typeof v === 'string') : typeof rolesRaw === 'string' ? rolesRaw.split(' ') : []
+  return {
+    sub: String(claims.sub),
+    email: text(claims.email)?.toLowerCase(),
+    // OIDC Core §5.1: only the boolean true means verified (some providers send "true").
+    emailVerified: claims.email_verified === true || claims.email_verified === 'true',
+    preferredUsername: text(claims.preferred_username),
+    sid: text(claims.sid),
+    roleValues,
+  }
+}
+
+/** Roles this provider may hand out, and those the person's claim maps to right now. */
+export function mapRoles(provider: IdentityProvider, roleValues: string[]): { managed: Set<string>; asserted: Set<string> } {
+  const managed = new Set<string>()
+  const asserted = new Set<string>()
+  for (const [value, roles] of Object.entries(provider.roles_map ?? {})) {
+    const list = Array.isArray(roles) ? roles : [roles]
+    for (const role of list) {
+      managed.add(role)
+      if (roleValues.includes(value)) asserted.add(role)
+    }
+  }
+  return { managed, asserted }
+}
+
+export interface FullGrantLike {
+  audiences: string[]
+  scopes: string[]
+  roles: string[]
+}
+
+export interface KnownUser {
+  id: string
+  enabled: boolean
+  grant: FullGrantLike
+}
+
+export type IdentityDecision =
+  | { kind: 'refused'; reason: string }
+  /** The identity is linked already. */
+  | { kind: 'linked'; userId: string; grant: FullGrantLike }
+  /** Link the identity to this existing user (verified email equals their username). */
+  | { kind: 'link_existing'; userId: string; grant: FullGrantLike }
+  /** Create the user just in time, with this grant, under a username derived from `usernameBase`. */
+  | { kind: 'create'; usernameBase: string; grant: FullGrantLike }
+
+/**
+ * Who this sign-in is, decided from data only: every refusal happens here, before anything is
+ * written, so a refused callback leaves no user, link or session behind.
+ */
+export function decideIdentity(input: {
+  provider: IdentityProvider
+  claims: ProviderClaims
+  linkedUser: KnownUser | undefined
+  userWithEmail: KnownUser | undefined
+}): IdentityDecision {
+  const { provider, claims } = input
+  if (provider.require_verified_email && claims.email !== undefined && !claims.emailVerified) {
+    return { kind: 'refused', reason: 'the provider has not verified this email address' }
+  }
+  if (provider.allowed_email_domains) {
+    // A domain rule on an unverified address would let anyone type their way in.
+    if (claims.email === undefined || !claims.emailVerified) return { kind: 'refused', reason: 'a verified email address is required' }
+    const domain = claims.email.slice(claims.email.lastIndexOf('@') + 1)
+    if (!provider.allowed_email_domains.includes(domain)) return { kind: 'refused', reason: 'this email domain may not sign in here' }
+  }
+  const { managed, asserted } = mapRoles(provider, claims.roleValues)
+  // Roles the provider manages are held only while it asserts them; others stay as granted.
+  const sessionGrant = (held: FullGrantLike): FullGrantLike => ({
+    audiences: held.audiences,
+    scopes: held.scopes,
+    roles: held.roles.filter((role) => !managed.has(role) || asserted.has(role) || provider.grant.roles.includes(role)),
+  })
+  if (input.linkedUser) return { kind: 'linked', userId: input.linkedUser.id, grant: sessionGrant(input.linkedUser.grant) }
+  if (provider.link_by_email && claims.emailVerified && input.userWithEmail) {
+    return { kind: 'link_existing', userId: input.userWithEmail.id, grant: sessionGrant(input.userWithEmail.grant) }
+  }
+  if (provider.require_existing_user) return { kind: 'refused', reason: 'no portcullis user is linked to this identity' }
+  return {
+    kind: 'create',
+    usernameBase: usernameBase(provider, claims),
+    grant: {
+      audiences: provider.grant.audiences,
+      scopes: provider.grant.scopes,
+      roles: [...new Set([...provider.grant.roles, ...asserted])],
+    },
+  }
+}
+
+/** Usernames stay path-safe (the admin API puts them in URLs) and at most 200 characters. */
+function sanitizeUsername(raw: string): string {
+  return raw.replace(/[^A-Za-z0-9._@+-]/g, '-').slice(0, 180)
+}
+
+/**
+ * A verified email, else the provider's preferred_username prefixed with the provider id (so it
+ * cannot pose as a local account), else provider id + subject. An unverified email is never used:
+ * it could claim someone else's address.
+ */
+function usernameBase(provider: IdentityProvider, claims: ProviderClaims): string {
+  if (claims.email && claims.emailVerified) return sanitizeUsername(claims.email)
+  if (claims.preferredUsername) return sanitizeUsername(`${provider.id}.${claims.preferredUsername}`)
+  return sanitizeUsername(`${provider.id}.${claims.sub}`)
+}
+
+/** The n-th username to try for a new user: `base`, `base-2`, `base-3`, … */
+export function usernameCandidate(base: string, attempt: number): string {
+  return attempt === 0 ? base : `${base}-${attempt + 1}`
+}

@@ -1,0 +1,278 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { NotFound } from '../../shared/errors'
+import { verifyLogoutToken } from './backchannel-logout'
+import { decideIdentity, readProviderClaims, usernameCandidate, type IdentityDecision, type ProviderClaims } from './decide-identity'
+import { SignInFailed, SignInRefused } from './errors'
+import type { IdentityProvider } from './identity-providers'
+import {
+  createUserInTransaction,
+  findSessionIdByRefreshToken,
+  findUserForEmailLink,
+  recordIdentityChange,
+  revokeSessionById,
+  sealing,
+  startFederatedSession,
+  type FederationDeps,
+  type FederationSettings,
+  type TokenSet,
+} from './ports'
+import { RelyingParty } from './relying-party'
+import { absoluteReturnTo } from './return-to'
+import {
+  consumeFederationFlow,
+  deleteIdentityLink,
+  deleteJustInTimeUser,
+  findFederatedSession,
+  findLinkedUser,
+  findSessionsForLogout,
+  insertFederatedSession,
+  insertFederationFlow,
+  insertIdentityLink,
+  recordLogoutTokenJti,
+  touchIdentityLink,
+} from './store'
+
+/** How long a started sign-in may take at the provider. */
+export const FLOW_TTL_SECONDS = 600
+const FLOW_SECRETS_PURPOSE = 'flow-secrets/v1'
+const ID_TOKEN_PURPOSE = 'id-token/v1'
+
+/** Everything the federation domain works with, built once by the route factory. */
+export interface Federation {
+  deps: FederationDeps
+  settings: FederationSettings
+  providers: ReadonlyMap<string, IdentityProvider>
+  relyingParty: RelyingParty
+}
+
+export function createFederation(deps: FederationDeps, providers: readonly IdentityProvider[], settings: FederationSettings): Federation {
+  return {
+    deps,
+    settings,
+    providers: new Map(providers.map((p) => [p.id, p])),
+    relyingParty: new RelyingParty(deps.sql, settings.keyEncryptionSecret),
+  }
+}
+
+export function findProvider(federation: Federation, providerId: string): IdentityProvider {
+  const provider = federation.providers.get(providerId)
+  if (!provider) throw new NotFound('no such identity provider')
+  return provider
+}
+
+export function redirectUriFor(federation: Federation, provider: IdentityProvider): string {
+  return `${federation.settings.publicUrl}/auth/callback/${provider.id}`
+}
+
+const sha256 = (value: string) => createHash('sha256').update(value).digest()
+
+/**
+ * Starts a sign-in: the flow's secrets go to PostgreSQL (keyed by a hash of `state`, so any
+ * central instance can finish it), the browser gets only a binding secret for its cookie.
+ */
+export async function beginFederatedSignIn(
+  federation: Federation,
+  input: { providerId: string; returnTo: string },
+): Promise<{ redirectTo: string; browserBinding: string }> {
+  const provider = findProvider(federation, input.providerId)
+  const now = federation.deps.clock()
+  const request = await federation.relyingParty.beginSignIn(provider, redirectUriFor(federation, provider), now)
+  const browserBinding = randomBytes(32).toString('base64url')
+  const secrets = Buffer.from(JSON.stringify({ codeVerifier: request.codeVerifier, nonce: request.nonce }))
+  await insertFederationFlow(federation.deps.sql, {
+    stateHash: sha256(request.state),
+    providerId: provider.id,
+    secretsSealed: sealing.seal(sealing.key(request.state, FLOW_SECRETS_PURPOSE), secrets, provider.id),
+    returnTo: input.returnTo,
+    browserBindingHash: sha256(browserBinding),
+    now,
+    expiresAt: new Date(now.getTime() + FLOW_TTL_SECONDS * 1000),
+  })
+  return { redirectTo: request.url.href, browserBinding }
+}
+
+export interface CompletedSignIn {
+  tokens: TokenSet
+  returnTo: string
+  userId: string
+  created: boolean
+}
+
+/**
+ * The provider's callback. Order matters for "nothing half-written": the flow is consumed (single
+ * use), the browser binding and the code/ID token are checked, and the identity is decided —
+ * every refusal happens before the first write. Then user + link commit together, then the
+ * session (its own transaction); should that fail, the just-created user (or link) is removed.
+ */
+export async function completeFederatedSignIn(
+  federation: Federation,
+  input: { providerId: string; callbackQuery: string; browserBinding: string | undefined; ip: string | null; userAgent: string | null },
+): Promise<CompletedSignIn> {
+  const provider = findProvider(federation, input.providerId)
+  const { deps } = federation
+  const query = new URLSearchParams(input.callbackQuery)
+  const state = query.get('state')
+  if (!state || state.length > 200) throw new SignInFailed('the callback carries no state')
+  const flow = await consumeFederationFlow(deps.sql, sha256(state), deps.clock())
+  if (!flow) throw new SignInFailed('this sign-in is unknown, expired or already used')
+  if (flow.providerId !== provider.id) throw new SignInFailed('this sign-in was started with another provider')
+  // Login CSRF: a callback URL planted in another browser lacks the binding cookie.
+  const presented = input.browserBinding ? sha256(input.browserBinding) : Buffer.alloc(32)
+  if (!timingSafeEqual(presented, flow.browserBindingHash) || !input.browserBinding) {
+    throw new SignInFailed('this sign-in was started in another browser')
+  }
+  let secrets: { codeVerifier: string; nonce: string }
+  try {
+    secrets = JSON.parse(sealing.open(sealing.key(state, FLOW_SECRETS_PURPOSE), flow.secretsSealed, provider.id).toString('utf8'))
+  } catch (error) {
+    throw new SignInFailed('this sign-in is unknown, expired or already used', { cause: error })
+  }
+
+  const callbackUrl = new URL(`${redirectUriFor(federation, provider)}?${query}`)
+  const verified = await federation.relyingParty.completeSignIn(provider, callbackUrl, { state, ...secrets }, deps.clock())
+  const issuer = String(verified.claims.iss)
+  const claims = readProviderClaims(verified.claims, provider)
+
+  const now = deps.clock()
+  const linked = await findLinkedUser(deps.sql, issuer, claims.sub)
+  const userWithEmail = !linked && provider.link_by_email && claims.email && claims.emailVerified ? await findUserForEmailLink(deps.sql, claims.email) : undefined
+  const decision = decideIdentity({
+    provider,
+    claims,
+    linkedUser: linked && { id: linked.id, enabled: linked.enabled, grant: linked },
+    userWithEmail,
+  })
+  if (decision.kind === 'refused') throw new SignInRefused(decision.reason)
+
+  const written = await writeIdentity(federation, { provider, issuer, claims, decision, now })
+  try {
+    const started = await startFederatedSession(deps, {
+      userId: written.userId,
+      grant: decision.grant,
+      providerId: provider.id,
+      ip: input.ip,
+      userAgent: input.userAgent,
+    })
+    if (started.kind === 'refused') throw new SignInRefused('this account is disabled')
+    await insertFederatedSession(deps.sql, {
+      sessionId: started.tokens.sessionId,
+      providerId: provider.id,
+      issuer,
+      subject: claims.sub,
+      providerSid: claims.sid ?? null,
+      idTokenSealed: sealing.seal(sealing.key(federation.settings.keyEncryptionSecret, ID_TOKEN_PURPOSE), Buffer.from(verified.idToken), started.tokens.sessionId),
+      now,
+    })
+    return { tokens: started.tokens, returnTo: flow.returnTo, userId: written.userId, created: written.createdUser }
+  } catch (error) {
+    await undoIdentity(federation, { issuer, subject: claims.sub, ...written })
+    throw error
+  }
+}
+
+interface WrittenIdentity {
+  userId: string
+  createdUser: boolean
+  createdLink: boolean
+}
+
+/** Creates the user (just in time) and the link in one transaction; on a lost race, uses the winner's. */
+async function writeIdentity(
+  federation: Federation,
+  input: { provider: IdentityProvider; issuer: string; claims: ProviderClaims; decision: Exclude<IdentityDecision, { kind: 'refused' }>; now: Date },
+): Promise<WrittenIdentity> {
+  const { provider, issuer, claims, decision, now } = input
+  const { sql } = federation.deps
+  const link = { issuer, subject: claims.sub, providerId: provider.id, email: claims.email ?? null, now }
+  if (decision.kind === 'linked') {
+    await touchIdentityLink(sql, { issuer, subject: claims.sub, email: claims.email ?? null, now })
+    return { userId: decision.userId, createdUser: false, createdLink: false }
+  }
+  const outcome = await sql.begin(async (tx) => {
+    let userId: string
+    if (decision.kind === 'link_existing') {
+      userId = decision.userId
+    } else {
+      let created: string | undefined
+      for (let attempt = 0; attempt < 10 && !created; attempt++) {
+        created = await createUserInTransaction(tx, { username: usernameCandidate(decision.usernameBase, attempt), grant: decision.grant, now, providerId: provider.id, issuer, subject: claims.sub })
+      }
+      created ??= await createUserInTransaction(tx, { username: `${decision.usernameBase}-${randomBytes(4).toString('hex')}`, grant: decision.grant, now, providerId: provider.id, issuer, subject: claims.sub })
+      if (!created) throw new Error('no free username for a new user')
+      userId = created
+    }
+    // A concurrent first sign-in of the same person linked it first: roll back ours, use theirs.
+    if (!(await insertIdentityLink(tx, { ...link, userId }))) return undefined
+    await recordIdentityChange(tx, { userId, actor: `provider:${provider.id}`, now, change: 'identity_linked', providerId: provider.id, issuer, subject: claims.sub })
+    return { userId, createdUser: decision.kind === 'create', createdLink: true }
+  })
+  if (outcome) return outcome
+  const winner = await findLinkedUser(sql, issuer, claims.sub)
+  if (!winner) throw new SignInFailed('the identity link changed during sign-in; try again')
+  return { userId: winner.id, createdUser: false, createdLink: false }
+}
+
+/** Compensation when the session could not be started after the identity was written. */
+async function undoIdentity(federation: Federation, input: WrittenIdentity & { issuer: string; subject: string }): Promise<void> {
+  const { sql } = federation.deps
+  if (input.createdUser) await deleteJustInTimeUser(sql, input.userId)
+  else if (input.createdLink) await deleteIdentityLink(sql, { issuer: input.issuer, subject: input.subject, userId: input.userId })
+}
+
+/**
+ * Ends the browser's session (found by its refresh token) and says where to go next: the
+ * provider's end_session_endpoint when the session came from a provider that has one
+ * (OIDC RP-Initiated Logout 1.0 §2), else `returnTo`.
+ */
+export async function endFederatedSession(federation: Federation, input: { refreshToken: string | undefined; returnTo: string }): Promise<string> {
+  const { deps, settings } = federation
+  const now = deps.clock()
+  const sessionId = input.refreshToken ? await findSessionIdByRefreshToken(deps.sql, input.refreshToken) : undefined
+  if (!sessionId) return input.returnTo
+  await revokeSessionById(deps.sql, { sessionId, actor: 'user', reason: 'sign-out', now })
+  const federated = await findFederatedSession(deps.sql, sessionId)
+  const provider = federated && federation.providers.get(federated.providerId)
+  if (!federated || !provider) return input.returnTo
+  const parameters: Record<string, string> = { post_logout_redirect_uri: absoluteReturnTo(input.returnTo, settings.publicUrl) }
+  if (federated.idTokenSealed) {
+    try {
+      parameters.id_token_hint = sealing.open(sealing.key(settings.keyEncryptionSecret, ID_TOKEN_PURPOSE), federated.idTokenSealed, sessionId).toString('utf8')
+    } catch {
+      // A rotated KEY_ENCRYPTION_SECRET: log out without the hint (the provider may ask to confirm).
+    }
+  }
+  try {
+    const url = await federation.relyingParty.buildEndSessionUrl(provider, parameters, now)
+    return url?.href ?? input.returnTo
+  } catch {
+    // The portcullis session is over either way; a provider that is down only loses its logout.
+    return input.returnTo
+  }
+}
+
+/**
+ * OpenID Connect Back-Channel Logout 1.0: verifies the logout token, records its jti, and revokes
+ * the sessions it names through the sessions domain (so they reach the edge's revocation feed),
+ * all in one transaction. Returns the number of sessions revoked.
+ * @see https://openid.net/specs/openid-connect-backchannel-1_0.html#BCRequest
+ */
+export async function applyBackchannelLogout(federation: Federation, input: { providerId: string; logoutToken: string }): Promise<number> {
+  const provider = findProvider(federation, input.providerId)
+  const { deps } = federation
+  const now = deps.clock()
+  const verification = await federation.relyingParty.logoutTokenVerification(provider)
+  const check = await verifyLogoutToken(input.logoutToken, { ...verification, clientId: provider.client_id, now })
+  if (check.kind === 'invalid') throw new SignInFailed(check.reason)
+  const { request } = check
+  return await deps.sql.begin(async (tx) => {
+    if (!(await recordLogoutTokenJti(tx, { issuer: verification.issuer, jti: request.jti, expiresAt: request.rememberUntil, now }))) {
+      throw new SignInFailed('logout token was already used')
+    }
+    const sessionIds = await findSessionsForLogout(tx, { providerId: provider.id, issuer: verification.issuer, sid: request.sid, sub: request.sub })
+    let revoked = 0
+    for (const sessionId of sessionIds) {
+      if (await revokeSessionById(tx, { sessionId, actor: `provider:${provider.id}`, reason: 'back-channel logout', now })) revoked++
+    }
+    return revoked
+  })
+}

@@ -328,6 +328,17 @@ export async function refreshOnce(peer: OidcProviderPeer, refreshToken: string, 
   return body.refresh_token
 }
 
+/**
+ * One client-credentials grant (RFC 6749 §4.4) at the peer for its resource; throws unless it
+ * answered 200 with an ES256 `at+jwt` access token.
+ */
+export async function clientCredentialsOnce(peer: OidcProviderPeer, agent: Agent): Promise<void> {
+  const body = `grant_type=client_credentials&scope=${encodeURIComponent(RESOURCE_SCOPE)}&resource=${encodeURIComponent(peer.resource)}`
+  const { status, text } = await postForm(agent, peer.tokenEndpoint, body, { Authorization: basicAuthorization(peer) })
+  if (status !== 200) throw new Error(`oidc-provider client_credentials answered ${status}: ${text.slice(0, 300)}`)
+  assertJwtAccessToken((JSON.parse(text) as TokenResponse).access_token)
+}
+
 function requestRefresh(peer: OidcProviderPeer, refreshToken: string, agent: Agent) {
   const body = `grant_type=refresh_token&refresh_token=${encodeURIComponent(refreshToken)}`
   return postForm(agent, peer.tokenEndpoint, body, { Authorization: basicAuthorization(peer) })
@@ -353,6 +364,8 @@ export interface ForkCount {
   distinctSuccessors: number
   /** Successors that the peer still accepts afterwards (each refreshed once to find out). */
   liveSuccessors: number
+  /** The refused presenters, by RFC 6749 §5.2 `error_description`. */
+  refusals: Record<string, number>
 }
 
 /**
@@ -369,18 +382,23 @@ export async function countForkedSuccessors(peer: OidcProviderPeer, refreshToken
     await Promise.all(Array.from({ length: concurrency }, () => postForm(agent, `${peer.url}/token`, 'grant_type=none')))
     const answers = await Promise.all(Array.from({ length: concurrency }, () => requestRefresh(peer, refreshToken, agent)))
     const successors = new Set<string>()
+    const refusals: Record<string, number> = {}
     let succeeded = 0
     for (const answer of answers) {
-      if (answer.status !== 200) continue
+      const body = JSON.parse(answer.text) as TokenResponse & { error_description?: unknown }
+      if (answer.status !== 200) {
+        const reason = `${answer.status} ${String(body.error_description)}`
+        refusals[reason] = (refusals[reason] ?? 0) + 1
+        continue
+      }
       succeeded++
-      const body = JSON.parse(answer.text) as TokenResponse
       if (typeof body.refresh_token === 'string') successors.add(body.refresh_token)
     }
     let liveSuccessors = 0
     for (const successor of successors) {
       if ((await requestRefresh(peer, successor, agent)).status === 200) liveSuccessors++
     }
-    return { sent: concurrency, succeeded, distinctSuccessors: successors.size, liveSuccessors }
+    return { sent: concurrency, succeeded, distinctSuccessors: successors.size, liveSuccessors, refusals }
   } finally {
     agent.destroy()
   }
@@ -521,10 +539,18 @@ export function printPeerComparison(result: PeerComparison): void {
 
 /** The note the bench prints about the peer's rotation. */
 export function describeFork(fork: ForkCount): string {
+  const refused = Object.entries(fork.refusals).map(([reason, count]) => `${count}× ${reason}`)
   return (
     `note: oidc-provider's rotation is not atomic: ${fork.sent} concurrent refreshes with one token → ` +
-    `${fork.succeeded} answered 200 with ${fork.distinctSuccessors} distinct successors, ${fork.liveSuccessors} of them live ` +
-    `(a rotation that settles the race in the database leaves one chain)`
+    `${fork.succeeded} answered 200 with ${fork.distinctSuccessors} distinct successor refresh tokens (a forked chain)` +
+    (refused.length ? `, refused: ${refused.join(', ')}` : '') +
+    `; ${fork.liveSuccessors} of the successors still usable afterwards` +
+    // Only revoking the grant removes every successor at once; the peer does that when a
+    // presenter finds the token already consumed, i.e. arrived after the others' rotation.
+    (fork.liveSuccessors === 0 && fork.distinctSuccessors > 0 && refused.length
+      ? ' (a late presenter found the token consumed, which the peer treats as reuse: it revoked the whole grant)'
+      : '') +
+    '. A rotation settled by the database issues one successor.'
   )
 }
 

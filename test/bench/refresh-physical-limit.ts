@@ -243,7 +243,7 @@ export async function measureStatementsPerRequest(options: {
       for (let i = 0; i < (options.warmUpRequests ?? 10); i++) await party.request()
       proxy.reset()
       for (let i = 0; i < requests; i++) await party.request()
-      // Counted as sent; a party that answers before its statements are sent would be caught short.
+      // Work a party defers past its answer lands in the next request's count; only the last one's can be missed.
       const { statements, roundTrips } = proxy.counts
       return { statementsPerRequest: statements / requests, roundTripsPerRequest: roundTrips / requests, requests }
     } finally {

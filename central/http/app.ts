@@ -3,8 +3,11 @@ import { PayloadTooLarge } from '../../shared/errors'
 import type { AppDeps } from '../app-deps'
 import { createRouter } from './create-router'
 import { handleError } from './handle-error'
-import { adminSessionRoutes } from './admin-session-routes'
-import { adminUserRoutes } from './admin-user-routes'
+import { adminAuditRoutes } from './admin/audit'
+import { adminKeyRoutes } from './admin/keys'
+import { adminSessionStartRoutes } from './admin/session-start'
+import { adminSessionRoutes } from './admin/sessions'
+import { adminUserRoutes } from './admin/users'
 import { authRoutes } from './auth-routes'
 import { edgeFeedRoutes } from './edge-feed-routes'
 import { healthRoutes } from './health-routes'
@@ -53,6 +56,9 @@ export function createApp(deps: AppDeps) {
   app.route('/', oauthRoutes(deps))
   app.route('/', adminUserRoutes(deps))
   app.route('/', adminSessionRoutes(deps))
+  app.route('/', adminAuditRoutes(deps))
+  app.route('/', adminKeyRoutes(deps))
+  app.route('/', adminSessionStartRoutes(deps))
   app.route('/', edgeFeedRoutes(deps))
   app.route('/', metricsRoutes(deps, metrics))
   app.route('/', consoleRoutes(deps))

@@ -3,7 +3,6 @@ import { InvalidCredentials, NotFound } from '../../shared/errors'
 import { DEFAULT_CLIENT_ID, startSession } from '../sessions/start-session'
 import { hashRefreshToken, looksLikeRefreshToken } from '../sessions/refresh-token'
 import { findSessionIdByTokenHash, listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
-import type { SessionView } from '../sessions/session-record'
 import { authenticateUser, INVALID_CREDENTIALS, LoginCredentialsSchema } from '../users/authenticate-user'
 import type { AppDeps } from '../app-deps'
 import { authenticateCaller } from './authenticate-caller'
@@ -12,7 +11,8 @@ import { createRouter } from './create-router'
 import { requireContentType } from './require-content-type'
 import { assertSameOrigin } from './require-same-origin'
 import { clearSessionCookies, readRefreshCookie } from './session-cookies'
-import { errorResponse, TokenCharsSchema, TokenResponseSchema, tokenResponse } from './token-response'
+import { tokenResponse } from './token-response'
+import { errorResponse, SessionSchema, TokenCharsSchema, TokenResponseSchema, toSessionJson } from './wire-schemas'
 
 const LoginSchema = LoginCredentialsSchema
   .extend({
@@ -20,41 +20,6 @@ const LoginSchema = LoginCredentialsSchema
     cookie: z.boolean().optional().openapi({ description: 'true: browser mode, tokens are set as HttpOnly cookies and left out of the body' }),
   })
   .openapi('Login')
-
-export const SessionSchema = z
-  .object({
-    id: z.string(),
-    created_at: z.string(),
-    last_used_at: z.string(),
-    user_agent: z.string().nullable(),
-    ip: z.string().nullable(),
-    client_id: z.string(),
-    audiences: z.array(z.string()),
-    scopes: z.array(z.string()),
-    state: z.enum(['active', 'revoked', 'expired']),
-    revoked_at: z.string().nullable(),
-    revoked_reason: z.string().nullable(),
-    current: z.boolean().optional(),
-  })
-  .openapi('Session')
-
-/** Wire shape of a session (RFC-style snake_case at the HTTP boundary). */
-export function toSessionJson(s: SessionView, currentSessionId?: string) {
-  return {
-    id: s.id,
-    created_at: s.createdAt.toISOString(),
-    last_used_at: s.lastUsedAt.toISOString(),
-    user_agent: s.userAgent,
-    ip: s.ip,
-    client_id: s.clientId,
-    audiences: s.audiences,
-    scopes: s.scopes,
-    state: s.state,
-    revoked_at: s.revokedAt?.toISOString() ?? null,
-    revoked_reason: s.revokedReason,
-    ...(currentSessionId !== undefined ? { current: s.id === currentSessionId } : {}),
-  }
-}
 
 const bearerErrors = {
   401: errorResponse('Missing, invalid or revoked access token (`invalid_token`, with WWW-Authenticate)'),

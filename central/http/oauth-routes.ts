@@ -1,16 +1,14 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import { InvalidRequest, UnsupportedGrantType } from '../../shared/errors'
-import { refreshSession } from '../sessions/refresh-session'
 import { hashRefreshToken, looksLikeRefreshToken } from '../sessions/refresh-token'
 import { findSessionIdByTokenHash, revokeSession } from '../sessions/store'
 import { verifyAccessToken } from '../tokens/verify-access-token'
 import type { AppDeps } from '../app-deps'
-import { clientIp, clientUserAgent } from './client-info'
 import { createRouter } from './create-router'
+import type { GrantHandler } from './grants/grant-handler'
+import { refreshTokenGrant } from './grants/refresh-token-grant'
 import { requireContentType } from './require-content-type'
-import { assertSameOrigin } from './require-same-origin'
-import { readRefreshCookie } from './session-cookies'
-import { errorResponse, TokenCharsSchema, TokenResponseSchema, tokenResponse } from './token-response'
+import { errorResponse, TokenCharsSchema, TokenResponseSchema } from './wire-schemas'
 
 const TokenRequestSchema = z
   .object({
@@ -66,7 +64,12 @@ const revokeRoute = createRoute({
   },
 })
 
-/** `/oauth/*`: the token endpoint (refresh grant) and the revocation endpoint. */
+/** The token endpoint's grant types, each a small handler in grants/; a new grant is one more entry. */
+const GRANTS: Record<string, GrantHandler> = {
+  refresh_token: refreshTokenGrant,
+}
+
+/** `/oauth/*`: the token endpoint (dispatching on grant_type) and the revocation endpoint. */
 export function oauthRoutes(deps: AppDeps) {
   const router = createRouter()
   const { config } = deps
@@ -75,25 +78,10 @@ export function oauthRoutes(deps: AppDeps) {
     const form = c.req.valid('form')
     c.header('Cache-Control', 'no-store')
     if (!form.grant_type) throw new InvalidRequest('grant_type is required')
-    // Only the refresh grant: logins go through /auth/login (RFC 6749 §5.2).
-    if (form.grant_type !== 'refresh_token') throw new UnsupportedGrantType('only grant_type=refresh_token is supported')
-    let refreshToken = form.refresh_token
-    let cookieMode = false
-    if (refreshToken === undefined) {
-      refreshToken = readRefreshCookie(c)
-      if (refreshToken === undefined) throw new InvalidRequest('refresh_token is required')
-      cookieMode = true
-      assertSameOrigin(c, config)
-    }
-    const tokens = await refreshSession(deps, {
-      refreshToken,
-      clientId: form.client_id,
-      scopes: form.scope === undefined ? undefined : form.scope.split(' ').filter(Boolean),
-      resource: form.resource,
-      ip: clientIp(c, config),
-      userAgent: clientUserAgent(c),
-    })
-    return tokenResponse(c, config, tokens, cookieMode)
+    const handle = Object.hasOwn(GRANTS, form.grant_type) ? GRANTS[form.grant_type] : undefined
+    // Logins go through /auth/login, not a password grant (RFC 6749 §5.2 unsupported_grant_type).
+    if (!handle) throw new UnsupportedGrantType(`only ${Object.keys(GRANTS).map((g) => `grant_type=${g}`).join(', ')} is supported`)
+    return handle(c, deps, form)
   })
 
   router.openapi(revokeRoute, async (c) => {

@@ -1,0 +1,33 @@
+import { InvalidRequest } from '../../../shared/errors'
+import { refreshSession } from '../../sessions/refresh-session'
+import { clientIp, clientUserAgent } from '../client-info'
+import { assertSameOrigin } from '../require-same-origin'
+import { readRefreshCookie } from '../session-cookies'
+import { tokenResponse } from '../token-response'
+import type { GrantHandler } from './grant-handler'
+
+/**
+ * `grant_type=refresh_token`: rotates the presented refresh token (from the form, or in browser
+ * mode from the `portcullis_rt` cookie, behind the Origin check) and answers the new pair.
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-6
+ */
+export const refreshTokenGrant: GrantHandler = async (c, deps, form) => {
+  const { config } = deps
+  let refreshToken = form.refresh_token
+  let cookieMode = false
+  if (refreshToken === undefined) {
+    refreshToken = readRefreshCookie(c)
+    if (refreshToken === undefined) throw new InvalidRequest('refresh_token is required')
+    cookieMode = true
+    assertSameOrigin(c, config)
+  }
+  const tokens = await refreshSession(deps, {
+    refreshToken,
+    clientId: form.client_id,
+    scopes: form.scope === undefined ? undefined : form.scope.split(' ').filter(Boolean),
+    resource: form.resource,
+    ip: clientIp(c, config),
+    userAgent: clientUserAgent(c),
+  })
+  return tokenResponse(c, config, tokens, cookieMode)
+}

@@ -1,0 +1,78 @@
+import { z } from '@hono/zod-openapi'
+import type { SessionView } from '../sessions/session-record'
+
+// The HTTP wire shapes shared by several route files (RFC names, snake_case): each route file
+// imports them from here, never from another route file, and the OpenAPI document is built from them.
+
+export const ErrorSchema = z.object({ error: z.string(), error_description: z.string().optional() }).openapi('OAuthError')
+export const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ErrorSchema } } })
+
+export const TokenResponseSchema = z
+  .object({
+    access_token: z.string().optional().openapi({ description: 'Absent in cookie mode (then in the portcullis_at cookie)' }),
+    token_type: z.literal('Bearer'),
+    expires_in: z.number().int(),
+    refresh_token: z.string().optional().openapi({ description: 'Absent in cookie mode (then in the portcullis_rt cookie)' }),
+    scope: z.string(),
+  })
+  .openapi('TokenResponse')
+
+/** RFC 6749 §3.3 scope-token / client_id characters: printable ASCII without space, `"` or `\`. */
+export const TokenCharsSchema = z.string().min(1).max(200).regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'printable ASCII without space, " or \\')
+
+export const SessionSchema = z
+  .object({
+    id: z.string(),
+    created_at: z.string(),
+    last_used_at: z.string(),
+    user_agent: z.string().nullable(),
+    ip: z.string().nullable(),
+    client_id: z.string(),
+    audiences: z.array(z.string()),
+    scopes: z.array(z.string()),
+    state: z.enum(['active', 'revoked', 'expired']),
+    revoked_at: z.string().nullable(),
+    revoked_reason: z.string().nullable(),
+    current: z.boolean().optional(),
+  })
+  .openapi('Session')
+
+/** Wire shape of a session (RFC-style snake_case at the HTTP boundary). */
+export function toSessionJson(s: SessionView, currentSessionId?: string) {
+  return {
+    id: s.id,
+    created_at: s.createdAt.toISOString(),
+    last_used_at: s.lastUsedAt.toISOString(),
+    user_agent: s.userAgent,
+    ip: s.ip,
+    client_id: s.clientId,
+    audiences: s.audiences,
+    scopes: s.scopes,
+    state: s.state,
+    revoked_at: s.revokedAt?.toISOString() ?? null,
+    revoked_reason: s.revokedReason,
+    ...(currentSessionId !== undefined ? { current: s.id === currentSessionId } : {}),
+  }
+}
+
+/** What every admin API route says in the OpenAPI document: it takes the admin Bearer token… */
+export const ADMIN_SECURITY = [{ bearerAuth: [] }]
+
+/** …and can answer with these errors (plus its own). */
+export const ADMIN_ERRORS = {
+  400: errorResponse('Invalid input (`invalid_request`)'),
+  401: errorResponse('Missing or wrong admin token (`invalid_token`)'),
+  404: errorResponse('Unknown user, session or key, or admin API disabled (`not_found`)'),
+  503: errorResponse('Database unavailable (`temporarily_unavailable`)'),
+}
+
+/** Usernames travel in URL paths (`/admin/users/:username`), so they stay path-safe. */
+export const UsernameSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9._@+-]+$/, 'letters, digits and . _ @ + - only')
+  .openapi({ example: 'alice' })
+
+/** A JSON response of `schema` in a route's `responses`. */
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } })

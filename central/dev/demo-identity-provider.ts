@@ -24,11 +24,14 @@ export interface DemoAccount {
 
 export interface DemoClient {
   client_id: string
-  client_secret: string
+  /** Absent for a `private_key_jwt` client, which gives its public keys in `jwks` or `jwks_uri`. */
+  client_secret?: string
   redirect_uris: string[]
   post_logout_redirect_uris?: string[]
   backchannel_logout_uri?: string
-  token_endpoint_auth_method?: 'client_secret_basic' | 'client_secret_post'
+  token_endpoint_auth_method?: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt'
+  jwks?: { keys: JWK[] }
+  jwks_uri?: string
 }
 
 export interface DemoIdentityProviderOptions {

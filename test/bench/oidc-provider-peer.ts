@@ -127,7 +127,12 @@ export async function startOidcProviderPeer(options: { databaseUrl: string; pool
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve()
-        child.once('exit', () => resolve())
+        // It drains connections and its pool on SIGTERM; a peer stuck past that is killed.
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+        child.once('exit', () => {
+          clearTimeout(timer)
+          resolve()
+        })
         child.kill('SIGTERM')
       }),
   }
@@ -452,15 +457,7 @@ export async function runPeerComparison(options: PeerComparisonOptions): Promise
     const postgresCpuMs = () => descendantsCpuMs(process.pid, [peer.pid, ...(options.excludePids ?? [])])
     const rows: PeerComparisonRow[] = []
     for (const concurrency of concurrencies) {
-      const tokens = await peer.seedRefreshTokens(concurrency)
-      const agent = new Agent({ keepAlive: true, maxSockets: concurrency })
-      const peerCell = new MeasuredCell(
-        concurrency,
-        () => ({ client: ownCpuMs(), server: processCpuMs(peer.pid), postgres: postgresCpuMs() }),
-        async (worker) => {
-          tokens[worker] = await refreshOnce(peer, tokens[worker]!, agent)
-        },
-      )
+      const peerCell = await createPeerRefreshCell({ peer, concurrency, postgresCpuMs })
       const limit = await createPhysicalLimitCell({ sql, concurrency, postgresCpuMs })
       await peerCell.warmUp(WARMUP_MS)
       await limit.cell.warmUp(WARMUP_MS)
@@ -468,7 +465,7 @@ export async function runPeerComparison(options: PeerComparisonOptions): Promise
         await peerCell.measure(durationMs / ROUNDS)
         await limit.cell.measure(durationMs / ROUNDS)
       }
-      agent.destroy()
+      peerCell.close()
       await limit.assertChainsIntact()
       rows.push({ concurrency, peer: peerCell.result(), physicalLimit: { ...limit.cell.result(), roundTripsPerOp: 1, statementsPerOp: 1 } })
     }
@@ -483,6 +480,30 @@ export async function runPeerComparison(options: PeerComparisonOptions): Promise
     await peer.stop()
     await sql.end({ timeout: 5 })
   }
+}
+
+/**
+ * The peer's refresh at one concurrency as a measured cell (one seeded chain per worker, each
+ * refreshed back to back with its latest token), so a caller can interleave its windows with
+ * other modes'. CPU parties: `client` (this process), `server` (the peer), `postgres`.
+ * `close()` drops its keep-alive connections once the caller is done measuring.
+ */
+export async function createPeerRefreshCell(options: {
+  peer: OidcProviderPeer
+  concurrency: number
+  postgresCpuMs: () => number
+}): Promise<MeasuredCell & { close(): void }> {
+  const { peer, concurrency } = options
+  const tokens = await peer.seedRefreshTokens(concurrency)
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency })
+  const cell = new MeasuredCell(
+    concurrency,
+    () => ({ client: ownCpuMs(), server: processCpuMs(peer.pid), postgres: options.postgresCpuMs() }),
+    async (worker) => {
+      tokens[worker] = await refreshOnce(peer, tokens[worker]!, agent)
+    },
+  )
+  return Object.assign(cell, { close: () => agent.destroy() })
 }
 
 /** A second peer whose database traffic goes through the statement counter; one chain, refreshed in turn. */

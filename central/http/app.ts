@@ -17,7 +17,7 @@ import { NotFound } from '../../shared/errors'
 import { createAppMetrics } from '../metrics/app-metrics'
 import { observeHttpRequests } from '../metrics/observe-http-request'
 import { metricsRoutes } from './metrics-routes'
-import { consoleRoutes } from './console-routes'
+import { consoleRoutes } from './console/console-routes'
 
 /** Central's HTTP surface: every router mounted, one error mapping, the OpenAPI document. */
 export function createApp(deps: AppDeps) {

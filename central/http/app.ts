@@ -37,12 +37,8 @@ export function createApp(deps: AppDeps) {
     },
   })
   app.use('*', async (c, next) => {
-    // Performance (test/bench/central.ts): hono's bodyLimit first reads `c.req.raw.body`, which
-    // makes @hono/node-server build a full web Request with a ReadableStream for every request
-    // and skip its direct body read — about a tenth of central's CPU per refresh. With a
-    // Content-Length and no Transfer-Encoding the header alone decides (Node's parser holds the
-    // body to that length, RFC 9112 §6.3), exactly as bodyLimit would; streamed bodies still go
-    // through bodyLimit, which counts the bytes.
+    // A declared Content-Length decides alone (Node holds the body to it, RFC 9112 §6.3): bodyLimit
+    // would read `c.req.raw.body`, making @hono/node-server build a web stream for every request.
     const length = c.req.header('Content-Length')
     if (length !== undefined && c.req.header('Transfer-Encoding') === undefined) {
       if (Number(length) > deps.config.MAX_BODY_BYTES) throw tooLarge()

@@ -28,7 +28,7 @@ const revocationFeedRoute = createRoute({
   },
 })
 
-/** `GET /edge/revocations`: what the edge must reject before those tokens expire (DESIGN.md). */
+/** `GET /edge/revocations`: what the edge must reject before those tokens expire, polled by every edge isolate. */
 export function edgeFeedRoutes({ sql, config, clock }: AppDeps) {
   const router = createRouter()
   router.use(REVOCATION_FEED_PATH, requireBearerSecret(config.EDGE_FEED_TOKEN, 'revocation feed'))

@@ -38,8 +38,8 @@ export interface LoginAttempt {
 
 /**
  * What a login may carry, checked where a login comes in (POST /auth/login, the console sign-in)
- * before any database work. No account has a longer username, and an unbounded one once reached
- * PostgreSQL as a throttle key too large for its index (a 500 instead of a refusal).
+ * before any database work: no account has a longer username, so a longer one is refused without
+ * reaching PostgreSQL or argon2.
  */
 export const LoginCredentialsSchema = z.object({
   username: z.string().min(1).max(200),

@@ -29,11 +29,11 @@ export interface ThrottleLimits {
 /**
  * The username exactly as typed, not lower-cased: user lookup is exact (`Victim` and `victim` can
  * be two accounts), so the exact name is what identifies the account under attack. A folded key
- * let an attacker who owns `victim` clear the count of `Victim` with their own successful login
- * between guesses. Exact keys give no extra guesses either: a case variant is another account.
+ * would let an attacker who owns `victim` clear the count of `Victim` with their own successful
+ * login between guesses. Exact keys give no extra guesses either: a case variant is another account.
  *
  * Stored as its SHA-256 (hex), so the key has the same small size whatever a caller passes (a
- * raw username past 2704 bytes broke the `login_attempts` primary-key index: a 500), and the
+ * raw username past 2704 bytes does not fit the `login_attempts` primary-key index), and the
  * table never holds the typed text, which is sometimes a password entered in the wrong field.
  */
 export const usernameKey = (username: string) => `user:${createHash('sha256').update(username).digest('hex')}`

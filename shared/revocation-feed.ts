@@ -9,6 +9,11 @@ import { z } from 'zod'
 export const RevocationFeedSchema = z.object({
   /** Content version; also the ETag, so an unchanged feed answers 304. */
   version: z.string().min(1),
+  /**
+   * Version of the published signing key set (JWKS). It changes with every key created, retired
+   * or unpublished, and the edge refetches the JWKS when it does. Absent from older centrals.
+   */
+  keys_version: z.string().min(1).optional(),
   generated_at: z.number().int(),
   window_seconds: z.number().int().positive(),
   /** Sessions ended one by one: any token with this `sid` is dead. */

@@ -20,6 +20,7 @@ export function revocationFeedVersion(versionInputs: string): string {
 export function buildRevocationFeed(revocations: RecentRevocations, version: string, now: Date, windowSeconds: number): RevocationFeed {
   return {
     version,
+    keys_version: revocationFeedVersion(revocations.keySetVersionInputs),
     generated_at: epochSeconds(now),
     window_seconds: windowSeconds,
     sessions: revocations.sessions.map((s) => ({ sid: s.sessionId, revoked_at: epochSeconds(s.revokedAt) })),

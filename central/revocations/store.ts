@@ -1,5 +1,6 @@
 import type { Sql } from 'postgres'
 import type { Queryable } from '../db/pool'
+import { signingKeySetVersionInputs } from '../tokens/store'
 
 export interface RevokedSession {
   sessionId: string
@@ -14,6 +15,8 @@ export interface UserNotBefore {
 export interface RecentRevocations {
   sessions: RevokedSession[]
   users: UserNotBefore[]
+  /** The published signing keys' version inputs, so a key change reaches the edge with the feed. */
+  keySetVersionInputs: string
 }
 
 /**
@@ -29,13 +32,14 @@ export async function findRevocationsVersionInputs(sql: Queryable, since: Date):
     select concat_ws('|',
       (select concat_ws(',', count(*), min(revoked_at), max(revoked_at)) from sessions where revoked_at > ${since}),
       (select concat_ws(',', count(*), min(not_before), max(not_before), sum(extract(epoch from not_before)))
-       from users where not_before > ${since})
+       from users where not_before > ${since}),
+      ${signingKeySetVersionInputs(sql)}
     ) as inputs`
   return row!.inputs
 }
 
 /**
- * Everything revoked after `since`: sessions ended one by one, and users whose sessions were all
+ * Everything revoked after `since`, and the key set's version inputs: sessions ended one by one, and users whose sessions were all
  * ended (their not-before marker). Both come from indexed columns the session store already
  * writes, so no path that ends a session can forget to feed the edge.
  */
@@ -44,9 +48,11 @@ export async function findRevocationsSince(sql: Queryable, since: Date): Promise
     select id, revoked_at from sessions where revoked_at > ${since} order by revoked_at, id`
   const users = await sql<{ id: string; not_before: Date }[]>`
     select id, not_before from users where not_before > ${since} order by not_before, id`
+  const [keys] = await sql<{ inputs: string }[]>`select ${signingKeySetVersionInputs(sql)} as inputs`
   return {
     sessions: sessions.map((row) => ({ sessionId: row.id, revokedAt: row.revoked_at })),
     users: users.map((row) => ({ userId: row.id, notBefore: row.not_before })),
+    keySetVersionInputs: keys!.inputs,
   }
 }
 

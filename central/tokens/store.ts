@@ -1,3 +1,4 @@
+import type { PendingQuery, Row } from 'postgres'
 import type { Queryable } from '../db/pool'
 
 /** A signing key row. `privateJwkSealed` opens only with the key-encryption secret. */
@@ -39,6 +40,19 @@ export async function selectSigningKeys(sql: Queryable): Promise<SigningKeyRow[]
     retiredAt: r.retired_at,
     unpublishAt: r.unpublish_at,
   }))
+}
+
+/**
+ * The published key set's version inputs as one SQL expression (text), for the edge feed's version
+ * query: any insert or retirement changes the count or a sum, and a scheduled unpublish moves the
+ * last count when its time passes. That time is the database's, which every central instance
+ * shares, so all of them compute the same version at the same moment.
+ */
+export function signingKeySetVersionInputs(sql: Queryable): PendingQuery<Row[]> {
+  return sql`(select concat_ws(',', count(*), max(created_at), sum(extract(epoch from activates_at)),
+      sum(extract(epoch from retired_at)), sum(extract(epoch from unpublish_at)),
+      count(*) filter (where unpublish_at <= statement_timestamp()))
+    from signing_keys)`
 }
 
 export async function insertSigningKey(sql: Queryable, key: SigningKeyRow): Promise<void> {

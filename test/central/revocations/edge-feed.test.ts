@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../../central/config'
 import { createAppDeps } from '../../../central/app-deps'
 import { createApp } from '../../../central/http/app'
+import { ensureSigningKeys, rotateSigningKey } from '../../../central/tokens/signing-keys'
 import { RevocationFeedSchema } from '../../../shared/revocation-feed'
 import { createTestDatabase, type TestDatabase } from '../../support/database'
 
@@ -112,6 +113,27 @@ describe('GET /edge/revocations', () => {
     const fromOne = await fetchFeed()
     const fromOther = await other.request('/edge/revocations', { headers: { Authorization: `Bearer ${FEED_TOKEN}`, 'If-None-Match': fromOne.headers.get('ETag')! } })
     expect(fromOther.status).toBe(304)
+  })
+
+  it('carries the signing key set version: a rotation, immediate or scheduled, changes it and the feed version', async () => {
+    await ensureSigningKeys(db.sql, config, now)
+    const first = await fetchFeed()
+    let etag = first.headers.get('ETag')!
+    let before = RevocationFeedSchema.parse(await first.json()).keys_version
+    expect(before).toBeTruthy()
+    expect((await fetchFeed({ Authorization: `Bearer ${FEED_TOKEN}`, 'If-None-Match': etag })).status).toBe(304)
+
+    for (const options of [{ immediate: true, revokePrevious: true }, {}]) {
+      await rotateSigningKey(db.sql, config, now, 'test', options)
+      const changed = await fetchFeed({ Authorization: `Bearer ${FEED_TOKEN}`, 'If-None-Match': etag })
+      expect(changed.status).toBe(200)
+      expect(changed.headers.get('ETag')).not.toBe(etag)
+      const keysVersion = RevocationFeedSchema.parse(await changed.json()).keys_version
+      expect(keysVersion).not.toBe(before)
+      etag = changed.headers.get('ETag')!
+      before = keysVersion
+      now = new Date(now.getTime() + 1_000)
+    }
   })
 
   it('rejects a poll without the feed secret', async () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { listAuditEvents } from '../../../central/audit/store'
 import { clientSecretMatches } from '../../../central/clients/client-secret'
+import { toClientFeedEntries } from '../../../central/clients/client-feed-entries'
 import { CreateClientBodySchema, toNewClient, UpdateClientBodySchema, toClientPatch, type CreateClientBody } from '../../../central/clients/client-schema'
 import {
   createClient,
@@ -164,6 +165,15 @@ describe('client revocation markers', () => {
     expect(listed).not.toBe(before)
     await rotateClientSecret(db.sql, { clientId: 'feed-b', actor: 'admin:ops', now: later(1_001.5) })
     expect(await findClientRevocationsVersionInputs(db.sql, since)).not.toBe(listed)
+  })
+})
+
+describe('client feed entries', () => {
+  it('rounds markers up to the second, so tokens minted earlier in that second are caught', () => {
+    expect(toClientFeedEntries([{ clientId: 'a', notBefore: new Date('2030-01-01T00:00:10.200Z') }, { clientId: 'b', notBefore: new Date('2030-01-01T00:00:10.000Z') }])).toEqual([
+      { client_id: 'a', not_before: 1_893_456_011 },
+      { client_id: 'b', not_before: 1_893_456_010 },
+    ])
   })
 })
 

@@ -11,7 +11,7 @@ import type { VerifiedToken } from './verified-token'
  */
 export function authorizeRequest(route: Route, token: VerifiedToken): void {
   if (route.audience && !token.audiences.includes(route.audience)) {
-    throw new InvalidToken("token audience does not include this route's audience")
+    throw new InvalidToken("token audience does not include this route's audience", { reason: 'audience_mismatch', claim: 'aud' })
   }
   const missing = route.scopes.find((scope) => !token.scopes.has(scope))
   if (missing !== undefined) {

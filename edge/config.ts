@@ -37,6 +37,8 @@ export const RouteEntrySchema = z
     scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be an RFC 6749 §3.3 scope token')).default([]),
     /** Any one of these roles is required. */
     roles: z.array(z.string().min(1)).default([]),
+    /** A web app: a page load without a valid token is sent to central's sign-in, scripts still get 401. */
+    browser: z.boolean().default(false),
   })
   .superRefine((route, context) => {
     if (!route.public && !route.audience) {
@@ -44,6 +46,9 @@ export const RouteEntrySchema = z
     }
     if (route.public && (route.audience || route.scopes.length > 0 || route.roles.length > 0)) {
       context.addIssue({ code: 'custom', path: ['public'], message: 'a public route cannot also require an audience, scopes or roles' })
+    }
+    if (route.public && route.browser) {
+      context.addIssue({ code: 'custom', path: ['browser'], message: 'a public route never sends anyone to sign in, so it cannot be a browser route' })
     }
   })
 
@@ -197,6 +202,7 @@ export function parseEdgeConfig(env: Record<string, unknown>): EdgeConfig {
       audience: route.audience,
       scopes: route.scopes,
       roles: route.roles,
+      browser: route.browser,
       central: false,
     })
   })
@@ -214,6 +220,7 @@ export function parseEdgeConfig(env: Record<string, unknown>): EdgeConfig {
       audience: undefined,
       scopes: [],
       roles: [],
+      browser: false,
       central: true,
     })
   }

@@ -13,6 +13,8 @@ export interface Route {
   audience: string | undefined
   scopes: string[]
   roles: string[]
+  /** A web app's route: a page load without a valid token goes to sign-in (`edge/browser-answers.ts`). Absent: false. */
+  browser?: boolean
   /** Central's own paths (`/auth/`, `/oauth/`, `/.well-known/`), forwarded unchanged. */
   central: boolean
 }

@@ -3,6 +3,7 @@ import { accessTokenRules } from '../shared/access-token-rules'
 import { InvalidToken, PortcullisError } from '../shared/errors'
 import { toErrorResponse } from '../shared/oauth-error-response'
 import { authorizeRequest } from './authorize'
+import { answerFailedNavigation, readBrowserRequest, withSignInMarkerCleared, type BrowserRequest } from './browser-answers'
 import { parseEdgeConfig, type EdgeConfig } from './config'
 import { extractAccessToken } from './extract-token'
 import {
@@ -72,7 +73,8 @@ function loadEdgeState(env: Env): EdgeState {
 /**
  * The request path at the edge, in order: match → extract → verify → revoked? → authorize →
  * forward. Each step throws a `PortcullisError`; `toErrorResponse` is the one place
- * that turns it into an RFC 6750 answer.
+ * that turns it into an RFC 6750 answer, except for a page load on a `browser` route, which
+ * `answerFailedNavigation` sends to sign-in or answers with a page.
  */
 async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(promise: Promise<unknown>): void }): Promise<Response> {
   const startedMs = Date.now()
@@ -80,6 +82,7 @@ async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(pr
   const log: RequestLogEntry = { msg: 'edge request', method: request.method, path: url.pathname }
   let realm = 'portcullis'
   let debug = false
+  let browser: BrowserRequest | undefined
   let response: Response
   try {
     const { config, identityHeaders, credentialsToStrip, jwks, verifier, revocations } = loadEdgeState(env)
@@ -91,6 +94,8 @@ async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(pr
     log.path = path
     const route = matchRoute(config.routes, request.method, path)
     log.route = route.prefix
+    // 1b. browser routes: is this a page load, and did the edge just send it to sign in? (answered in the catch)
+    if (route.browser) browser = readBrowserRequest(request, url, path)
 
     let verifiedToken: VerifiedToken | undefined
     if (!route.public) {
@@ -138,12 +143,15 @@ async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(pr
       timeoutMs: config.originTimeoutMs,
     })
     log.originMs = Date.now() - originStartedMs
+    // 6b. browser routes: the token was valid, so the sign-in loop marker has done its job.
+    if (browser?.signInMarker) response = withSignInMarkerCleared(response, browser)
 
     // Keys older than their max age are refreshed after the response, never in front of it.
     const refresh = jwks.refreshIfStale(Date.now())
     if (refresh) ctx.waitUntil(refresh)
   } catch (error) {
-    response = toErrorResponse(error, { realm })
+    // Browser routes: a page load without a valid token goes to sign-in; one lacking rights gets a 403 page.
+    response = browser?.navigation ? await answerFailedNavigation(error, browser, { realm }) : toErrorResponse(error, { realm })
     if (error instanceof PortcullisError) {
       log.error = error.code
       log.reason = error.message

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { parseIdentityProviders } from './federation/identity-providers'
 import { feedWindowSeconds } from './revocations/build-feed'
 
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback)
@@ -61,6 +62,23 @@ const ConfigSchema = z.object({
   CONSOLE_SESSION_TTL_SECONDS: seconds(8 * 3600),
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(16 * 1024),
   NODE_ENV: z.string().default('development'),
+  /**
+   * Where browsers and clients reach central's routes: the edge's origin when central sits behind
+   * it. Names the OAuth metadata's endpoints and the sign-in redirect URIs. Default: ISSUER.
+   */
+  PUBLIC_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url().optional()),
+  /** Upstream OpenID Connect providers people sign in with (JSON array; README "Sign-in with your identity provider"). */
+  IDENTITY_PROVIDERS: z
+    .string()
+    .optional()
+    .transform((json, ctx) => {
+      try {
+        return parseIdentityProviders(json)
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message })
+        return z.NEVER
+      }
+    }),
 }).superRefine((config, ctx) => {
   if (config.NODE_ENV === 'production' && !config.KEY_ENCRYPTION_SECRET) {
     ctx.addIssue({ code: 'custom', path: ['KEY_ENCRYPTION_SECRET'], message: 'required when NODE_ENV=production' })

@@ -18,6 +18,8 @@ import { createAppMetrics } from '../metrics/app-metrics'
 import { observeHttpRequests } from '../metrics/observe-http-request'
 import { metricsRoutes } from './metrics-routes'
 import { consoleRoutes } from './console/console-routes'
+import { federationRoutes } from './federation-routes'
+import { federationSettingsFrom } from '../federation/ports'
 
 /** Central's HTTP surface: every router mounted, one error mapping, the OpenAPI document. */
 export function createApp(deps: AppDeps) {
@@ -49,6 +51,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', healthRoutes(deps))
   app.route('/', wellKnownRoutes(deps))
   app.route('/', authRoutes(deps))
+  app.route('/', federationRoutes(deps, deps.config.IDENTITY_PROVIDERS, federationSettingsFrom(deps.config, { publicUrl: deps.config.PUBLIC_URL })))
   app.route('/', oauthRoutes(deps))
   app.route('/', adminUserRoutes(deps))
   app.route('/', adminSessionRoutes(deps))

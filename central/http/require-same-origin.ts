@@ -6,7 +6,7 @@ import type { Config } from '../config'
  * CSRF defence for cookie-authenticated requests: the browser always sends `Origin` on
  * cross-origin and on POST/DELETE requests, so it must be present and be our own origin
  * (the request's, or the ISSUER's when behind the edge) or one of ALLOWED_ORIGINS.
- * SameSite=Strict already stops most cross-site sends; this also covers same-site
+ * SameSite=Lax already keeps cookies off cross-site POSTs; this also covers same-site
  * subdomains and older browsers.
  * @see https://cheatsheetseries.owasp.org/cheatsheets/Cross-Site_Request_Forgery_Prevention_Cheat_Sheet.html#verifying-origin-with-standard-headers
  */

@@ -13,7 +13,11 @@ export const REFRESH_TOKEN_COOKIE = 'portcullis_rt'
 const REFRESH_COOKIE_PATHS = ['/oauth', '/auth'] as const
 
 /**
- * Browser flow: tokens travel in HttpOnly, SameSite=Strict cookies instead of the body.
+ * Browser flow: tokens travel in HttpOnly cookies instead of the body. SameSite=Lax, not Strict:
+ * a sign-in that returns from the provider, and a link from another site to an app behind the
+ * edge, are cross-site top-level navigations, and Strict cookies are left off those (the person
+ * would meet the sign-in page again). Lax cookies still never go with cross-site POSTs,
+ * subrequests or frames; cookie-authenticated writes also need an allowed Origin.
  * The access-token cookie is on `/` so the edge (same site) can read it on API calls.
  * @see https://datatracker.ietf.org/doc/html/draft-ietf-oauth-browser-based-apps#section-6.2
  */
@@ -21,7 +25,7 @@ export function setSessionCookies(c: Context, config: Config, tokens: TokenSet):
   setCookie(c, ACCESS_TOKEN_COOKIE, tokens.accessToken, {
     httpOnly: true,
     secure: config.COOKIE_SECURE,
-    sameSite: 'Strict',
+    sameSite: 'Lax',
     path: '/',
     maxAge: tokens.expiresIn,
   })
@@ -29,7 +33,7 @@ export function setSessionCookies(c: Context, config: Config, tokens: TokenSet):
     setCookie(c, REFRESH_TOKEN_COOKIE, tokens.refreshToken, {
       httpOnly: true,
       secure: config.COOKIE_SECURE,
-      sameSite: 'Strict',
+      sameSite: 'Lax',
       path,
       maxAge: config.REFRESH_ABSOLUTE_TTL_SECONDS,
     })
@@ -37,9 +41,9 @@ export function setSessionCookies(c: Context, config: Config, tokens: TokenSet):
 }
 
 export function clearSessionCookies(c: Context, config: Config): void {
-  deleteCookie(c, ACCESS_TOKEN_COOKIE, { path: '/', secure: config.COOKIE_SECURE, httpOnly: true, sameSite: 'Strict' })
+  deleteCookie(c, ACCESS_TOKEN_COOKIE, { path: '/', secure: config.COOKIE_SECURE, httpOnly: true, sameSite: 'Lax' })
   for (const path of REFRESH_COOKIE_PATHS) {
-    deleteCookie(c, REFRESH_TOKEN_COOKIE, { path, secure: config.COOKIE_SECURE, httpOnly: true, sameSite: 'Strict' })
+    deleteCookie(c, REFRESH_TOKEN_COOKIE, { path, secure: config.COOKIE_SECURE, httpOnly: true, sameSite: 'Lax' })
   }
 }
 

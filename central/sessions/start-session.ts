@@ -81,7 +81,12 @@ export async function startSession(deps: SessionDeps, start: SessionStart): Prom
       actor: start.actor,
       userId: start.user.id,
       sessionId,
-      details: { clientId, ip: start.ip ?? null, userAgent: start.userAgent ?? null },
+      details: {
+        clientId,
+        ip: start.ip ?? null,
+        userAgent: start.userAgent ?? null,
+        ...(start.method.kind === 'federated' ? { provider: start.method.provider } : {}),
+      },
     })
     const { accessToken, expiresIn } = await mintAccessToken(
       { config, signingKey },

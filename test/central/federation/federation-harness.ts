@@ -1,10 +1,5 @@
 import type { Sql } from 'postgres'
 import { expect } from 'vitest'
-import { parseIdentityProviders } from '../../../central/federation/identity-providers'
-import { federationSettingsFrom } from '../../../central/federation/ports'
-import { createRouter } from '../../../central/http/create-router'
-import { federationRoutes } from '../../../central/http/federation-routes'
-import { handleError } from '../../../central/http/handle-error'
 import { buildCentralApp, TEST_ISSUER, type CentralTestApp } from '../../support/central-app'
 import { CookieJar, signInAtProvider } from '../../support/upstream-provider'
 
@@ -14,19 +9,14 @@ export const APP_ORIGIN = 'https://app.example.test'
 export const EDGE_FEED_TOKEN = 'test-edge-feed-token-0123456789'
 
 export interface FederationTestApp extends CentralTestApp {
-  /** The existing central app with the federation routes mounted beside it. */
+  /** central's app, configured with these providers. */
   request: (path: string, init?: RequestInit) => Promise<Response>
 }
 
-/** Central (real app, real database) plus the federation routes for these provider entries. */
+/** Central (real app, real database) with IDENTITY_PROVIDERS set to these entries. */
 export async function buildFederationApp(sql: Sql, providersJson: unknown[]): Promise<FederationTestApp> {
-  const t = await buildCentralApp(sql, { env: { ALLOWED_ORIGINS: APP_ORIGIN, EDGE_FEED_TOKEN } })
-  const providers = parseIdentityProviders(JSON.stringify(providersJson))
-  const app = createRouter()
-  app.onError(handleError)
-  app.route('/', federationRoutes(t.deps, providers, federationSettingsFrom(t.config)))
-  app.route('/', t.app)
-  return { ...t, request: async (path, init) => await app.request(path, init) }
+  const t = await buildCentralApp(sql, { env: { ALLOWED_ORIGINS: APP_ORIGIN, EDGE_FEED_TOKEN, IDENTITY_PROVIDERS: JSON.stringify(providersJson) } })
+  return { ...t, request: async (path, init) => await t.app.request(path, init) }
 }
 
 /** A request from the browser owning `jar` to central; its Set-Cookie lands in the jar. */

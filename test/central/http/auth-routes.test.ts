@@ -173,7 +173,7 @@ describe('POST /oauth/revoke (RFC 7009)', () => {
 })
 
 describe('browser cookie flow', () => {
-  it('sets HttpOnly SameSite=Strict cookies on login and keeps tokens out of the body', async () => {
+  it('sets HttpOnly SameSite=Lax cookies on login and keeps tokens out of the body', async () => {
     const response = await login(t, { username: alice.username, password: PASSWORD, cookie: true }, { Origin: ORIGIN })
     expect(response.status).toBe(200)
     const body = (await response.json()) as Record<string, unknown>
@@ -182,14 +182,14 @@ describe('browser cookie flow', () => {
     const lines = response.headers.getSetCookie()
     const at = lines.find((l) => l.startsWith('portcullis_at='))!
     expect(at).toMatch(/HttpOnly/)
-    expect(at).toMatch(/SameSite=Strict/)
+    expect(at).toMatch(/SameSite=Lax/)
     expect(at).toMatch(/Secure/)
     expect(at).toMatch(/Path=\//)
     const rt = lines.filter((l) => l.startsWith('portcullis_rt='))
     expect(rt.map((l) => /Path=([^;]+)/.exec(l)![1]).sort()).toEqual(['/auth', '/oauth'])
     for (const line of rt) {
       expect(line).toMatch(/HttpOnly/)
-      expect(line).toMatch(/SameSite=Strict/)
+      expect(line).toMatch(/SameSite=Lax/)
     }
   })
 

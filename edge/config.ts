@@ -71,6 +71,9 @@ function jsonVar<T extends z.ZodType>(schema: T) {
   }).pipe(schema)
 }
 
+/** The revocation bound: no request is answered from a copy of the feed older than this. */
+const DEFAULT_REVOCATION_TRUST_SECONDS = 1.5
+
 const JwkSetSchema = z.object({ keys: z.array(z.record(z.string(), z.unknown())) })
 
 const EnvSchema = z
@@ -99,8 +102,15 @@ const EnvSchema = z
     REVOCATION_FEED_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^https?$/ }).optional()),
     /** Secret shared with central (wrangler secret). Unset: the feed is off, revoked tokens live until `exp`. */
     EDGE_FEED_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(24, 'must be at least 24 characters (central requires the same)').optional()),
-    REVOCATION_POLL_SECONDS: z.coerce.number().positive().default(5),
+    /** A copy this old is refreshed in the background (from the location's hub, or central). */
+    REVOCATION_POLL_SECONDS: z.coerce.number().positive().default(1),
+    /** A copy this old is refreshed before the request is answered: how late a revocation may take effect. Default 1.5 s (at most max staleness). */
+    REVOCATION_TRUST_SECONDS: z.coerce.number().positive().optional(),
     REVOCATION_MAX_STALENESS_SECONDS: z.coerce.number().positive().default(60),
+    /** The per-location hub (Durable Object binding REVOCATION_HUB): its poll of central, idle stop, and the isolates' timeout for it. */
+    REVOCATION_HUB_POLL_MS: z.coerce.number().int().min(100).default(500),
+    REVOCATION_HUB_IDLE_SECONDS: z.coerce.number().positive().default(60),
+    REVOCATION_HUB_TIMEOUT_MS: z.coerce.number().int().positive().default(1_000),
     REVOCATION_FAILURE_MODE: z.enum(['fail-open', 'fail-closed']).default('fail-open'),
     REVOCATION_TIMEOUT_MS: z.coerce.number().int().positive().default(2_000),
   })
@@ -114,6 +124,10 @@ const EnvSchema = z
     }
     if (env.REVOCATION_MAX_STALENESS_SECONDS < env.REVOCATION_POLL_SECONDS) {
       context.addIssue({ code: 'custom', path: ['REVOCATION_MAX_STALENESS_SECONDS'], message: 'must be at least REVOCATION_POLL_SECONDS' })
+    }
+    const trust = env.REVOCATION_TRUST_SECONDS
+    if (trust !== undefined && (trust < env.REVOCATION_POLL_SECONDS || trust > env.REVOCATION_MAX_STALENESS_SECONDS)) {
+      context.addIssue({ code: 'custom', path: ['REVOCATION_TRUST_SECONDS'], message: 'must be between REVOCATION_POLL_SECONDS and REVOCATION_MAX_STALENESS_SECONDS' })
     }
   })
 
@@ -246,9 +260,13 @@ export function parseEdgeConfig(env: Record<string, unknown>): EdgeConfig {
           url: vars.REVOCATION_FEED_URL ?? `${centralOrigin}${REVOCATION_FEED_PATH}`,
           token: vars.EDGE_FEED_TOKEN,
           pollSeconds: vars.REVOCATION_POLL_SECONDS,
+          trustSeconds:
+            vars.REVOCATION_TRUST_SECONDS ??
+            Math.max(vars.REVOCATION_POLL_SECONDS, Math.min(DEFAULT_REVOCATION_TRUST_SECONDS, vars.REVOCATION_MAX_STALENESS_SECONDS)),
           maxStalenessSeconds: vars.REVOCATION_MAX_STALENESS_SECONDS,
           failureMode: vars.REVOCATION_FAILURE_MODE,
           fetchTimeoutMs: vars.REVOCATION_TIMEOUT_MS,
+          hub: { pollMs: vars.REVOCATION_HUB_POLL_MS, idleSeconds: vars.REVOCATION_HUB_IDLE_SECONDS, timeoutMs: vars.REVOCATION_HUB_TIMEOUT_MS },
         }
       : undefined,
   }

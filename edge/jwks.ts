@@ -95,6 +95,17 @@ export class JwksCache {
     return this.refresh(nowMs)
   }
 
+  /**
+   * Refetch now, past the unknown-kid cooldown: the revocation feed says the published key set
+   * changed (a rotation, or a key taken out of the JWKS). Only that signal may bypass the
+   * cooldown, which exists against made-up kids. A fetch already in flight may predate the
+   * change, so this one starts after it.
+   */
+  refreshForKeySetChange(nowMs: number): Promise<void> | undefined {
+    if (this.source.kind === 'static' || !this.loaded) return undefined
+    return (this.inflight ?? Promise.resolve()).then(() => this.refresh(nowMs))
+  }
+
   /** Kids currently trusted (for tests and logs). */
   knownKeyIds(): string[] {
     return [...this.keys.keys()]

@@ -9,13 +9,26 @@ export interface RevocationFeedSettings {
   url: string
   /** Shared secret (wrangler secret EDGE_FEED_TOKEN). */
   token: string
-  /** Poll at most this often; requests never wait for a poll once the isolate is warm. */
+  /** A copy older than this is refreshed in the background (the request is answered from it). */
   pollSeconds: number
+  /** A copy older than this is refreshed before the request is answered: the revocation bound. */
+  trustSeconds: number
   /** Past this age without a successful poll the feed counts as unavailable. */
   maxStalenessSeconds: number
   failureMode: RevocationFailureMode
-  /** A poll that takes longer is abandoned (the last good copy stays). */
+  /** A poll of central that takes longer is abandoned (the last good copy stays). */
   fetchTimeoutMs: number
+  /** The per-location hub (a Durable Object), used when the Worker has the binding. */
+  hub: RevocationHubSettings
+}
+
+export interface RevocationHubSettings {
+  /** How often the hub polls central while isolates ask it. */
+  pollMs: number
+  /** The hub stops polling after this long without an isolate asking. */
+  idleSeconds: number
+  /** An isolate's call to its hub that takes longer is abandoned for a direct poll of central. */
+  timeoutMs: number
 }
 
 /** What a request learns about the feed: usable, or unavailable (never loaded / too stale). */
@@ -30,69 +43,113 @@ export interface TokenIdentity {
   iat: number
 }
 
+/** Calls the location's hub (`edge/revocation-hub.ts`); absent without the Durable Object binding. */
+export type AskRevocationHub = (location: string, init: RequestInit) => Promise<Response>
+
+/** Response header of the hub: how old its copy is (ms since the poll of central that confirmed it started). */
+export const HUB_COPY_AGE_HEADER = 'Portcullis-Feed-Age-Ms'
+/** Set by the hub when it has no copy because central does not answer it: no point polling central directly. */
+export const HUB_UNAVAILABLE_HEADER = 'Portcullis-Hub-Unavailable'
+/** Request header on the hub's polls of central, so central (and tests) can tell them from isolates' direct polls. */
+export const HUB_POLL_HEADER = 'Portcullis-Revocation-Hub'
+/** The location name when a request carries no `cf.colo` (local workerd, tests). */
+export const DEFAULT_HUB_LOCATION = 'default'
+
+export interface RevocationListOptions {
+  /** Fetch for central (tests pass a fake). */
+  fetchFeed?: typeof fetch
+  /** The hub; without it every isolate polls central directly (self-hosted workerd, no binding). */
+  askHub?: AskRevocationHub
+  /** Called when the feed's signing key set version changes (not on the first load): refetch the JWKS now. */
+  onKeySetChanged?: (nowMs: number) => Promise<void> | undefined
+}
+
+/** After a failed refresh, requests wait for another one at most this often (the rest are answered at once). */
+const RETRY_AFTER_FAILURE_MS = 1000
+
+/** One answer about the copy: what it is now, and when central last confirmed it (poll start). */
+type CopyAnswer = { kind: 'unchanged'; confirmedAtMs: number } | { kind: 'changed'; feed: RevocationFeed; confirmedAtMs: number }
+
 /**
  * The revocation feed held in isolate memory: a set of revoked session ids and a map of
- * per-user not-before times. Checking a token is two map lookups; refreshing happens in the
- * background (stale-while-revalidate through `waitUntil`), so a busy isolate never makes a
- * request wait on central. Revocation therefore reaches this isolate within `pollSeconds` plus
- * one round trip, with zero central calls on the request path.
+ * per-user not-before times. Checking a token is two map lookups. The copy's age is the time
+ * since central confirmed it (for a copy from the hub, since the hub's poll of central started),
+ * and a request is never answered from a copy older than `trustSeconds` while the feed answers:
+ * a revocation reaches every request within that bound, whatever the traffic pattern.
  *
- * When to poll (`stateForRequest`), by the time since the last poll attempt:
- * - never loaded: the request awaits the first load (at most one try a second while central is down);
- * - ≥ `pollSeconds`: one background poll, the request is answered from the current copy;
- * - ≥ 2 × `pollSeconds`: the isolate sat idle, its copy may be far behind, so this one request
- *   awaits the poll (a 304 in the common case). Under steady traffic this never happens, and no
- *   request is answered from a copy older than 2 × `pollSeconds` while central is reachable;
- * - fail-closed with a copy past max staleness: the request that would be refused awaits the
- *   poll instead, so service resumes on the first request after the feed is back.
+ * When to refresh (`stateForRequest`), by the copy's age:
+ * - under `pollSeconds`: nothing (a warm, busy isolate: no await, no call);
+ * - from `pollSeconds`: one background refresh (`waitUntil`), the request is answered from the copy;
+ * - from `trustSeconds` (a cold isolate, or one that sat idle): the request awaits the refresh,
+ *   one cheap call to the hub in the common case. After a failed refresh (feed down, hub with
+ *   only an old copy) only one request a second waits, so an outage never makes requests queue
+ *   on timeouts; the rest are answered from the copy under the fail-open / fail-closed rules.
+ *
+ * A refresh asks the location's hub (a Durable Object that polls central for every isolate of the
+ * location) when the binding is there, and central directly when it is not or the hub fails.
  *
  * Deliberately no promise is shared between requests: workerd ties I/O to the request that
- * started it, so a cold isolate's concurrent first requests each load the feed themselves.
+ * started it, so concurrent requests that must wait each make their own (cheap) call.
  * @see https://developers.cloudflare.com/workers/runtime-apis/context/#waituntil
  */
 export class RevocationList {
   private revokedSessions = new Set<string>()
   private userNotBefore = new Map<string, number>()
   private version: string | undefined
+  private keysVersion: string | undefined
   private lastSuccessMs: number | undefined
   private lastAttemptMs = Number.NEGATIVE_INFINITY
   private lastFailureMs = Number.NEGATIVE_INFINITY
   private lastUnavailableWarningMs = Number.NEGATIVE_INFINITY
-  // Polls can overlap when one outlives the poll interval; an older answer must not replace a newer one.
+  private lastHubWarningMs = Number.NEGATIVE_INFINITY
+  private location: string | undefined
+  // Refreshes can overlap; an older answer must not replace a newer one.
   private pollsStarted = 0
   private appliedPoll = 0
+  private readonly fetchFeed: typeof fetch
+  private readonly askHub: AskRevocationHub | undefined
+  private readonly onKeySetChanged: RevocationListOptions['onKeySetChanged']
 
   constructor(
     readonly settings: RevocationFeedSettings,
-    private readonly fetchFeed: typeof fetch = (input, init) => fetch(input, init),
-  ) {}
+    options: RevocationListOptions | typeof fetch = {},
+  ) {
+    const resolved = typeof options === 'function' ? { fetchFeed: options } : options
+    // Unbound `fetch` throws "Illegal invocation" on workerd.
+    this.fetchFeed = resolved.fetchFeed ?? ((input, init) => fetch(input, init))
+    this.askHub = resolved.askHub
+    this.onKeySetChanged = resolved.onKeySetChanged
+  }
 
   /** Entries in the current copy (sessions + users), for logs. */
   get size(): number {
     return this.revokedSessions.size + this.userNotBefore.size
   }
 
+  /** Where the copy comes from: the location's hub, or central directly. */
+  get source(): 'hub' | 'central' {
+    return this.askHub ? 'hub' : 'central'
+  }
+
   /**
-   * Makes sure the feed is loaded (awaiting only on a cold or long-idle isolate) and schedules a
-   * background poll when the last attempt is older than the poll interval. Returns the state itself
-   * when nothing needs awaiting (a warm isolate, every request but a few), so the request path skips
-   * an `await`.
+   * Makes sure the copy is recent enough for this request (awaiting only on a cold or idle
+   * isolate) and schedules a background refresh once it is `pollSeconds` old. Returns the state
+   * itself when nothing needs awaiting (a warm isolate, every request but a few), so the request
+   * path skips an `await`. `location` names the hub (`request.cf.colo`); the first one seen sticks.
    */
-  stateForRequest(nowMs: number, waitUntil: (promise: Promise<unknown>) => void): RevocationFeedState | Promise<RevocationFeedState> {
+  stateForRequest(
+    nowMs: number,
+    waitUntil: (promise: Promise<unknown>) => void,
+    location?: unknown,
+  ): RevocationFeedState | Promise<RevocationFeedState> {
+    if (typeof location === 'string' && location && !this.location) this.location = location
     const pollMs = this.settings.pollSeconds * 1000
-    const sinceAttemptMs = nowMs - this.lastAttemptMs
-    if (this.lastSuccessMs === undefined) {
-      // Cold isolate: this request must know the feed. While central is down, try at most
-      // once a second so cold requests do not each wait out a timeout.
-      if (nowMs - this.lastFailureMs >= 1000) return this.pollThenState(nowMs)
-    } else if (sinceAttemptMs >= 2 * pollMs) {
-      return this.pollThenState(nowMs)
-    } else if (sinceAttemptMs >= pollMs && this.settings.failureMode === 'fail-closed' && this.state(nowMs).kind === 'unavailable') {
-      // This request would be refused anyway; waiting for the poll can only let it through.
-      return this.pollThenState(nowMs)
-    } else if (sinceAttemptMs >= pollMs) {
-      waitUntil(this.poll(nowMs))
-    }
+    const trustMs = this.settings.trustSeconds * 1000
+    const ageMs = this.lastSuccessMs === undefined ? Number.POSITIVE_INFINITY : nowMs - this.lastSuccessMs
+    if (ageMs >= trustMs && nowMs - this.lastFailureMs >= RETRY_AFTER_FAILURE_MS) return this.pollThenState(nowMs)
+    // One background refresh at a time in practice: the next may start once this gap has passed.
+    const backgroundGapMs = Math.max(pollMs / 4, Math.min(pollMs, trustMs - pollMs))
+    if (ageMs >= pollMs && nowMs - this.lastAttemptMs >= backgroundGapMs) waitUntil(this.poll(nowMs))
     return this.state(nowMs)
   }
 
@@ -128,36 +185,30 @@ export class RevocationList {
     return true
   }
 
-  /** One poll: 200 replaces the in-memory copy, 304 confirms it, anything else keeps the last good copy. */
+  /**
+   * One refresh: from the hub when there is one (central directly when the hub fails), else from
+   * central. A new copy replaces the in-memory one, an unchanged answer confirms it, a failure
+   * keeps the last good copy.
+   */
   async poll(nowMs: number): Promise<void> {
     this.lastAttemptMs = nowMs
     const pollNumber = ++this.pollsStarted
-    const headers: Record<string, string> = { Authorization: `Bearer ${this.settings.token}` }
-    if (this.version) headers['If-None-Match'] = `"${this.version}"`
     try {
-      const response = await this.fetchFeed(this.settings.url, {
-        headers,
-        signal: AbortSignal.timeout(this.settings.fetchTimeoutMs),
-      })
-      if (response.status === 304 && this.version) {
-        if (pollNumber > this.appliedPoll) {
-          this.appliedPoll = pollNumber
-          this.lastSuccessMs = nowMs
-        }
-        return
-      }
-      if (!response.ok) {
-        await response.body?.cancel()
-        throw new Error(`revocation feed answered ${response.status}`)
-      }
-      const feed = parseRevocationFeed(await response.json())
-      if (pollNumber > this.appliedPoll) this.replace(feed, nowMs, pollNumber)
+      const answer = this.askHub ? await this.fromHubOrCentral(this.askHub, nowMs) : await this.fromCentral(nowMs)
+      if (pollNumber <= this.appliedPoll) return
+      if (answer.kind === 'changed') await this.replace(answer.feed, nowMs)
+      this.appliedPoll = pollNumber
+      this.lastSuccessMs = Math.max(this.lastSuccessMs ?? Number.NEGATIVE_INFINITY, answer.confirmedAtMs)
+      // The hub answered with a copy it could not confirm lately (central down for it): requests
+      // must not each wait for the same old answer.
+      if (nowMs - answer.confirmedAtMs >= this.settings.trustSeconds * 1000) this.lastFailureMs = nowMs
     } catch (error) {
       this.lastFailureMs = nowMs
       console.error(
         JSON.stringify({
           level: 'error',
           msg: 'revocation feed poll failed; keeping last good copy',
+          source: this.source,
           error: describeFailure(error),
           lastSuccessAgeSeconds: this.lastSuccessMs === undefined ? null : (nowMs - this.lastSuccessMs) / 1000,
         }),
@@ -165,12 +216,62 @@ export class RevocationList {
     }
   }
 
-  private replace(feed: RevocationFeed, nowMs: number, pollNumber: number): void {
+  private async fromHubOrCentral(askHub: AskRevocationHub, nowMs: number): Promise<CopyAnswer> {
+    let response: Response
+    try {
+      response = await askHub(this.location ?? DEFAULT_HUB_LOCATION, {
+        headers: this.version ? { 'If-None-Match': `"${this.version}"` } : {},
+        signal: AbortSignal.timeout(this.settings.hub.timeoutMs),
+      })
+    } catch (error) {
+      return this.fromCentralAfterHubFailure(nowMs, describeFailure(error))
+    }
+    if (response.headers.has(HUB_UNAVAILABLE_HEADER)) {
+      // The hub is fine; central does not answer it. Polling central from here too would only add load.
+      await response.body?.cancel()
+      throw new Error('revocation hub has no copy yet: central does not answer it')
+    }
+    const ageMs = Number(response.headers.get(HUB_COPY_AGE_HEADER))
+    if ((response.status !== 200 && response.status !== 304) || !Number.isFinite(ageMs) || ageMs < 0) {
+      await response.body?.cancel()
+      return this.fromCentralAfterHubFailure(nowMs, `revocation hub answered ${response.status}`)
+    }
+    return this.readAnswer(response, nowMs - ageMs)
+  }
+
+  private fromCentralAfterHubFailure(nowMs: number, reason: string): Promise<CopyAnswer> {
+    if (nowMs - this.lastHubWarningMs >= 10_000) {
+      this.lastHubWarningMs = nowMs
+      console.warn(JSON.stringify({ level: 'warn', msg: 'revocation hub failed; polling central directly', reason }))
+    }
+    return this.fromCentral(nowMs)
+  }
+
+  private async fromCentral(nowMs: number): Promise<CopyAnswer> {
+    const headers: Record<string, string> = { Authorization: `Bearer ${this.settings.token}` }
+    if (this.version) headers['If-None-Match'] = `"${this.version}"`
+    const response = await this.fetchFeed(this.settings.url, { headers, signal: AbortSignal.timeout(this.settings.fetchTimeoutMs) })
+    return this.readAnswer(response, nowMs)
+  }
+
+  private async readAnswer(response: Response, confirmedAtMs: number): Promise<CopyAnswer> {
+    if (response.status === 304 && this.version) return { kind: 'unchanged', confirmedAtMs }
+    if (!response.ok || response.status === 304) {
+      await response.body?.cancel()
+      throw new Error(`revocation feed answered ${response.status}`)
+    }
+    return { kind: 'changed', feed: parseRevocationFeed(await response.json()), confirmedAtMs }
+  }
+
+  private async replace(feed: RevocationFeed, nowMs: number): Promise<void> {
     this.revokedSessions = new Set(feed.sessions.map((entry) => entry.sid))
     this.userNotBefore = new Map(feed.users.map((entry) => [entry.sub, entry.not_before]))
     this.version = feed.version
-    this.lastSuccessMs = nowMs
-    this.appliedPoll = pollNumber
+    const keysChanged = this.keysVersion !== undefined && feed.keys_version !== undefined && feed.keys_version !== this.keysVersion
+    if (feed.keys_version !== undefined) this.keysVersion = feed.keys_version
+    // A rotation or an unpublished key: refetch the JWKS now, past its unknown-kid cooldown, as
+    // part of this refresh (so within the same waitUntil, or before the waiting request goes on).
+    if (keysChanged) await this.onKeySetChanged?.(nowMs)
   }
 }
 

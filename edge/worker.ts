@@ -17,6 +17,7 @@ import {
 import { checkRevocation } from './is-revoked'
 import { JwksCache } from './jwks'
 import { serverTimingHeader, writeRequestLog, type RequestLogEntry } from './request-log'
+import { revocationHubClient } from './revocation-hub'
 import { RevocationList } from './revocations'
 import { matchRoute, normalizeRequestPath } from './routes'
 import type { VerifiedToken } from './verified-token'
@@ -54,7 +55,16 @@ function loadEdgeState(env: Env): EdgeState {
     jwks,
     tokens,
   )
-  const revocations = config.revocation ? new RevocationList(config.revocation) : undefined
+  // With the Durable Object binding, isolates ask their location's hub; without it (self-hosted
+  // workerd), each polls central itself.
+  const hub = (env as Partial<Env>).REVOCATION_HUB
+  const revocations = config.revocation
+    ? new RevocationList(config.revocation, {
+        askHub: hub ? revocationHubClient(hub) : undefined,
+        // The feed says the key set changed: the JWKS is refetched at once, past its cooldown.
+        onKeySetChanged: (nowMs) => jwks.refreshForKeySetChange(nowMs),
+      })
+    : undefined
   if (!revocations) {
     console.warn(
       JSON.stringify({ level: 'warn', msg: 'revocation feed off (EDGE_FEED_TOKEN unset): revoked access tokens stay valid until they expire' }),
@@ -102,7 +112,7 @@ async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(pr
       // 2. extract
       const token = extractAccessToken(request, url, config.accessTokenCookie)
       // The feed loads (cold isolate) while the token is verified; warm, this never waits.
-      const feed = revocations?.stateForRequest(Date.now(), (promise) => ctx.waitUntil(promise))
+      const feed = revocations?.stateForRequest(Date.now(), (promise) => ctx.waitUntil(promise), request.cf?.colo)
       // 3. verify
       const verifyStartedMs = Date.now()
       const verified = await verifier.verify(token, verifyStartedMs)
@@ -175,3 +185,5 @@ const app = new Hono<{ Bindings: Env }>()
 app.all('*', (c) => handleEdgeRequest(c.req.raw, c.env, c.executionCtx))
 
 export default app
+/** The per-location revocation hub; wrangler needs the Durable Object class exported by the entry module. */
+export { RevocationHub } from './revocation-hub'

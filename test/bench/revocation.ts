@@ -223,7 +223,16 @@ async function measureCheckInIsolation(): Promise<void> {
   }
   const body = JSON.stringify(feed)
   const list = new RevocationList(
-    { url: 'http://feed.bench/edge/revocations', token: 'x'.repeat(32), pollSeconds: 5, maxStalenessSeconds: 60, failureMode: 'fail-open', fetchTimeoutMs: 2000 },
+    {
+      url: 'http://feed.bench/edge/revocations',
+      token: 'x'.repeat(32),
+      pollSeconds: 1,
+      trustSeconds: 1.5,
+      maxStalenessSeconds: 60,
+      failureMode: 'fail-open',
+      fetchTimeoutMs: 2000,
+      hub: { pollMs: 500, idleSeconds: 60, timeoutMs: 1000 },
+    },
     async () => new Response(body, { headers: { 'content-type': 'application/json' } }),
   )
   const loads: number[] = []

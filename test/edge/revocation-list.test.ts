@@ -6,9 +6,11 @@ const settings: RevocationFeedSettings = {
   url: 'http://central.test/edge/revocations',
   token: 'feed-token-0123456789abcdef',
   pollSeconds: 5,
+  trustSeconds: 10,
   maxStalenessSeconds: 60,
   failureMode: 'fail-open',
   fetchTimeoutMs: 60_000,
+  hub: { pollMs: 500, idleSeconds: 60, timeoutMs: 1000 },
 }
 
 const feed = (version: string, sids: string[] = []): RevocationFeed => ({

@@ -24,15 +24,22 @@ describe('revocation feed settings (edge/config.ts)', () => {
     expect(parseEdgeConfig(base).revocation).toBeUndefined()
   })
 
-  it('defaults to central\'s feed path, a 5 s poll, 60 s max staleness and fail-open', () => {
+  it('defaults to central\'s feed path, a 1 s refresh, a 1.5 s trust age, 60 s max staleness, fail-open and a 0.5 s hub poll', () => {
     expect(parseEdgeConfig({ ...base, EDGE_FEED_TOKEN: TOKEN }).revocation).toEqual({
       url: 'http://central.test:8787/edge/revocations',
       token: TOKEN,
-      pollSeconds: 5,
+      pollSeconds: 1,
+      trustSeconds: 1.5,
       maxStalenessSeconds: 60,
       failureMode: 'fail-open',
       fetchTimeoutMs: 2000,
+      hub: { pollMs: 500, idleSeconds: 60, timeoutMs: 1000 },
     })
+  })
+
+  it('keeps the default trust age within max staleness and at least the refresh interval', () => {
+    expect(parseEdgeConfig({ ...base, EDGE_FEED_TOKEN: TOKEN, REVOCATION_POLL_SECONDS: '0.2', REVOCATION_MAX_STALENESS_SECONDS: '1' }).revocation?.trustSeconds).toBe(1)
+    expect(parseEdgeConfig({ ...base, EDGE_FEED_TOKEN: TOKEN, REVOCATION_POLL_SECONDS: '5' }).revocation?.trustSeconds).toBe(5)
   })
 
   it('takes every setting from its variable', () => {
@@ -44,8 +51,20 @@ describe('revocation feed settings (edge/config.ts)', () => {
       REVOCATION_MAX_STALENESS_SECONDS: '30',
       REVOCATION_FAILURE_MODE: 'fail-closed',
       REVOCATION_TIMEOUT_MS: '500',
+      REVOCATION_TRUST_SECONDS: '3',
+      REVOCATION_HUB_POLL_MS: '250',
+      REVOCATION_HUB_IDLE_SECONDS: '30',
+      REVOCATION_HUB_TIMEOUT_MS: '400',
     }).revocation
-    expect(revocation).toMatchObject({ url: 'https://feed.example.test/edge/revocations', pollSeconds: 2, maxStalenessSeconds: 30, failureMode: 'fail-closed', fetchTimeoutMs: 500 })
+    expect(revocation).toMatchObject({
+      url: 'https://feed.example.test/edge/revocations',
+      pollSeconds: 2,
+      trustSeconds: 3,
+      maxStalenessSeconds: 30,
+      failureMode: 'fail-closed',
+      fetchTimeoutMs: 500,
+      hub: { pollMs: 250, idleSeconds: 30, timeoutMs: 400 },
+    })
   })
 
   it.each([
@@ -55,6 +74,9 @@ describe('revocation feed settings (edge/config.ts)', () => {
     [{ EDGE_FEED_TOKEN: TOKEN, REVOCATION_POLL_SECONDS: '0' }, 'REVOCATION_POLL_SECONDS'],
     [{ EDGE_FEED_TOKEN: TOKEN, REVOCATION_POLL_SECONDS: '30', REVOCATION_MAX_STALENESS_SECONDS: '10' }, 'REVOCATION_MAX_STALENESS_SECONDS: must be at least REVOCATION_POLL_SECONDS'],
     [{ EDGE_FEED_TOKEN: TOKEN, REVOCATION_FEED_URL: 'ftp://central.test/feed' }, 'REVOCATION_FEED_URL'],
+    [{ EDGE_FEED_TOKEN: TOKEN, REVOCATION_POLL_SECONDS: '2', REVOCATION_TRUST_SECONDS: '1' }, 'REVOCATION_TRUST_SECONDS: must be between'],
+    [{ EDGE_FEED_TOKEN: TOKEN, REVOCATION_TRUST_SECONDS: '90' }, 'REVOCATION_TRUST_SECONDS: must be between'],
+    [{ EDGE_FEED_TOKEN: TOKEN, REVOCATION_HUB_POLL_MS: '10' }, 'REVOCATION_HUB_POLL_MS'],
   ])('rejects %o, naming the variable', (vars, expected) => {
     expect(problems({ ...base, ...vars }).join('\n')).toContain(expected)
   })

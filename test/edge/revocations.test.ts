@@ -154,13 +154,13 @@ describe('revocation check at the edge', () => {
     expect((await call(edge, revoked)).status).toBe(401)
   })
 
-  it('an isolate idle for two poll intervals revalidates before answering its next request', async () => {
-    const { edge, key, fake } = await setup()
+  it('an isolate whose copy is older than REVOCATION_TRUST_SECONDS revalidates before answering its next request', async () => {
+    const { edge, key, fake } = await setup({ REVOCATION_TRUST_SECONDS: '0.4' })
     const token = await tokenFor(key, { sid: 'sid-a' })
     expect((await call(edge, token)).status).toBe(200)
     publish(fake, { sessions: [{ sid: 'sid-a', revoked_at: 1 }] })
-    // Idle for > 2 × 0.2 s but well within max staleness (1 s): a plain stale-while-revalidate
-    // would answer this first request from the old copy.
+    // Idle for longer than the trust age (0.4 s) but within max staleness (1 s): a plain
+    // stale-while-revalidate would answer this first request from the old copy.
     await sleep(600)
     expect((await call(edge, token)).status).toBe(401)
   })

@@ -34,7 +34,9 @@ export function wellKnownRoutes(deps: AppDeps) {
 
   router.openapi(metadataRoute, (c) => {
     const issuer = deps.config.ISSUER
-    const base = issuer.replace(/\/$/, '')
+    // Endpoint URLs name where clients reach central (the edge's origin when central sits behind
+    // it), while `issuer` stays the `iss` every token carries (RFC 8414 §2, §3.3).
+    const base = (deps.config.PUBLIC_URL ?? issuer).replace(/\/+$/, '')
     c.header('Cache-Control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`)
     return c.json(
       {

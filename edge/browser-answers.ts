@@ -3,16 +3,13 @@ import { parse, serialize } from 'hono/utils/cookie'
 import { InsufficientScope, InvalidToken } from '../shared/errors'
 import { bearerChallenge, toErrorResponse } from '../shared/oauth-error-response'
 import { isBrowserNavigation } from './browser-navigation'
+import { SIGN_IN_MARKER_COOKIE } from '../shared/sign-in-marker'
 
 /** Central's hosted sign-in: rotates the refresh cookie silently when it can, else shows the sign-in page. */
 export const SIGN_IN_PATH = '/auth/sign-in'
 /** Central's sign-out: clears the session cookies, then continues to `return_to`. */
 export const SIGN_OUT_PATH = '/auth/sign-out'
-/**
- * Set when the edge sends a browser to sign in; a navigation that comes back still without a valid
- * token while it is set gets a page instead of another redirect (silent rotation would loop forever).
- */
-export const SIGN_IN_MARKER_COOKIE = 'portcullis_signin'
+export { SIGN_IN_MARKER_COOKIE }
 /** Long enough for a silent rotation round trip, short enough that a later visit starts afresh. */
 export const SIGN_IN_MARKER_MAX_AGE_SECONDS = 120
 

@@ -2,6 +2,7 @@ import type { Context } from 'hono'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import type { Config } from '../config'
 import type { TokenSet } from '../sessions/token-set'
+import { SIGN_IN_MARKER_COOKIE } from '../../shared/sign-in-marker'
 
 export const ACCESS_TOKEN_COOKIE = 'portcullis_at'
 export const REFRESH_TOKEN_COOKIE = 'portcullis_rt'
@@ -41,6 +42,7 @@ export function setSessionCookies(c: Context, config: Config, tokens: TokenSet):
 }
 
 export function clearSessionCookies(c: Context, config: Config): void {
+  deleteCookie(c, SIGN_IN_MARKER_COOKIE, { path: '/', secure: config.COOKIE_SECURE, httpOnly: true, sameSite: 'Lax' })
   deleteCookie(c, ACCESS_TOKEN_COOKIE, { path: '/', secure: config.COOKIE_SECURE, httpOnly: true, sameSite: 'Lax' })
   for (const path of REFRESH_COOKIE_PATHS) {
     deleteCookie(c, REFRESH_TOKEN_COOKIE, { path, secure: config.COOKIE_SECURE, httpOnly: true, sameSite: 'Lax' })

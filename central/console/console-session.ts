@@ -35,19 +35,3 @@ export function safeEqual(a: string | undefined, b: string | undefined): boolean
   if (!a || !b) return false
   return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest())
 }
-
-/**
- * The Origin check in front of every console form post. A browser sends `Origin` on every
- * cross-origin (and same-origin) POST; when it is present it must be one of ours. With no
- * Origin, `Sec-Fetch-Site` (sent by all current browsers) must not say cross-site. Requests
- * with neither come from non-browser clients, which still need the CSRF token.
- * @see https://cheatsheetseries.owasp.org/cheatsheets/Cross-Site_Request_Forgery_Prevention_Cheat_Sheet.html#verifying-origin-with-standard-headers
- */
-export function isAllowedFormOrigin(
-  headers: { origin: string | undefined; secFetchSite: string | undefined },
-  allowedOrigins: readonly string[],
-): boolean {
-  if (headers.origin !== undefined) return allowedOrigins.includes(headers.origin)
-  if (headers.secFetchSite !== undefined) return headers.secFetchSite === 'same-origin' || headers.secFetchSite === 'none'
-  return true
-}

@@ -1,7 +1,6 @@
 import type { AppDeps } from '../../app-deps'
-import { isAllowedFormOrigin } from '../../console/console-session'
 import { CONSOLE_CSS } from '../../console/console-styles'
-import { allowedOrigins } from '../require-same-origin'
+import { allowedOrigins, decideSameOrigin, requestSite } from '../require-same-origin'
 import { consoleAuditRoutes } from './audit'
 import { createConsoleRouter } from './console-env'
 import { ConsolePageError, handleConsoleError } from './console-errors'
@@ -22,7 +21,7 @@ const CONTENT_SECURITY_POLICY =
 /**
  * The ops console at /console/: server-rendered pages (hono/jsx), its own sign-in for users
  * holding `portcullis:admin`, a console session in PostgreSQL behind an HttpOnly SameSite=Strict
- * cookie, and on every form post an Origin check plus a CSRF token. Every change is audited
+ * cookie, and on every form post the same-origin check plus a CSRF token. Every change is audited
  * with the admin's name as actor (`admin:<username>`). Failures are answered in one place,
  * handleConsoleError. One file per page below.
  */
@@ -41,10 +40,10 @@ export function consoleRoutes(deps: AppDeps) {
     if (!c.res.headers.has('Cache-Control')) c.header('Cache-Control', 'no-store')
   })
 
-  // Origin check before anything reads a form: a cross-site post is refused whatever it carries.
+  // The API's CSRF rule (Fetch Metadata, then Origin) before anything reads a form: a cross-site
+  // post, or one that says nothing about where it came from, is refused whatever it carries.
   router.post('/console/*', async (c, next) => {
-    const origin = { origin: c.req.header('Origin'), secFetchSite: c.req.header('Sec-Fetch-Site') }
-    if (!isAllowedFormOrigin(origin, allowedOrigins(c, config))) {
+    if (decideSameOrigin(requestSite(c), allowedOrigins(c, config)).kind === 'refused') {
       throw new ConsolePageError(403, 'Request refused', 'Cross-site form submissions are not accepted.')
     }
     await next()

@@ -112,6 +112,32 @@ describe('console sign-in', () => {
     expect(res.status).toBe(403)
   })
 
+  it('refuses a sign-in post that carries neither Origin nor Sec-Fetch-Site, even with the right CSRF value', async () => {
+    const browser = new ConsoleBrowser(t)
+    const csrf = await browser.csrfFrom('/console/sign-in')
+    const res = await browser.post('/console/sign-in', { username: admin.username, password: PASSWORD, _csrf: csrf }, {})
+    expect(res.status).toBe(403)
+    expect(browser.cookies.has('__Host-portcullis-console')).toBe(false)
+  })
+
+  it('refuses a same-site sign-in post from an origin not allowed, and a cross-site one', async () => {
+    for (const headers of [{ 'Sec-Fetch-Site': 'same-site', Origin: 'https://blog.central.test' }, { 'Sec-Fetch-Site': 'cross-site', Origin: 'http://central.test' }]) {
+      const browser = new ConsoleBrowser(t)
+      const csrf = await browser.csrfFrom('/console/sign-in')
+      const res = await browser.post('/console/sign-in', { username: admin.username, password: PASSWORD, _csrf: csrf }, headers)
+      expect(res.status).toBe(403)
+      expect(browser.cookies.has('__Host-portcullis-console')).toBe(false)
+    }
+  })
+
+  it('signs in with Sec-Fetch-Site: same-origin alone (a browser that leaves Origin out)', async () => {
+    const browser = new ConsoleBrowser(t)
+    const csrf = await browser.csrfFrom('/console/sign-in')
+    const res = await browser.post('/console/sign-in', { username: admin.username, password: PASSWORD, _csrf: csrf }, { 'Sec-Fetch-Site': 'same-origin' })
+    expect(res.status).toBe(303)
+    expect(browser.cookies.has('__Host-portcullis-console')).toBe(true)
+  })
+
   it('redirects to sign-in when there is no console session', async () => {
     const res = await t.app.request('/console/users')
     expect(res.status).toBe(303)

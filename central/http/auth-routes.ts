@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi'
-import { InvalidCredentials, NotFound } from '../../shared/errors'
+import { InvalidCredentials, InvalidToken, NotFound } from '../../shared/errors'
 import { DEFAULT_CLIENT_ID, startSession } from '../sessions/start-session'
 import { hashRefreshToken, looksLikeRefreshToken } from '../sessions/refresh-token'
 import { findSessionIdByTokenHash, listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
@@ -10,7 +10,7 @@ import { clientIp, clientUserAgent } from './client-info'
 import { createRouter } from './create-router'
 import { requireContentType } from './require-content-type'
 import { assertSameOrigin } from './require-same-origin'
-import { clearSessionCookies, readRefreshCookie } from './session-cookies'
+import { clearSessionCookies, readAccessCookie, readRefreshCookie } from './session-cookies'
 import { tokenResponse } from './token-response'
 import { errorResponse, SessionSchema, TokenCharsSchema, TokenResponseSchema, toSessionJson } from './wire-schemas'
 
@@ -23,7 +23,7 @@ const LoginSchema = LoginCredentialsSchema
 
 const bearerErrors = {
   401: errorResponse('Missing, invalid or revoked access token (`invalid_token`, with WWW-Authenticate)'),
-  403: errorResponse('Cookie request without an allowed Origin (`forbidden`)'),
+  403: errorResponse('Cookie request that is cross-site, or carries neither an allowed Origin nor Sec-Fetch-Site: same-origin (`forbidden`)'),
 }
 
 const loginRoute = createRoute({
@@ -38,7 +38,7 @@ const loginRoute = createRoute({
     'JSON body is readable by any script on the page (an XSS steals the session), an HttpOnly cookie is not.',
     '`portcullis_at` (access token; HttpOnly, SameSite=Lax, Path=/, Secure unless COOKIE_SECURE=false) is read by the',
     'edge; `portcullis_rt` (refresh token; HttpOnly, SameSite=Lax, Path=/oauth and Path=/auth) only reaches the auth',
-    'endpoints. Cookie-mode requests must carry an allowed `Origin` (CSRF), else 403.',
+    'endpoints. Cookie-mode requests must say they are same-origin (`Sec-Fetch-Site: same-origin`, or an allowed `Origin`; CSRF), else 403.',
   ].join('\n'),
   middleware: [requireContentType('application/json')] as const,
   request: {
@@ -124,10 +124,13 @@ export function authRoutes(deps: AppDeps) {
     if (c.req.header('Authorization')) {
       sessionId = (await authenticateCaller(c, deps)).claims.sid
     } else {
-      // Browser: the refresh cookie (Path=/auth) still identifies the session when the
-      // access token has expired. Either way a cookie request must pass the Origin check.
-      assertSameOrigin(c, config)
       const refreshToken = readRefreshCookie(c)
+      // No credentials at all is a missing token (RFC 6750 §3.1: 401 with a Bearer challenge),
+      // as on logout-all and sessions; only a request carrying cookies meets the CSRF check.
+      if (!refreshToken && !readAccessCookie(c)) throw InvalidToken.missing()
+      // Browser: the refresh cookie (Path=/auth) still identifies the session when the
+      // access token has expired. Either way a cookie request must pass the same-origin check.
+      assertSameOrigin(c, config)
       if (refreshToken && looksLikeRefreshToken(refreshToken)) {
         sessionId = await findSessionIdByTokenHash(sql, hashRefreshToken(refreshToken))
       } else {

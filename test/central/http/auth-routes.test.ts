@@ -99,6 +99,15 @@ describe('caller endpoints with a Bearer access token', () => {
     expect(await forged.json()).toMatchObject({ error: 'invalid_token' })
   })
 
+  it('answers 401 with a Bearer challenge on every caller endpoint when no credentials are sent (RFC 6750 §3.1)', async () => {
+    for (const [method, path] of [['POST', '/auth/logout'], ['POST', '/auth/logout-all'], ['GET', '/auth/sessions']] as const) {
+      const response = await t.app.request(path, { method })
+      expect(response.status, `${method} ${path}`).toBe(401)
+      expect(response.headers.get('WWW-Authenticate'), `${method} ${path}`).toMatch(/^Bearer realm=/)
+      expect(await response.json()).toMatchObject({ error: 'invalid_token' })
+    }
+  })
+
   it('logs out this session only: its refresh token dies, the other session lives', async () => {
     const user = await insertTestUser(db.sql, { password: PASSWORD })
     const a = await signIn(user)
@@ -236,6 +245,33 @@ describe('browser cookie flow', () => {
     expect(foreign.status).toBe(403)
   })
 
+  it('takes Fetch Metadata first: same-origin passes without Origin, cross-site is refused even with an allowed Origin', async () => {
+    const loggedIn = await login(t, { username: alice.username, password: PASSWORD, cookie: true }, { 'Sec-Fetch-Site': 'same-origin' })
+    expect(loggedIn.status).toBe(200)
+    const cookie = cookiesFor(loggedIn, '/oauth')
+    const crossSite = await refresh(t, undefined, {}, { Cookie: cookie, Origin: ORIGIN, 'Sec-Fetch-Site': 'cross-site' })
+    expect(crossSite.status).toBe(403)
+    expect(await crossSite.json()).toMatchObject({ error: 'forbidden' })
+    const sameSiteStranger = await refresh(t, undefined, {}, { Cookie: cookie, Origin: 'https://blog.example.test', 'Sec-Fetch-Site': 'same-site' })
+    expect(sameSiteStranger.status).toBe(403)
+    const sameSiteAllowed = await refresh(t, undefined, {}, { Cookie: cookie, Origin: ORIGIN, 'Sec-Fetch-Site': 'same-site' })
+    expect(sameSiteAllowed.status).toBe(200)
+    const crossSiteLogin = await login(t, { username: alice.username, password: PASSWORD, cookie: true }, { Origin: ORIGIN, 'Sec-Fetch-Site': 'cross-site' })
+    expect(crossSiteLogin.status).toBe(403)
+  })
+
+  it('refuses a cookie logout that is cross-site or says nothing about its origin, with 403 not 401', async () => {
+    const loggedIn = await login(t, { username: alice.username, password: PASSWORD, cookie: true }, { Origin: ORIGIN })
+    const authCookie = cookiesFor(loggedIn, '/auth')
+    for (const headers of [{}, { 'Sec-Fetch-Site': 'cross-site' }, { Origin: 'https://evil.example' }]) {
+      const response = await t.app.request('/auth/logout', { method: 'POST', headers: { Cookie: authCookie, ...headers } })
+      expect(response.status).toBe(403)
+      expect(await response.json()).toMatchObject({ error: 'forbidden' })
+    }
+    const sameOrigin = await t.app.request('/auth/logout', { method: 'POST', headers: { Cookie: authCookie, 'Sec-Fetch-Site': 'same-origin' } })
+    expect(sameOrigin.status).toBe(204)
+  })
+
   it('logs out with the refresh cookie alone and clears the cookies', async () => {
     const loggedIn = await login(t, { username: alice.username, password: PASSWORD, cookie: true }, { Origin: ORIGIN })
     const authCookie = cookiesFor(loggedIn, '/auth')
@@ -243,7 +279,7 @@ describe('browser cookie flow', () => {
     expect(noOrigin.status).toBe(403)
     const response = await t.app.request('/auth/logout', { method: 'POST', headers: { Cookie: authCookie, Origin: ORIGIN } })
     expect(response.status).toBe(204)
-    expect(response.headers.getSetCookie().filter((l) => /Max-Age=0/.test(l)).length).toBe(3)
+    expect(response.headers.getSetCookie().filter((l) => /^portcullis_(at|rt)=;.*Max-Age=0/.test(l)).length).toBe(3)
     const after = await refresh(t, undefined, {}, { Cookie: cookiesFor(loggedIn, '/oauth'), Origin: ORIGIN })
     expect(after.status).toBe(400)
     expect(await after.json()).toMatchObject({ error: 'invalid_grant' })

@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres'
+import { ClientKeySets } from './clients/client-key-sets'
 import type { Clock } from './clock'
 import type { Config } from './config'
 import { sessionSettingsFrom, type SessionSettings } from './sessions/session-settings'
@@ -10,8 +11,10 @@ export interface AppDeps {
   clock: Clock
   /** Session lifetimes, derived from config once here. */
   sessions: SessionSettings
+  /** Registered clients' `private_key_jwt` key sets, cached for the process. */
+  clientKeySets: ClientKeySets
 }
 
 export function createAppDeps(input: { sql: Sql; config: Config; clock: Clock }): AppDeps {
-  return { ...input, sessions: sessionSettingsFrom(input.config) }
+  return { ...input, sessions: sessionSettingsFrom(input.config), clientKeySets: new ClientKeySets() }
 }

@@ -67,6 +67,13 @@ const ConfigSchema = z.object({
    * it. Names the OAuth metadata's endpoints and the sign-in redirect URIs. Default: ISSUER.
    */
   PUBLIC_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url().optional()),
+  /** true: only registered clients (admin API `/admin/clients`) may use the token and login endpoints; false keeps implicit ids like `web` working. */
+  REQUIRE_REGISTERED_CLIENTS: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
+  /** How long after its `iat` a DPoP proof is accepted at the token endpoint (RFC 9449 §11.1: keep it short). */
+  DPOP_PROOF_MAX_AGE_SECONDS: z.coerce.number().int().positive().max(600).default(60),
   /** Upstream OpenID Connect providers people sign in with (JSON array; README "Sign-in with your identity provider"). */
   IDENTITY_PROVIDERS: z
     .string()

@@ -20,6 +20,11 @@ export const RevocationFeedSchema = z.object({
   sessions: z.array(z.object({ sid: z.string().min(1), revoked_at: z.number().int() })),
   /** "Log out everywhere": tokens of this `sub` issued before `not_before` are dead. */
   users: z.array(z.object({ sub: z.string().min(1), not_before: z.number().int() })),
+  /**
+   * Machine clients disabled, deleted, rotated or narrowed: tokens with this `client_id` issued
+   * before `not_before` are dead. Absent from older centrals; older edges ignore it.
+   */
+  clients: z.array(z.object({ client_id: z.string().min(1), not_before: z.number().int() })).optional(),
 })
 
 export type RevocationFeed = z.infer<typeof RevocationFeedSchema>

@@ -15,6 +15,13 @@ export type AuditEventType =
   | 'key.unpublished'
   | 'console.sign_in'
   | 'console.sign_out'
+  | 'client.created'
+  | 'client.updated'
+  | 'client.secret_rotated'
+  | 'client.disabled'
+  | 'client.enabled'
+  | 'client.deleted'
+  | 'client.tokens_revoked'
 
 export interface AuditEventInput {
   type: AuditEventType

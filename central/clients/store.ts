@@ -1,4 +1,4 @@
-import type { Sql } from 'postgres'
+import type { PendingQuery, Row, Sql } from 'postgres'
 import type { JSONWebKeySet } from 'jose'
 import { Conflict, InvalidRequest } from '../../shared/errors'
 import type { ReplayGuard } from '../../shared/dpop-proof'
@@ -58,18 +58,11 @@ function toClientRecord(row: ClientRow): ClientRecord {
 }
 
 /** Audit event types of the client registry. */
-export type ClientAuditEventType =
-  | 'client.created'
-  | 'client.updated'
-  | 'client.secret_rotated'
-  | 'client.disabled'
-  | 'client.enabled'
-  | 'client.deleted'
+export type ClientAuditEventType = Extract<AuditEventType, `client.${string}`>
 
 /** A client event; `details.client_id` names the client (the audit table's ids are for users and sessions). */
 function clientEvent(type: ClientAuditEventType, input: { clientId: string; actor: string; now: Date; details?: Record<string, unknown> }): AuditEventInput {
-  // AuditEventType does not list the client events yet (central/audit/audit-event.ts is shared with other work).
-  return { type: type as unknown as AuditEventType, at: input.now, actor: input.actor, details: { client_id: input.clientId, ...input.details } }
+  return { type, at: input.now, actor: input.actor, details: { client_id: input.clientId, ...input.details } }
 }
 
 /** The grant and settings an audit row records about a client: never the secret or its hash. */
@@ -223,6 +216,23 @@ export async function rotateClientSecret(
 }
 
 /**
+ * Ends every access token the client holds now (the not-before marker moves; RFC 7009 revocation
+ * of a client-credentials token, which has no session to end). False when there is no such client.
+ */
+export async function revokeClientTokens(sql: Sql, input: { clientId: string; actor: string; now: Date }): Promise<boolean> {
+  const { clientId, actor, now } = input
+  return await sql.begin(async (tx) => {
+    const rows = await tx`
+      update oauth_clients set not_before = greatest(not_before, ${now}), updated_at = ${now}
+      where client_id = ${clientId} and deleted_at is null
+      returning 1`
+    if (rows.length === 0) return false
+    await recordAuditEvent(tx, clientEvent('client.tokens_revoked', { clientId, actor, now, details: { tokens_revoked: true } }))
+    return true
+  })
+}
+
+/**
  * Deletes a client as far as anyone can tell: it stops authenticating, disappears from lists,
  * and its tokens die at the edge. The row stays (disabled) until `purgeDeletedClients` removes it
  * once its last token has expired, so the revocation feed keeps its marker that long.
@@ -264,6 +274,15 @@ export async function findClientNotBeforesSince(sql: Queryable, since: Date): Pr
   const rows = await sql<{ client_id: string; not_before: Date }[]>`
     select client_id, not_before from oauth_clients where not_before > ${since} order by not_before, client_id`
   return rows.map((row) => ({ clientId: row.client_id, notBefore: row.not_before }))
+}
+
+/**
+ * The clients' part of the feed's version as a subquery, for the feed's one aggregate statement
+ * (`findRevocationsVersionInputs`); the same inputs as `findClientRevocationsVersionInputs`.
+ */
+export function clientRevocationsVersionInputs(sql: Queryable, since: Date): PendingQuery<Row[]> {
+  return sql`(select concat_ws(',', count(*), min(not_before), max(not_before), sum(extract(epoch from not_before)))
+    from oauth_clients where not_before > ${since})`
 }
 
 /**

@@ -20,6 +20,13 @@ const EVENT_TYPE_OPTIONS: Record<AuditEventType, true> = {
   'key.unpublished': true,
   'console.sign_in': true,
   'console.sign_out': true,
+  'client.created': true,
+  'client.updated': true,
+  'client.secret_rotated': true,
+  'client.disabled': true,
+  'client.enabled': true,
+  'client.deleted': true,
+  'client.tokens_revoked': true,
 }
 
 /** Every audit event type, for the filter's select and for validating `?type=`. */

@@ -1,4 +1,5 @@
 import type { Context } from 'hono'
+import { decodeJwt } from 'jose'
 import type { Config } from '../config'
 import type { TokenSet } from '../sessions/token-set'
 import { setSessionCookies } from './session-cookies'
@@ -9,20 +10,31 @@ import { setSessionCookies } from './session-cookies'
  * body, where page scripts could read them.
  */
 export function tokenResponse(c: Context, config: Config, tokens: TokenSet, cookieMode: boolean) {
+  const tokenType = accessTokenType(tokens.accessToken)
   c.header('Cache-Control', 'no-store')
   c.header('Pragma', 'no-cache')
   if (cookieMode) {
     setSessionCookies(c, config, tokens)
-    return c.json({ token_type: 'Bearer' as const, expires_in: tokens.expiresIn, scope: tokens.scope }, 200)
+    return c.json({ token_type: tokenType, expires_in: tokens.expiresIn, scope: tokens.scope }, 200)
   }
   return c.json(
     {
       access_token: tokens.accessToken,
-      token_type: 'Bearer' as const,
+      token_type: tokenType,
       expires_in: tokens.expiresIn,
       refresh_token: tokens.refreshToken,
       scope: tokens.scope,
     },
     200,
   )
+}
+
+/**
+ * RFC 9449 §5: a token bound to a DPoP key (`cnf.jkt`, RFC 9449 §6.1) is issued as `token_type`
+ * `DPoP`, any other as `Bearer`. Read from the token we just minted, so the answer cannot disagree
+ * with what the edge will demand.
+ */
+export function accessTokenType(accessToken: string): 'Bearer' | 'DPoP' {
+  const { cnf } = decodeJwt(accessToken) as { cnf?: { jkt?: unknown } }
+  return typeof cnf?.jkt === 'string' ? 'DPoP' : 'Bearer'
 }

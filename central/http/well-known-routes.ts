@@ -1,4 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi'
+import { DPOP_ALGORITHMS } from '../../shared/dpop-proof'
+import { CLIENT_ASSERTION_ALGORITHMS } from '../clients/authenticate-client'
+import { TOKEN_ENDPOINT_AUTH_METHODS } from '../clients/client-record'
 import { getPublishedJwks } from '../tokens/signing-keys'
 import type { AppDeps } from '../app-deps'
 import { createRouter } from './create-router'
@@ -46,9 +49,13 @@ export function wellKnownRoutes(deps: AppDeps) {
         jwks_uri: `${base}/.well-known/jwks.json`,
         // No authorization endpoint: users log in at /auth/login; RFC 8414 §2 still wants the field.
         response_types_supported: [],
-        grant_types_supported: ['refresh_token'],
-        token_endpoint_auth_methods_supported: ['none'],
-        revocation_endpoint_auth_methods_supported: ['none'],
+        grant_types_supported: ['refresh_token', 'client_credentials'],
+        token_endpoint_auth_methods_supported: [...TOKEN_ENDPOINT_AUTH_METHODS],
+        token_endpoint_auth_signing_alg_values_supported: CLIENT_ASSERTION_ALGORITHMS,
+        revocation_endpoint_auth_methods_supported: [...TOKEN_ENDPOINT_AUTH_METHODS],
+        revocation_endpoint_auth_signing_alg_values_supported: CLIENT_ASSERTION_ALGORITHMS,
+        // RFC 9449 §5.1.
+        dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
       },
       200,
     )

@@ -10,9 +10,9 @@ export const errorResponse = (description: string) => ({ description, content: {
 export const TokenResponseSchema = z
   .object({
     access_token: z.string().optional().openapi({ description: 'Absent in cookie mode (then in the portcullis_at cookie)' }),
-    token_type: z.literal('Bearer'),
+    token_type: z.enum(['Bearer', 'DPoP']).openapi({ description: 'DPoP: the access token is bound to the key of the request\'s DPoP proof (RFC 9449 §5)' }),
     expires_in: z.number().int(),
-    refresh_token: z.string().optional().openapi({ description: 'Absent in cookie mode (then in the portcullis_rt cookie)' }),
+    refresh_token: z.string().optional().openapi({ description: 'Absent in cookie mode (then in the portcullis_rt cookie), and for client_credentials' }),
     scope: z.string(),
   })
   .openapi('TokenResponse')

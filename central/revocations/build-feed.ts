@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { RevocationFeed } from '../../shared/revocation-feed'
+import { toClientFeedEntries } from '../clients/client-feed-entries'
 import type { RecentRevocations } from './store'
 
 /** How far back the feed reaches: a token older than this has expired anyway. */
@@ -25,6 +26,7 @@ export function buildRevocationFeed(revocations: RecentRevocations, version: str
     window_seconds: windowSeconds,
     sessions: revocations.sessions.map((s) => ({ sid: s.sessionId, revoked_at: epochSeconds(s.revokedAt) })),
     users: revocations.users.map((u) => ({ sub: u.userId, not_before: epochSeconds(u.notBefore) })),
+    clients: toClientFeedEntries(revocations.clients),
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Sql } from 'postgres'
 import type { Queryable } from '../db/pool'
+import { clientRevocationsVersionInputs, findClientNotBeforesSince, type ClientNotBefore } from '../clients/store'
 import { signingKeySetVersionInputs } from '../tokens/store'
 
 export interface RevokedSession {
@@ -15,6 +16,8 @@ export interface UserNotBefore {
 export interface RecentRevocations {
   sessions: RevokedSession[]
   users: UserNotBefore[]
+  /** Machine clients whose tokens issued before a marker are dead. */
+  clients: ClientNotBefore[]
   /** The published signing keys' version inputs, so a key change reaches the edge with the feed. */
   keySetVersionInputs: string
 }
@@ -33,7 +36,8 @@ export async function findRevocationsVersionInputs(sql: Queryable, since: Date):
       (select concat_ws(',', count(*), min(revoked_at), max(revoked_at)) from sessions where revoked_at > ${since}),
       (select concat_ws(',', count(*), min(not_before), max(not_before), sum(extract(epoch from not_before)))
        from users where not_before > ${since}),
-      ${signingKeySetVersionInputs(sql)}
+      ${signingKeySetVersionInputs(sql)},
+      ${clientRevocationsVersionInputs(sql, since)}
     ) as inputs`
   return row!.inputs
 }
@@ -48,10 +52,12 @@ export async function findRevocationsSince(sql: Queryable, since: Date): Promise
     select id, revoked_at from sessions where revoked_at > ${since} order by revoked_at, id`
   const users = await sql<{ id: string; not_before: Date }[]>`
     select id, not_before from users where not_before > ${since} order by not_before, id`
+  const clients = await findClientNotBeforesSince(sql, since)
   const [keys] = await sql<{ inputs: string }[]>`select ${signingKeySetVersionInputs(sql)} as inputs`
   return {
     sessions: sessions.map((row) => ({ sessionId: row.id, revokedAt: row.revoked_at })),
     users: users.map((row) => ({ userId: row.id, notBefore: row.not_before })),
+    clients,
     keySetVersionInputs: keys!.inputs,
   }
 }

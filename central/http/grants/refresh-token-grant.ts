@@ -1,4 +1,5 @@
 import { InvalidRequest } from '../../../shared/errors'
+import { authenticatedClientId, requireClientGrant } from '../../clients/token-request-client'
 import { refreshSession } from '../../sessions/refresh-session'
 import { clientIp, clientUserAgent } from '../client-info'
 import { assertSameOrigin } from '../require-same-origin'
@@ -11,8 +12,9 @@ import type { GrantHandler } from './grant-handler'
  * mode from the `portcullis_rt` cookie, behind the Origin check) and answers the new pair.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-6
  */
-export const refreshTokenGrant: GrantHandler = async (c, deps, form) => {
+export const refreshTokenGrant: GrantHandler = async (c, deps, form, { client }) => {
   const { config } = deps
+  requireClientGrant(client, 'refresh_token')
   let refreshToken = form.refresh_token
   let cookieMode = false
   if (refreshToken === undefined) {
@@ -23,7 +25,8 @@ export const refreshTokenGrant: GrantHandler = async (c, deps, form) => {
   }
   const tokens = await refreshSession(deps, {
     refreshToken,
-    clientId: form.client_id,
+    // The authenticated client: a session started by a client refreshes only for that client.
+    clientId: authenticatedClientId(client),
     scopes: form.scope === undefined ? undefined : form.scope.split(' ').filter(Boolean),
     resource: form.resource,
     ip: clientIp(c, config),

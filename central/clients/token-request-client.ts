@@ -1,0 +1,94 @@
+import type { Sql } from 'postgres'
+import { checkDpopProofReplay, verifyDpopProof } from '../../shared/dpop-proof'
+import { InvalidDpopProof } from '../../shared/dpop-errors'
+import { UnauthorizedClient } from '../../shared/client-errors'
+import type { Clock } from '../clock'
+import type { Config } from '../config'
+import { authenticateClient, readClientCredentials, type AuthenticatedClient, type TokenRequestClientParts } from './authenticate-client'
+import type { ClientKeySets } from './client-key-sets'
+import type { ClientGrantType } from './client-record'
+import { dpopProofReplayGuard, findClient, recordClientAssertionJti } from './store'
+
+/** What authenticating a client and checking its DPoP proof need; `AppDeps` has all of it. */
+export interface ClientEndpointDeps {
+  sql: Sql
+  config: Config
+  clock: Clock
+  clientKeySets: ClientKeySets
+}
+
+/**
+ * Where clients address one of central's endpoints: the public base URL (the edge's origin when
+ * central sits behind it), never the URL central itself was reached at. A client's assertion
+ * `aud` and a DPoP proof's `htu` name this URL.
+ */
+export function publicEndpointUrl(config: Pick<Config, 'PUBLIC_URL' | 'ISSUER'>, path: string): string {
+  return `${(config.PUBLIC_URL ?? config.ISSUER).replace(/\/$/, '')}${path}`
+}
+
+/**
+ * Reads the client's credentials from a token (or revocation) request, looks the client up and
+ * authenticates it: `readClientCredentials` → `findClient` → `authenticateClient`.
+ * `endpointUrl` is the public URL of the endpoint the request went to (an assertion's `aud`).
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3
+ */
+export async function authenticateRequestClient(
+  deps: ClientEndpointDeps,
+  parts: TokenRequestClientParts,
+  options: { endpointUrl: string; defaultClientId: string },
+): Promise<AuthenticatedClient> {
+  const presented = readClientCredentials(parts, options.defaultClientId)
+  const client = await findClient(deps.sql, presented.clientId)
+  return await authenticateClient(presented, client, {
+    tokenEndpointUrl: options.endpointUrl,
+    issuer: deps.config.ISSUER,
+    now: deps.clock(),
+    clockToleranceSeconds: deps.config.CLOCK_TOLERANCE_SECONDS,
+    requireRegisteredClients: deps.config.REQUIRE_REGISTERED_CLIENTS,
+    keySets: deps.clientKeySets,
+    recordAssertionJti: (input) => recordClientAssertionJti(deps.sql, input),
+  })
+}
+
+/** The client's id, registered or implicit. */
+export function authenticatedClientId(client: AuthenticatedClient): string {
+  return client.kind === 'registered' ? client.client.clientId : client.clientId
+}
+
+/**
+ * A registered client may use only the grant types it was registered with (RFC 7591 §2
+ * `grant_types`); an implicit client keeps the password, cookie and refresh flows it always had.
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2
+ */
+export function requireClientGrant(client: AuthenticatedClient, grant: ClientGrantType): void {
+  if (client.kind === 'registered' && !client.client.grantTypes.includes(grant)) {
+    throw new UnauthorizedClient(`client is not allowed the ${grant} grant`)
+  }
+}
+
+/**
+ * The DPoP proof of a request to one of central's endpoints (RFC 9449 §4.3), checked against the
+ * endpoint's public URL, then recorded so it is accepted once across every central instance
+ * (§11.1). Returns the proof key's thumbprint to bind the tokens to, or undefined when there is
+ * no proof and none is required (a client registered with `require_dpop` must send one).
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-5
+ */
+export async function verifyRequestDpopProof(
+  deps: ClientEndpointDeps,
+  proof: string | undefined,
+  request: { method: string; url: string; required: boolean },
+): Promise<string | undefined> {
+  if (proof === undefined) {
+    if (request.required) throw new InvalidDpopProof('this client must send a DPoP proof', { reason: 'missing' })
+    return undefined
+  }
+  const window = { maxAgeSeconds: deps.config.DPOP_PROOF_MAX_AGE_SECONDS, clockToleranceSeconds: deps.config.CLOCK_TOLERANCE_SECONDS }
+  const verified = await verifyDpopProof(proof, { method: request.method, url: request.url, now: deps.clock(), ...window })
+  await checkDpopProofReplay(dpopProofReplayGuard(deps.sql), verified, window)
+  return verified.jkt
+}
+
+/** Whether the client is registered with `require_dpop`. */
+export function clientRequiresDpop(client: AuthenticatedClient): boolean {
+  return client.kind === 'registered' && client.client.requireDpop
+}

@@ -9,9 +9,6 @@ import type { AppDeps } from '../app-deps'
 import { recordAuditEvent } from '../audit/store'
 import { LOCAL_KEY_ENCRYPTION_SECRET, type Config } from '../config'
 import type { Queryable } from '../db/pool'
-import { clientIp, clientUserAgent } from '../http/client-info'
-import { assertSameOrigin } from '../http/require-same-origin'
-import { clearSessionCookies, readRefreshCookie, setSessionCookies } from '../http/session-cookies'
 import { refreshSession } from '../sessions/refresh-session'
 import { hashRefreshToken, looksLikeRefreshToken } from '../sessions/refresh-token'
 import { startSession } from '../sessions/start-session'
@@ -150,18 +147,6 @@ export async function signInWithPassword(
   return result.tokens
 }
 
-/** http/session-cookies: the portcullis session cookies (access token on `/`, refresh token on /oauth and /auth). */
-export const sessionCookies = {
-  set: (c: Context, deps: FederationDeps, tokens: TokenSet) => setSessionCookies(c, deps.config, tokens),
-  clear: (c: Context, deps: FederationDeps) => clearSessionCookies(c, deps.config),
-  readRefresh: (c: Context) => readRefreshCookie(c),
-}
-
-/** http/client-info `clientIp` / `clientUserAgent` (TRUST_PROXY-aware). */
-export function requestClient(c: Context, deps: FederationDeps): { ip: string; userAgent: string | null } {
-  return { ip: clientIp(c, deps.config), userAgent: clientUserAgent(c) }
-}
-
 /** tokens/seal: AES-256-GCM under a key derived (HKDF) from `material` for one `purpose`. */
 export const sealing = {
   key: (material: string, purpose: string) => deriveKey(material, `federation/${purpose}`),
@@ -170,13 +155,3 @@ export const sealing = {
 }
 
 export type { Sql }
-
-/** http/require-same-origin `assertSameOrigin`: a form post must come from an allowed Origin (login CSRF). */
-export function isFromAllowedOrigin(c: Context, deps: FederationDeps): boolean {
-  try {
-    assertSameOrigin(c, deps.config)
-    return true
-  } catch {
-    return false
-  }
-}

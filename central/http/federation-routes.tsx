@@ -13,26 +13,43 @@ import {
 } from '../federation/federated-sign-in'
 import { clientKeysJwks } from '../federation/client-keys'
 import type { IdentityProvider } from '../federation/identity-providers'
-import {
-  isFromAllowedOrigin,
-  requestClient,
-  rotateRefreshToken,
-  sessionCookies,
-  signInWithPassword,
-  type FederationDeps,
-  type FederationSettings,
-} from '../federation/ports'
+import { rotateRefreshToken, signInWithPassword, type FederationDeps, type FederationSettings } from '../federation/ports'
 import { safeReturnTo } from '../federation/return-to'
 import { anyUserHasPassword } from '../federation/store'
+import { clientIp, clientUserAgent } from './client-info'
 import { createRouter } from './create-router'
+import { assertSameOrigin } from './require-same-origin'
+import { clearSessionCookies, readRefreshCookie, setSessionCookies } from './session-cookies'
 import { SIGN_IN_CSS, SIGN_IN_CSS_PATH, SignInPage, SignInProblemPage } from './sign-in-pages'
 
 /**
  * Binds a started sign-in to this browser. SameSite=Lax: the provider's redirect back is a
  * cross-site top-level GET, which Lax cookies accompany and Strict ones do not.
  */
-const BINDING_COOKIE = 'portcullis_signin'
+const BINDING_COOKIE = 'portcullis_flow'
 const BINDING_COOKIE_PATH = '/auth/callback'
+
+/** The portcullis session cookies (access token on `/`, refresh token on /oauth and /auth). */
+const sessionCookies = {
+  set: (c: Context, deps: FederationDeps, tokens: Parameters<typeof setSessionCookies>[2]) => setSessionCookies(c, deps.config, tokens),
+  clear: (c: Context, deps: FederationDeps) => clearSessionCookies(c, deps.config),
+  readRefresh: (c: Context) => readRefreshCookie(c),
+}
+
+/** The client's address (TRUST_PROXY-aware) and user agent, as sessions record them. */
+function requestClient(c: Context, deps: FederationDeps): { ip: string; userAgent: string | null } {
+  return { ip: clientIp(c, deps.config), userAgent: clientUserAgent(c) }
+}
+
+/** A form post must come from an allowed origin (login CSRF), as every cookie-authenticated write. */
+function isFromAllowedOrigin(c: Context, deps: FederationDeps): boolean {
+  try {
+    assertSameOrigin(c, deps.config)
+    return true
+  } catch {
+    return false
+  }
+}
 
 /**
  * `/auth/*` routes of sign-in through upstream OpenID Connect providers, and the hosted sign-in

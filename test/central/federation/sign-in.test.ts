@@ -96,7 +96,7 @@ describe('sign-in through an upstream provider', () => {
     const [audit] = await db.sql`select actor from audit_events where event_type = 'session.created' and session_id = ${claims.sid}`
     expect(audit).toBeTruthy()
     // The binding cookie is gone after the callback.
-    expect(jar.get('portcullis_signin')).toBeUndefined()
+    expect(jar.get('portcullis_flow')).toBeUndefined()
   })
 
   it('reuses the identity link on a second sign-in: same user, a new session', async () => {
@@ -140,7 +140,7 @@ describe('sign-in through an upstream provider', () => {
   it('refuses a callback without the binding cookie', async () => {
     const before = await countRows(db.sql)
     const callback = await startAndAuthenticate(f, jar, 'demo', 'gina')
-    jar.delete('portcullis_signin')
+    jar.delete('portcullis_flow')
     const response = await browse(f, jar, callback)
     expect(response.status).toBe(400)
     await expectNothingWritten(before)
@@ -159,10 +159,10 @@ describe('sign-in through an upstream provider', () => {
 
   it('refuses a replayed callback (the flow and the code are single use)', async () => {
     const callback = await startAndAuthenticate(f, jar, 'demo', 'hank')
-    const binding = jar.get('portcullis_signin')!
+    const binding = jar.get('portcullis_flow')!
     expect((await browse(f, jar, callback)).status).toBe(302)
     const before = await countRows(db.sql)
-    const replay = await f.request(new URL(callback).pathname + new URL(callback).search, { headers: { cookie: `portcullis_signin=${binding}` } })
+    const replay = await f.request(new URL(callback).pathname + new URL(callback).search, { headers: { cookie: `portcullis_flow=${binding}` } })
     expect(replay.status).toBe(400)
     await expectNothingWritten(before)
   })
@@ -263,7 +263,7 @@ describe('sign-in through an upstream provider', () => {
   it('answers 502 when the provider cannot be reached', async () => {
     const response = await browse(f, jar, '/auth/sign-in/down?return_to=/app')
     expect(response.status).toBe(502)
-    expect(jar.get('portcullis_signin')).toBeUndefined()
+    expect(jar.get('portcullis_flow')).toBeUndefined()
   })
 
   it('answers 504 when the provider does not answer in time', async () => {

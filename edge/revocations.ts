@@ -146,7 +146,13 @@ export class RevocationList {
     const pollMs = this.settings.pollSeconds * 1000
     const trustMs = this.settings.trustSeconds * 1000
     const ageMs = this.lastSuccessMs === undefined ? Number.POSITIVE_INFINITY : nowMs - this.lastSuccessMs
-    if (ageMs >= trustMs && nowMs - this.lastFailureMs >= RETRY_AFTER_FAILURE_MS) return this.pollThenState(nowMs)
+    if (ageMs >= trustMs && nowMs - this.lastFailureMs >= RETRY_AFTER_FAILURE_MS) {
+      // Also handed to waitUntil: a request that fails before awaiting it (a bad token) must not
+      // cancel the refresh, or the key set change it may carry would never land.
+      const refreshed = this.pollThenState(nowMs)
+      waitUntil(refreshed)
+      return refreshed
+    }
     // One background refresh at a time in practice: the next may start once this gap has passed.
     const backgroundGapMs = Math.max(pollMs / 4, Math.min(pollMs, trustMs - pollMs))
     if (ageMs >= pollMs && nowMs - this.lastAttemptMs >= backgroundGapMs) waitUntil(this.poll(nowMs))

@@ -4,7 +4,7 @@ import { decodeJwt } from 'jose'
 import { loadConfig } from '../../central/config'
 import { startCentral, type RunningCentral } from '../../central/main'
 import { startOrigin, type TestOrigin } from '../support/edge-origin'
-import { startEdge, type RunningEdge } from '../support/edge-worker'
+import { startEdge, type EdgeOptions, type RunningEdge } from '../support/edge-worker'
 
 export const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef'
 export const EDGE_FEED_TOKEN = 'e2e-edge-feed-token-0123456789abcdef'
@@ -23,14 +23,17 @@ export interface FeedProxy {
   mode: FeedProxyMode
   /** Polls that reached the proxy, and how central answered those that were relayed. */
   polls: number
+  /** Of those, the polls made by a revocation hub (the rest came from isolates directly). */
+  hubPolls: number
   statuses: number[]
   close(): Promise<void>
 }
 
 export async function startFeedProxy(targetBaseUrl: () => string): Promise<FeedProxy> {
-  const proxy: FeedProxy = { url: '', mode: 'up', polls: 0, statuses: [], close: async () => {} }
+  const proxy: FeedProxy = { url: '', mode: 'up', polls: 0, hubPolls: 0, statuses: [], close: async () => {} }
   const server: Server = createServer((request, response) => {
     proxy.polls++
+    if (request.headers['portcullis-revocation-hub']) proxy.hubPolls++
     if (proxy.mode === 'down') {
       request.socket.destroy()
       return
@@ -86,6 +89,8 @@ export async function startWholeStack(options: {
   databaseUrl: string
   centralEnv?: Record<string, string>
   edgeVars?: Record<string, string>
+  /** The revocation hub and the number of isolates; default: one isolate polling central directly. */
+  edgeOptions?: EdgeOptions
 }): Promise<WholeStack> {
   const central = await startCentral(
     loadConfig({
@@ -110,7 +115,7 @@ export async function startWholeStack(options: {
     EDGE_FEED_TOKEN,
     REVOCATION_FEED_URL: `${feed.url}/edge/revocations`,
     ...options.edgeVars,
-  })
+  }, options.edgeOptions)
   return {
     central,
     edge,
@@ -194,10 +199,21 @@ export async function revokeSessionAsAdmin(centralUrl: string, sid: string): Pro
   await response.body?.cancel()
 }
 
-/** A protected call through the edge; returns the response (body read). */
-export async function callApi(edge: RunningEdge, accessToken: string): Promise<{ status: number; body: string; wwwAuthenticate: string | null }> {
-  const response = await edge.fetch('/api/me', { headers: { Authorization: `Bearer ${accessToken}` } })
+/** A protected call through the edge (isolate `isolate` when it runs several); returns the response (body read). */
+export async function callApi(
+  edge: RunningEdge,
+  accessToken: string,
+  isolate = 0,
+): Promise<{ status: number; body: string; wwwAuthenticate: string | null }> {
+  const response = await edge.fetchVia(isolate, '/api/me', { headers: { Authorization: `Bearer ${accessToken}` } })
   return { status: response.status, body: await response.text(), wwwAuthenticate: response.headers.get('WWW-Authenticate') }
+}
+
+/** `POST /admin/keys/rotate` on central: `immediate` signs with the new key now, `revokePrevious` unpublishes the others. */
+export async function rotateKeysAsAdmin(centralUrl: string, options: { immediate?: boolean; revokePrevious?: boolean } = {}): Promise<string> {
+  const response = await fetch(`${centralUrl}/admin/keys/rotate`, { method: 'POST', headers: adminHeaders, body: JSON.stringify(options) })
+  if (response.status !== 200) throw new Error(`key rotation answered ${response.status}: ${await response.text()}`)
+  return ((await response.json()) as { kid: string }).kid
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Edge benchmark (issue 4): on one bare workerd process pinned to core 0, with this Node process
  * (the load generator) pinned to core 1:
- *  (a) raw `crypto.subtle.verify` ops/s vs the edge's full verify path (`verifyAccessToken`), on
+ *  (a) raw `crypto.subtle.verify` ops/s vs the edge's full verify path (`AccessTokenVerifier.verify`), on
  *      unique tokens and on tokens repeated 100 times;
  *  (b) req/s and p50/p99 to the same origin Worker through a minimal pass-through proxy Worker,
  *      the do-it-yourself Worker (Hono `jwk` middleware + `hono/proxy`) and the edge, for unique
@@ -111,10 +111,11 @@ export default {
 const VERIFY_WORKER = `
 import { JwksCache } from './edge/jwks'
 import { VerifiedTokenCache } from './edge/verified-token-cache'
-import { verifyAccessToken } from './edge/verify-access-token'
+import { AccessTokenVerifier } from './edge/verify-access-token'
+import { accessTokenRules } from './shared/access-token-rules'
 let tokens = []
 let raw = []
-let jwks, cache, rawKey
+let verifier, rawKey
 const decode = (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0))
 export default {
   async fetch(request, env) {
@@ -127,8 +128,8 @@ export default {
         const last = token.lastIndexOf('.')
         return { data: new TextEncoder().encode(token.slice(0, last)), signature: decode(token.slice(last + 1)) }
       })
-      jwks = new JwksCache({ kind: 'static', keys }, { refetchCooldownMs: 0, maxAgeMs: 1e12, fetchTimeoutMs: 1000 })
-      cache = new VerifiedTokenCache(10000)
+      const jwks = new JwksCache({ kind: 'static', keys }, { refetchCooldownMs: 0, maxAgeMs: 1e12, fetchTimeoutMs: 1000 })
+      verifier = new AccessTokenVerifier(accessTokenRules({ issuer: env.ISSUER, clockToleranceSeconds: 30 }), jwks, new VerifiedTokenCache(10000))
       return new Response('ready')
     }
     const n = Number(url.searchParams.get('n'))
@@ -141,9 +142,8 @@ export default {
         if (await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, rawKey, signature, data)) ok++
       }
     } else {
-      const deps = { issuer: env.ISSUER, clockToleranceSeconds: 30, jwks, cache }
       for (let i = 0; i < n; i++) {
-        await verifyAccessToken(tokens[offset + (i % distinct)], deps, Date.now())
+        await verifier.verify(tokens[offset + (i % distinct)], Date.now())
         ok++
       }
     }

@@ -154,6 +154,8 @@ export interface EdgeConfig {
 
 /** Paths central serves itself; browsers see one origin for login and cookies. */
 export const CENTRAL_PREFIXES = ['/auth/', '/oauth/', '/.well-known/'] as const
+/** Single documents of central's: its API description, found on the host clients call. */
+export const CENTRAL_PATHS = ['/openapi.json'] as const
 
 /** Thrown once per isolate when `env` is invalid; the message names every bad variable and route entry. */
 export class EdgeConfigError extends Error {
@@ -193,6 +195,11 @@ export function parseEdgeConfig(env: Record<string, unknown>): EdgeConfig {
       problems.push(`ROUTES[${index}]${prefixLabel}.prefix: is reserved for central (${CENTRAL_PREFIXES.join(', ')})`)
       return
     }
+    const centralPath = CENTRAL_PATHS.find((path) => matchPrefix === path || matchPrefix.startsWith(`${path}/`))
+    if (centralPath) {
+      problems.push(`ROUTES[${index}]${prefixLabel}.prefix: ${centralPath} is central's`)
+      return
+    }
     const clash = routes.find((other) => other.matchPrefix === matchPrefix && methodsOverlap(other.methods, route.methods))
     if (clash?.prefix === route.prefix) {
       problems.push(`ROUTES[${index}]${prefixLabel}: duplicates ROUTES[${clash.index}] for the same prefix and methods`)
@@ -223,7 +230,7 @@ export function parseEdgeConfig(env: Record<string, unknown>): EdgeConfig {
   if (problems.length > 0) throw new EdgeConfigError(problems)
 
   const centralOrigin = new URL(vars.CENTRAL_URL).origin
-  for (const prefix of CENTRAL_PREFIXES) {
+  for (const prefix of [...CENTRAL_PREFIXES, ...CENTRAL_PATHS]) {
     routes.push({
       index: -1,
       prefix,

@@ -15,7 +15,7 @@ export interface Route {
   roles: string[]
   /** A web app's route: a page load without a valid token goes to sign-in (`edge/browser-answers.ts`). Absent: false. */
   browser?: boolean
-  /** Central's own paths (`/auth/`, `/oauth/`, `/.well-known/`), forwarded unchanged. */
+  /** Central's own paths (`/auth/`, `/oauth/`, `/.well-known/`, `/openapi.json`), forwarded unchanged. */
   central: boolean
 }
 

@@ -308,6 +308,7 @@ describe('the "browser" route option', () => {
       ['/auth/', false],
       ['/oauth/', false],
       ['/.well-known/', false],
+      ['/openapi.json', false],
     ])
   })
 

@@ -26,6 +26,15 @@ const ConfigSchema = z.object({
   REFRESH_GRACE_SECONDS: z.coerce.number().int().min(0).default(10),
   /** Revoked/expired sessions and old audit-free rows are purged after this long. At least ACCESS_TOKEN_TTL_SECONDS + CLOCK_TOLERANCE_SECONDS (checked below). */
   SESSION_RETENTION_SECONDS: seconds(30 * 24 * 3600),
+  /** Write a `session.refreshed` audit event per rotation (the busiest event by far). */
+  AUDIT_REFRESH_EVENTS: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  /** Routine audit events (refreshes, successful sign-ins) are purged after this long. */
+  AUDIT_RETENTION_SECONDS: seconds(30 * 24 * 3600),
+  /** Security audit events (sessions created, reuse, revocations, user, key and client changes) are kept this long. */
+  AUDIT_SECURITY_RETENTION_SECONDS: seconds(400 * 24 * 3600),
   /** Encrypts signing keys at rest. Required in production; a fixed local value otherwise. */
   KEY_ENCRYPTION_SECRET: optionalSecret(32),
   /** How long a new signing key is published before it signs (edges pick it up meanwhile). */
@@ -40,7 +49,10 @@ const ConfigSchema = z.object({
   REVOCATION_POLL_SECONDS: seconds(5),
   /** Edge clock tolerance; the feed keeps entries for ACCESS_TOKEN_TTL + this. */
   CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).default(30),
-  LOGIN_MAX_FAILURES_PER_USERNAME: z.coerce.number().int().positive().default(5),
+  /** Failed logins per username from one client address within the window (one guesser's budget). */
+  LOGIN_MAX_FAILURES_PER_USERNAME_AND_IP: z.coerce.number().int().positive().default(5),
+  /** Failed logins per username from all addresses together: the ceiling for guessing spread over many addresses. */
+  LOGIN_MAX_FAILURES_PER_USERNAME: z.coerce.number().int().positive().default(50),
   LOGIN_MAX_FAILURES_PER_IP: z.coerce.number().int().positive().default(50),
   LOGIN_THROTTLE_WINDOW_SECONDS: seconds(900),
   /** Browser origins allowed to use cookie-authenticated endpoints (CSRF Origin check), comma-separated. */

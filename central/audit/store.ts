@@ -120,3 +120,45 @@ export async function listHourlyActivity(sql: Queryable, now: Date): Promise<Act
     order by h.hour_start`
   return rows.map((r) => ({ ...r }))
 }
+
+// --- Retention ---------------------------------------------------------------------------------
+
+/**
+ * Events that only say the service did its job (a refresh, a console sign-in or sign-out): kept
+ * for AUDIT_RETENTION_SECONDS. Everything else (sessions created, reuse detected, revocations,
+ * failed logins, user, key and client changes, and any type added later) is a security event,
+ * kept for AUDIT_SECURITY_RETENTION_SECONDS.
+ */
+export const ROUTINE_AUDIT_EVENT_TYPES: readonly AuditEventType[] = ['session.refreshed', 'console.sign_in', 'console.sign_out']
+
+/** Rows one purge statement deletes at most: short transactions, no long lock on the table. */
+export const AUDIT_PURGE_BATCH_SIZE = 5000
+
+/**
+ * Deletes routine events older than `routineBefore` and security events older than
+ * `securityBefore`, in batches of `batchSize` rows (each its own statement, so a large backlog
+ * never holds one long transaction, as Keycloak's event expiration does). Returns the rows deleted.
+ */
+export async function purgeAuditEvents(
+  sql: Queryable,
+  input: { routineBefore: Date; securityBefore: Date; batchSize?: number },
+): Promise<number> {
+  const batchSize = input.batchSize ?? AUDIT_PURGE_BATCH_SIZE
+  const routine = [...ROUTINE_AUDIT_EVENT_TYPES]
+  let deleted = 0
+  for (const routineOnly of [true, false]) {
+    const before = routineOnly ? input.routineBefore : input.securityBefore
+    for (;;) {
+      // ctid = any(array(…)): a TID scan of exactly the rows the bounded subquery picked.
+      const result = await sql`
+        delete from audit_events
+        where ctid = any(array(
+          select ctid from audit_events
+          where at < ${before} and ${routineOnly ? sql`event_type = any(${routine})` : sql`event_type <> all(${routine})`}
+          limit ${batchSize}))`
+      deleted += result.count
+      if (result.count < batchSize) break
+    }
+  }
+  return deleted
+}

@@ -1,11 +1,9 @@
-import { randomUUID } from 'node:crypto'
-import { SignJWT } from 'jose'
-import { ACCESS_TOKEN_TYPE } from '../../shared/access-token-claims'
 import { UnauthorizedClient } from '../../shared/client-errors'
 import { InvalidDpopProof } from '../../shared/dpop-errors'
 import { InvalidScope, InvalidTarget } from '../../shared/errors'
 import type { Config } from '../config'
-import { SIGNING_ALGORITHM, type SigningKey } from '../tokens/signing-keys'
+import { mintAccessToken } from '../tokens/mint-access-token'
+import type { SigningKey } from '../tokens/signing-keys'
 import type { ClientRecord } from './client-record'
 
 export interface ClientCredentialsRequest {
@@ -85,35 +83,34 @@ export function clientTokenIssuedAt(client: Pick<ClientRecord, 'notBefore'>, now
 }
 
 /**
- * Signs the RFC 9068 access token for a client-credentials grant: `sub` = `client_id` = the
- * client (RFC 9068 §2.2: with no resource owner, `sub` is the client), `sid` from
- * `clientSessionId`, `cnf.jkt` when DPoP-bound (RFC 9449 §6.1), and no refresh token (RFC 6749
- * §4.4.3). Header and claims as `mintAccessToken` writes them; that function takes neither a
- * lifetime nor `cnf`, hence this one.
+ * Signs the RFC 9068 access token for a client-credentials grant with `mintAccessToken`:
+ * `sub` = `client_id` = the client (RFC 9068 §2.2: with no resource owner, `sub` is the client),
+ * `sid` from `clientSessionId`, `cnf.jkt` when DPoP-bound (RFC 9449 §6.1), the client's lifetime,
+ * and no refresh token (RFC 6749 §4.4.3).
  * @see https://www.rfc-editor.org/rfc/rfc9068#section-2
  */
 export async function mintClientCredentialsToken(
-  deps: { config: Pick<Config, 'ISSUER'>; signingKey: SigningKey },
+  deps: { config: Pick<Config, 'ISSUER' | 'ACCESS_TOKEN_TTL_SECONDS'>; signingKey: SigningKey },
   client: Pick<ClientRecord, 'notBefore'>,
   grant: ClientCredentialsGrant,
   now: Date,
 ): Promise<{ accessToken: string; expiresIn: number; tokenType: 'Bearer' | 'DPoP'; scope: string }> {
-  const { kid, privateKey } = deps.signingKey
-  const iat = Math.floor(clientTokenIssuedAt(client, now).getTime() / 1000)
-  const scope = grant.scopes.join(' ')
-  const claims: Record<string, unknown> = { client_id: grant.clientId, scope, sid: clientSessionId(grant.clientId) }
-  if (grant.roles.length > 0) claims.roles = grant.roles
-  if (grant.jkt !== undefined) claims.cnf = { jkt: grant.jkt }
-  const accessToken = await new SignJWT(claims)
-    .setProtectedHeader({ alg: SIGNING_ALGORITHM, typ: ACCESS_TOKEN_TYPE, kid })
-    .setIssuer(deps.config.ISSUER)
-    .setSubject(grant.clientId)
-    .setAudience(grant.audiences)
-    .setIssuedAt(iat)
-    .setExpirationTime(iat + grant.ttlSeconds)
-    .setJti(randomUUID())
-    .sign(privateKey)
+  const issuedAt = clientTokenIssuedAt(client, now)
+  const { accessToken } = await mintAccessToken(
+    deps,
+    {
+      userId: grant.clientId,
+      sessionId: clientSessionId(grant.clientId),
+      clientId: grant.clientId,
+      audiences: grant.audiences,
+      scopes: grant.scopes,
+      roles: grant.roles,
+      confirmationJkt: grant.jkt,
+      ttlSeconds: grant.ttlSeconds,
+    },
+    issuedAt,
+  )
   // expires_in counts from now, so a token issued up to a second ahead is not reported as longer-lived.
-  const expiresIn = iat + grant.ttlSeconds - Math.floor(now.getTime() / 1000)
-  return { accessToken, expiresIn, tokenType: grant.jkt === undefined ? 'Bearer' : 'DPoP', scope }
+  const expiresIn = Math.floor(issuedAt.getTime() / 1000) + grant.ttlSeconds - Math.floor(now.getTime() / 1000)
+  return { accessToken, expiresIn, tokenType: grant.jkt === undefined ? 'Bearer' : 'DPoP', scope: grant.scopes.join(' ') }
 }

@@ -1,13 +1,15 @@
+import { reportWrittenAuditEvents } from '../audit/collect-audit-events'
+import { decideDpopBinding } from '../clients/dpop-binding'
 import { mintAccessToken } from '../tokens/mint-access-token'
 import { getSigningKey } from '../tokens/signing-keys'
 import { InvalidGrant } from '../../shared/errors'
 import { DEFAULT_CLIENT_ID } from './start-session'
-import { slidIdleExpiry } from './session-record'
 import type { SessionDeps } from './session-settings'
-import { decideRefresh } from './decide-refresh'
-import { boundByUserGrant, narrowGrant } from './narrow-grant'
-import { generateRefreshToken, hashRefreshToken, looksLikeRefreshToken, openSuccessor, sealSuccessor } from './refresh-token'
-import { applyRotation, findRefreshTokenByHash, lockSessionByTokenHash, revokeSessionForReuse } from './store'
+import { decideRefresh, UNKNOWN_TOKEN_REASON } from './decide-refresh'
+import { boundByUserGrant, narrowGrant, type FullGrant } from './narrow-grant'
+import { generateRefreshToken, openSuccessor, parseRefreshToken, sealSuccessor, sha256RefreshToken } from './refresh-token'
+import type { SessionRecord } from './session-record'
+import { findLegacyTokenSession, refreshedEvent, refreshSessionRow, revokeSessionForReuse } from './store'
 import { audiencesOrIssuer, type TokenSet } from './token-set'
 
 export interface RefreshRequest {
@@ -17,82 +19,124 @@ export interface RefreshRequest {
   scopes?: string[]
   /** RFC 8707 `resource`: one audience for the access token. */
   resource?: string
+  /** RFC 7638 thumbprint of the key of the request's DPoP proof, already verified (RFC 9449 §5). */
+  dpopJkt?: string
   ip: string | null
   userAgent: string | null
 }
 
-type RefreshOutcome = { kind: 'issued'; tokens: TokenSet } | { kind: 'refused'; reason: string }
+/**
+ * How often the refresh statement runs again after a concurrent refresh or revoke of the same
+ * session changed the row under it. Each retry sees the winner's committed row, on which the
+ * token is no longer current, so one retry settles it; the bound only guards against a bug.
+ */
+const MAX_STATEMENT_RUNS = 4
 
 /**
- * RFC 6749 §6 refresh with rotation, in ONE transaction: lock the session → read the token →
- * decide → rotate / replay / revoke → mint. A failure anywhere rolls everything back, so the
- * presented token stays exactly as valid as before (never spent without a successor, never
- * counted as reuse by a retry). Refusals are answered only after the transaction commits, so
- * a reuse revocation is not undone by the error.
+ * RFC 6749 §6 refresh with rotation, decided by the database in one statement (see the comment
+ * block in ./store.ts): the presented token is current → rotated, with its audit event; else the
+ * row comes back unchanged and the pure decideRefresh says replay (the identical successor, within
+ * REFRESH_GRACE_SECONDS), reuse (revoke, one more statement) or reject. A statement that fails
+ * changes nothing, so the presented token stays exactly as valid as before; a response lost after
+ * the rotation committed is answered again, identically, by a retry within the grace window.
+ * A DPoP-bound chain needs a proof by its key before anything else is considered (RFC 9449 §5).
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-6
  * @see https://www.rfc-editor.org/rfc/rfc9700#section-4.14.2
  */
 export async function refreshSession(deps: SessionDeps, request: RefreshRequest): Promise<TokenSet> {
+  const settings = deps.sessions
   // Garbage, truncated or oversized tokens never reach the database.
-  if (!looksLikeRefreshToken(request.refreshToken)) throw new InvalidGrant('refresh token is not valid')
+  const presented = parseRefreshToken(request.refreshToken, settings.chainKey)
+  if (!presented) throw new InvalidGrant(UNKNOWN_TOKEN_REASON)
   const now = deps.clock()
-  const { config, sessions: settings } = deps
-  const tokenHash = hashRefreshToken(request.refreshToken)
   const clientId = request.clientId ?? DEFAULT_CLIENT_ID
 
-  // Fetched before the transaction: see mintAccessToken.
+  let sessionId: string | undefined
+  let generation = 0
+  if (presented.kind === 'chained') {
+    sessionId = presented.sessionId
+    generation = presented.generation
+  } else {
+    // The earlier format names no session: its hash finds it (only until the chain rotates once).
+    sessionId = await findLegacyTokenSession(deps.sql, presented.tokenHash)
+  }
+  if (sessionId === undefined) throw new InvalidGrant(UNKNOWN_TOKEN_REASON)
+
+  // Made before the statement, used only if it rotates: the successor is the next position.
+  const successor = generateRefreshToken(settings.chainKey, sessionId, generation + 1)
+  const attempt = {
+    sessionId,
+    tokenHash: presented.tokenHash,
+    generation,
+    clientId,
+    dpopJkt: request.dpopJkt ?? null,
+    resource: request.resource ?? null,
+    scopes: request.scopes ?? null,
+    successorHash: sha256RefreshToken(successor),
+    successorSealed: sealSuccessor(request.refreshToken, successor, sessionId),
+    now,
+    idleUntil: new Date(now.getTime() + settings.idleTtlSeconds * 1000),
+    ip: request.ip,
+    userAgent: request.userAgent,
+    recordEvent: settings.recordRefreshEvents,
+  }
+
+  for (let run = 0; run < MAX_STATEMENT_RUNS; run++) {
+    const result = await refreshSessionRow(deps.sql, attempt)
+    if (result.kind === 'rotated') {
+      const { session } = result
+      reportWrittenAuditEvents([refreshedEvent({ now, userId: session.userId, sessionId, ip: request.ip, userAgent: request.userAgent })])
+      // The statement's WHERE clause allowed the binding; this names the access token's key.
+      const binding = decideDpopBinding(session.dpopJkt, request.dpopJkt)
+      if (binding.kind === 'refuse') throw new Error('refresh statement rotated a chain its DPoP rule refuses')
+      return await issue(deps, session, request, successor, binding.accessTokenJkt, now)
+    }
+
+    const { session } = result
+    if (!session) throw new InvalidGrant(UNKNOWN_TOKEN_REASON)
+    const legacyTokenKnown = presented.kind === 'legacy'
+    const decision = decideRefresh({ session, presented, legacyTokenKnown, clientId, dpopJkt: request.dpopJkt, now, graceSeconds: settings.graceSeconds })
+    switch (decision.kind) {
+      case 'reject':
+        throw new InvalidGrant(decision.reason)
+      case 'reuse':
+        await revokeSessionForReuse(deps.sql, { session, now, ip: request.ip, userAgent: request.userAgent })
+        throw new InvalidGrant('refresh token was already used; the session is revoked')
+      case 'replay':
+        return await issue(deps, session, request, openSuccessor(request.refreshToken, session.chain.successorSealed!, session.id), decision.accessTokenJkt, now)
+      case 'rotate':
+        // Current by the statement's snapshot, yet not rotated: either the request asks for more
+        // than the grant (narrowGrant says which, nothing was spent), or a concurrent refresh or
+        // revoke took the row first (run again on a fresh snapshot).
+        narrowGrant(heldGrant(session), { resource: request.resource, scopes: request.scopes })
+        continue
+    }
+  }
+  throw new Error('refresh statement kept losing the session row to concurrent changes')
+}
+
+/** What the session may still grant: never more than its user holds NOW (see boundByUserGrant). */
+function heldGrant(session: SessionRecord): FullGrant {
+  return boundByUserGrant(session, session.userGrant)
+}
+
+async function issue(deps: SessionDeps, session: SessionRecord, request: RefreshRequest, refreshToken: string, jkt: string | undefined, now: Date): Promise<TokenSet> {
+  const { config, sessions: settings } = deps
+  const held = heldGrant(session)
+  const grant = narrowGrant(held, { resource: request.resource, scopes: request.scopes })
   const signingKey = await getSigningKey(deps.sql, config, now)
-  const outcome = await deps.sql.begin(async (tx): Promise<RefreshOutcome> => {
-    const session = await lockSessionByTokenHash(tx, tokenHash)
-    if (!session) return { kind: 'refused', reason: 'refresh token is not valid' }
-    const token = await findRefreshTokenByHash(tx, tokenHash)
-    if (!token) return { kind: 'refused', reason: 'refresh token is not valid' }
-    const decision = decideRefresh({ session, token, clientId, now, graceSeconds: settings.graceSeconds })
-
-    if (decision.kind === 'reject') return { kind: 'refused', reason: decision.reason }
-    if (decision.kind === 'reuse') {
-      await revokeSessionForReuse(tx, { session, token, now, ip: request.ip, userAgent: request.userAgent })
-      return { kind: 'refused', reason: 'refresh token was already used; the session is revoked' }
-    }
-
-    // What the session may still grant: never more than its user holds NOW, so a role, scope
-    // or audience an admin removed is gone from the next access token (see boundByUserGrant).
-    const held = boundByUserGrant(session, session.userGrant)
-    // Narrow before spending anything: a bad scope/resource throws and rolls back.
-    const grant = narrowGrant(held, { resource: request.resource, scopes: request.scopes })
-
-    let successor: string
-    if (decision.kind === 'replay') {
-      successor = openSuccessor(request.refreshToken, token.successorSealed!, session.id)
-    } else {
-      successor = generateRefreshToken()
-      const rotated = await applyRotation(tx, {
-        tokenId: token.id,
-        session,
-        successorHash: hashRefreshToken(successor),
-        successorSealed: sealSuccessor(request.refreshToken, successor, session.id),
-        now,
-        idleExpiresAt: slidIdleExpiry(now, session.absoluteExpiresAt, settings),
-        ip: request.ip,
-        userAgent: request.userAgent,
-      })
-      // Cannot happen while we hold the session lock; throwing rolls back the inserted successor.
-      if (!rotated) throw new Error('refresh token rotated concurrently despite the session lock')
-    }
-    const { accessToken, expiresIn } = await mintAccessToken(
-      { config, signingKey },
-      {
-        userId: session.userId,
-        sessionId: session.id,
-        clientId: session.clientId,
-        audiences: audiencesOrIssuer(grant.audiences, settings.issuer),
-        scopes: grant.scopes,
-        roles: held.roles,
-      },
-      now,
-    )
-    return { kind: 'issued', tokens: { accessToken, refreshToken: successor, expiresIn, scope: grant.scopes.join(' '), sessionId: session.id } }
-  })
-  if (outcome.kind === 'refused') throw new InvalidGrant(outcome.reason)
-  return outcome.tokens
+  const { accessToken, expiresIn } = await mintAccessToken(
+    { config, signingKey },
+    {
+      userId: session.userId,
+      sessionId: session.id,
+      clientId: session.clientId,
+      audiences: audiencesOrIssuer(grant.audiences, settings.issuer),
+      scopes: grant.scopes,
+      roles: held.roles,
+      confirmationJkt: jkt,
+    },
+    now,
+  )
+  return { accessToken, refreshToken, expiresIn, scope: grant.scopes.join(' '), sessionId: session.id, confirmationJkt: jkt }
 }

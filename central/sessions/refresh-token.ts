@@ -1,25 +1,113 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { deriveKey, open, seal } from '../tokens/seal'
 
-/** 32 random bytes (256 bits) → 43 base64url characters. */
-const REFRESH_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/
+/**
+ * Refresh token format (opaque to clients, base64url, 91 characters):
+ *
+ *   session id (16 bytes) | generation (uint32, big-endian) | 256 random bits | tag (16 bytes)
+ *
+ * `tag` = HMAC-SHA256(chain key, id | generation | random), truncated to 128 bits, the chain key
+ * derived from central's KEY_ENCRYPTION_SECRET. The session id lets a refresh find its row by
+ * primary key; the random part is what makes the token unguessable; the tag proves central issued
+ * this token at this position of this chain. Only the SHA-256 of the whole token is stored.
+ *
+ * Tokens of the earlier format (43 characters: 256 random bits) keep working until they rotate.
+ */
+const SESSION_ID_BYTES = 16
+const GENERATION_BYTES = 4
+const RANDOM_BYTES = 32
+const TAG_BYTES = 16
+const BODY_BYTES = SESSION_ID_BYTES + GENERATION_BYTES + RANDOM_BYTES
+const TOKEN_BYTES = BODY_BYTES + TAG_BYTES
+
+const CHAINED_TOKEN_PATTERN = /^[A-Za-z0-9_-]{91}$/
+const LEGACY_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/
+
+/** What a refresh token says about itself before any lookup. */
+export type PresentedRefreshToken =
+  /** Current format: names its session and position; `genuine` when the tag verifies. */
+  | { kind: 'chained'; sessionId: string; generation: number; tokenHash: Buffer; genuine: boolean }
+  /** Earlier format: found by its hash in legacy_refresh_tokens. */
+  | { kind: 'legacy'; tokenHash: Buffer }
+
+/** The key that tags refresh tokens, derived from the secret that encrypts signing keys. */
+export function deriveChainKey(secret: string): Buffer {
+  return deriveKey(secret, 'refresh-token-chain/v1')
+}
+
+function tagOf(chainKey: Buffer, body: Buffer): Buffer {
+  return createHmac('sha256', chainKey).update(body).digest().subarray(0, TAG_BYTES)
+}
+
+function uuidBytes(sessionId: string): Buffer {
+  return Buffer.from(sessionId.replaceAll('-', ''), 'hex')
+}
+
+function uuidFromBytes(bytes: Buffer): string {
+  const hex = bytes.toString('hex')
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+}
 
 /**
- * A new opaque refresh token: 256 bits from the CSPRNG, base64url.
+ * A new refresh token for position `generation` of session `sessionId`: 256 bits from the CSPRNG
+ * plus the keyed tag.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-10.10
  */
-export function generateRefreshToken(): string {
-  return randomBytes(32).toString('base64url')
+export function generateRefreshToken(chainKey: Buffer, sessionId: string, generation: number): string {
+  const body = Buffer.allocUnsafe(BODY_BYTES)
+  uuidBytes(sessionId).copy(body, 0)
+  body.writeUInt32BE(generation, SESSION_ID_BYTES)
+  randomBytes(RANDOM_BYTES).copy(body, SESSION_ID_BYTES + GENERATION_BYTES)
+  return Buffer.concat([body, tagOf(chainKey, body)]).toString('base64url')
 }
 
 /** True when the string has the shape of one of our tokens (cheap filter before any lookup). */
 export function looksLikeRefreshToken(value: string): boolean {
-  return REFRESH_TOKEN_PATTERN.test(value)
+  return CHAINED_TOKEN_PATTERN.test(value) || LEGACY_TOKEN_PATTERN.test(value)
 }
 
 /** Refresh tokens are stored as SHA-256 only: a database dump yields no usable token. */
-export function hashRefreshToken(token: string): Buffer {
+export function sha256RefreshToken(token: string): Buffer {
   return createHash('sha256').update(token).digest()
+}
+
+/**
+ * Reads a presented token. The tag is checked only here, in constant time; a token whose tag
+ * fails may still be the session's current token (its hash decides that), but it cannot prove
+ * reuse. Undefined when the string is no token of ours.
+ */
+export function parseRefreshToken(token: string, chainKey: Buffer): PresentedRefreshToken | undefined {
+  if (LEGACY_TOKEN_PATTERN.test(token)) return { kind: 'legacy', tokenHash: sha256RefreshToken(token) }
+  if (!CHAINED_TOKEN_PATTERN.test(token)) return undefined
+  const bytes = Buffer.from(token, 'base64url')
+  if (bytes.length !== TOKEN_BYTES) return undefined
+  const body = bytes.subarray(0, BODY_BYTES)
+  return {
+    kind: 'chained',
+    sessionId: uuidFromBytes(bytes.subarray(0, SESSION_ID_BYTES)),
+    generation: bytes.readUInt32BE(SESSION_ID_BYTES),
+    tokenHash: sha256RefreshToken(token),
+    genuine: timingSafeEqual(tagOf(chainKey, body), bytes.subarray(BODY_BYTES)),
+  }
+}
+
+/**
+ * The token's lookup digest for `findSessionIdByTokenHash`: for the current format its session id
+ * (public: it is in the token and in every access token) followed by the SHA-256 of the token, so
+ * the lookup goes by primary key; for the earlier format the SHA-256 alone.
+ */
+export function hashRefreshToken(token: string): Buffer {
+  const hash = sha256RefreshToken(token)
+  if (!CHAINED_TOKEN_PATTERN.test(token)) return hash
+  return Buffer.concat([Buffer.from(token, 'base64url').subarray(0, SESSION_ID_BYTES), hash])
+}
+
+/** Splits a digest from `hashRefreshToken` into session id (undefined: earlier format) and SHA-256. */
+export function splitTokenDigest(digest: Buffer): { sessionId: string | undefined; tokenHash: Buffer } {
+  if (digest.length === SESSION_ID_BYTES + 32) {
+    return { sessionId: uuidFromBytes(digest.subarray(0, SESSION_ID_BYTES)), tokenHash: digest.subarray(SESSION_ID_BYTES) }
+  }
+  return { sessionId: undefined, tokenHash: digest }
 }
 
 /**

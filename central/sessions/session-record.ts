@@ -1,7 +1,7 @@
 import type { FullGrant } from './narrow-grant'
 import type { SessionSettings } from './session-settings'
 
-/** A session (one refresh-token chain) as locked for a refresh. */
+/** A session (one refresh-token chain) as a refresh reads it: the row, its chain state and its user. */
 export interface SessionRecord {
   id: string
   userId: string
@@ -10,6 +10,7 @@ export interface SessionRecord {
   scopes: string[]
   roles: string[]
   createdAt: Date
+  /** When the current refresh token was issued: the previous one rotated then (start of the grace window). */
   lastUsedAt: Date
   idleExpiresAt: Date
   absoluteExpiresAt: Date
@@ -17,14 +18,22 @@ export interface SessionRecord {
   userEnabled: boolean
   /** The user's grant now; the session's is bounded by it (see boundByUserGrant). */
   userGrant: FullGrant
+  chain: RefreshChain
+  /** RFC 7638 thumbprint of the DPoP key the chain is bound to, or null (RFC 9449 §5). */
+  dpopJkt: string | null
 }
 
-/** The presented refresh token's row. */
-export interface RefreshTokenRecord {
-  id: string
-  sessionId: string
-  rotatedAt: Date | null
+/** The refresh-token state kept on the session row: O(1) per session, whatever the number of refreshes. */
+export interface RefreshChain {
+  /** SHA-256 of the token that may rotate now (null only for sessions that ended before the row held it). */
+  tokenHash: Buffer | null
+  /** Its position in the chain. */
+  generation: number
+  /** SHA-256 of the token it replaced, or null before the first rotation. */
+  previousTokenHash: Buffer | null
+  /** The current token sealed under a key derived from the previous one. */
   successorSealed: Buffer | null
+  /** Who presented the previous token (the reuse audit names both presenters). */
   rotatedIp: string | null
   rotatedUserAgent: string | null
 }

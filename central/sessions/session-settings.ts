@@ -1,6 +1,7 @@
 import type { Sql } from 'postgres'
 import type { Clock } from '../clock'
-import type { Config } from '../config'
+import { LOCAL_KEY_ENCRYPTION_SECRET, type Config } from '../config'
+import { deriveChainKey } from './refresh-token'
 
 /** Session lifetimes and rotation rules in domain names, derived once from Config. */
 export interface SessionSettings {
@@ -12,6 +13,10 @@ export interface SessionSettings {
   graceSeconds: number
   /** `iss` of access tokens, and their audience when the session holds none. */
   issuer: string
+  /** Tags refresh tokens so an older one can prove reuse (see refresh-token.ts). */
+  chainKey: Buffer
+  /** Write a `session.refreshed` audit event per rotation (AUDIT_REFRESH_EVENTS). */
+  recordRefreshEvents: boolean
 }
 
 export function sessionSettingsFrom(config: Config): SessionSettings {
@@ -20,6 +25,8 @@ export function sessionSettingsFrom(config: Config): SessionSettings {
     absoluteTtlSeconds: config.REFRESH_ABSOLUTE_TTL_SECONDS,
     graceSeconds: config.REFRESH_GRACE_SECONDS,
     issuer: config.ISSUER,
+    chainKey: deriveChainKey(config.KEY_ENCRYPTION_SECRET ?? LOCAL_KEY_ENCRYPTION_SECRET),
+    recordRefreshEvents: config.AUDIT_REFRESH_EVENTS,
   }
 }
 

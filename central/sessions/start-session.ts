@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto'
 import { recordAuditEvent } from '../audit/store'
 import { mintAccessToken } from '../tokens/mint-access-token'
 import { getSigningKey } from '../tokens/signing-keys'
 import { lockUserForSignIn } from '../users/store'
-import { generateRefreshToken, hashRefreshToken } from './refresh-token'
+import { generateRefreshToken, sha256RefreshToken } from './refresh-token'
 import { boundByUserGrant, type FullGrant } from './narrow-grant'
 import { newSessionExpiry } from './session-record'
 import type { SessionDeps } from './session-settings'
@@ -33,6 +34,12 @@ export interface SessionStart {
   ip?: string | null
   /** Who started it: 'user' for a login, 'admin:<name>' for `POST /admin/sessions`. */
   actor: string
+  /**
+   * RFC 7638 thumbprint of the key of a verified DPoP proof sent with the request: the chain is
+   * bound to it (every refresh needs a proof by that key) and so is the access token (`cnf.jkt`).
+   * @see https://www.rfc-editor.org/rfc/rfc9449#section-5
+   */
+  dpopJkt?: string
 }
 
 export type SessionStartResult =
@@ -51,7 +58,9 @@ export type SessionStartResult =
 export async function startSession(deps: SessionDeps, start: SessionStart): Promise<SessionStartResult> {
   const now = deps.clock()
   const { config, sessions: settings } = deps
-  const refreshToken = generateRefreshToken()
+  // Chosen here: the first refresh token names its session.
+  const sessionId = randomUUID()
+  const refreshToken = generateRefreshToken(settings.chainKey, sessionId, 0)
   const clientId = start.clientId ?? DEFAULT_CLIENT_ID
   const { idleExpiresAt, absoluteExpiresAt } = newSessionExpiry(now, settings)
   const verifiedPasswordHash = start.method.kind === 'password' ? start.method.verifiedPasswordHash : undefined
@@ -62,7 +71,8 @@ export async function startSession(deps: SessionDeps, start: SessionStart): Prom
     if (!holder) return undefined
     // Within what the user holds now: an admin may have removed a grant since the caller read it.
     const grant = boundByUserGrant(start.user, holder)
-    const sessionId = await insertSession(tx, {
+    await insertSession(tx, {
+      id: sessionId,
       userId: start.user.id,
       clientId,
       audiences: grant.audiences,
@@ -73,7 +83,8 @@ export async function startSession(deps: SessionDeps, start: SessionStart): Prom
       now,
       idleExpiresAt,
       absoluteExpiresAt,
-      tokenHash: hashRefreshToken(refreshToken),
+      tokenHash: sha256RefreshToken(refreshToken),
+      dpopJkt: start.dpopJkt ?? null,
     })
     await recordAuditEvent(tx, {
       type: 'session.created',
@@ -97,10 +108,11 @@ export async function startSession(deps: SessionDeps, start: SessionStart): Prom
         audiences: audiencesOrIssuer(grant.audiences, settings.issuer),
         scopes: grant.scopes,
         roles: grant.roles,
+        confirmationJkt: start.dpopJkt,
       },
       now,
     )
-    return { accessToken, refreshToken, expiresIn, scope: grant.scopes.join(' '), sessionId }
+    return { accessToken, refreshToken, expiresIn, scope: grant.scopes.join(' '), sessionId, confirmationJkt: start.dpopJkt }
   })
   return tokens ? { kind: 'started', tokens } : { kind: 'refused' }
 }

@@ -1,10 +1,14 @@
+import { randomUUID } from 'node:crypto'
 import type { Sql } from 'postgres'
+import type { AuditEventInput } from '../audit/audit-event'
+import { reportWrittenAuditEvents } from '../audit/collect-audit-events'
 import { recordAuditEvent, recordAuditEvents } from '../audit/store'
 import { toInet } from '../db/inet'
 import type { Queryable } from '../db/pool'
 import { lockUserForUpdate, publishUserNotBefore } from '../users/store'
 import type { FullGrant } from './narrow-grant'
-import { sessionState, type RefreshTokenRecord, type SessionRecord, type SessionView } from './session-record'
+import { splitTokenDigest } from './refresh-token'
+import { sessionState, type SessionRecord, type SessionView } from './session-record'
 
 /** Runs `fn` in a transaction, or inside the caller's when `sql` already is one. */
 async function inTransaction<T>(sql: Queryable, fn: (tx: Queryable) => Promise<T>): Promise<T> {
@@ -15,100 +19,199 @@ async function inTransaction<T>(sql: Queryable, fn: (tx: Queryable) => Promise<T
 }
 
 // --- Refresh ------------------------------------------------------------------------------
+//
+// One row per session holds the whole refresh chain (migration 0009): the SHA-256 of the current
+// token, its generation, the SHA-256 of the previous token with the current one sealed under a key
+// derived from it (retry within the grace window), and who presented the previous one. A refresh
+// never inserts a row, so storage is O(sessions) whatever the number of refreshes.
+//
+// Rotation is one statement (`refreshSessionRow`): an UPDATE of the session row whose WHERE clause
+// is the whole check — presented hash is the current one, session live, user enabled, same client,
+// DPoP key, requested resource and scopes within the session's and the user's grant — joined with
+// the users row (the grant bound is read in the same statement), with the `session.refreshed`
+// audit insert in a CTE of the same statement, so the event commits with the rotation or not at all.
+// Concurrent presenters of one token queue on the row lock; PostgreSQL re-checks the WHERE clause
+// on the newest row version, so exactly one wins and the chain never forks (RFC 6749 §10.4). A
+// revoke that commits first makes the WHERE clause false for every refresh behind it.
+//
+// When the UPDATE matches nothing, the same statement returns the row as it was at the statement's
+// start, and decideRefresh classifies the token on it: the previous token (by its hash) replays
+// or is reuse; an older token is reuse only when proven genuine: a token of this format carries
+// an HMAC tag over (session id, generation, random) under a key only central holds, so a tag that
+// verifies with a generation below the current one proves central issued it to this chain at an
+// earlier position, without storing every old hash. A `sid` alone (public: it is in every access
+// token) gives no valid tag, and a guessed token matches no hash: neither can revoke a session.
+// If the snapshot says "current token" although the UPDATE matched nothing, a concurrent refresh
+// or revoke won the row first: the caller runs the statement again on a fresh snapshot.
 
-/**
- * Locks the session a refresh token belongs to (`for update`), with the user's enabled flag
- * and current grant. Every refresh, reuse check and revoke of one session serialises on this
- * row lock, so a revoke that commits first is seen by every refresh that follows (READ
- * COMMITTED: the lock wait ends with the newest row version), and no refresh can slip past it.
- * The users row is read, not locked (users row first is the lock order, see lockUserRow). After
- * a lock wait it may be the older version, which is still sound: a change that removes grants
- * narrows this session row under its lock (narrowUserSessions), and a change committed after
- * this read is caught at the edge by the user's not-before marker.
- */
-export async function lockSessionByTokenHash(tx: Queryable, tokenHash: Buffer): Promise<SessionRecord | undefined> {
-  const [row]: [(SessionRow & { enabled: boolean; user_audiences: string[]; user_scopes: string[]; user_roles: string[] })?] = await tx`
-    select s.*, u.enabled, u.audiences as user_audiences, u.scopes as user_scopes, u.roles as user_roles
-    from sessions s join users u on u.id = s.user_id
-    where s.id = (select session_id from refresh_tokens where token_hash = ${tokenHash})
-    for update of s`
-  return (
-    row && {
-      ...toSessionRecordBase(row),
-      userEnabled: row.enabled,
-      userGrant: { audiences: row.user_audiences, scopes: row.user_scopes, roles: row.user_roles },
-    }
-  )
+/** The session row with its chain state and user, as a refresh statement returns it. */
+type RefreshRow = SessionRow & {
+  rotated: boolean
+  token_hash: Buffer | null
+  generation: number
+  previous_token_hash: Buffer | null
+  successor_sealed: Buffer | null
+  rotated_ip: string | null
+  rotated_user_agent: string | null
+  dpop_jkt: string | null
+  enabled: boolean
+  user_audiences: string[]
+  user_scopes: string[]
+  user_roles: string[]
 }
 
-/**
- * Reads the presented token after its session is locked. A separate statement on purpose:
- * under READ COMMITTED it takes a fresh snapshot, so it sees a rotation committed by the
- * transaction that held the lock before us.
- */
-export async function findRefreshTokenByHash(tx: Queryable, tokenHash: Buffer): Promise<RefreshTokenRecord | undefined> {
-  const [row]: [{ id: string; session_id: string; rotated_at: Date | null; successor_sealed: Buffer | null; rotated_ip: string | null; rotated_user_agent: string | null }?] = await tx`
-    select id, session_id, rotated_at, successor_sealed, host(rotated_ip) as rotated_ip, rotated_user_agent
-    from refresh_tokens where token_hash = ${tokenHash}`
-  return (
-    row && {
-      id: String(row.id),
-      sessionId: row.session_id,
-      rotatedAt: row.rotated_at,
+function toRefreshRecord(row: RefreshRow): SessionRecord {
+  return {
+    ...toSessionRecordBase(row),
+    userEnabled: row.enabled,
+    userGrant: { audiences: row.user_audiences, scopes: row.user_scopes, roles: row.user_roles },
+    chain: {
+      tokenHash: row.token_hash,
+      generation: row.generation,
+      previousTokenHash: row.previous_token_hash,
       successorSealed: row.successor_sealed,
       rotatedIp: row.rotated_ip,
       rotatedUserAgent: row.rotated_user_agent,
-    }
-  )
+    },
+    dpopJkt: row.dpop_jkt,
+  }
 }
 
-export interface Rotation {
-  tokenId: string
-  session: { id: string; userId: string }
+export interface RefreshAttempt {
+  sessionId: string
+  /** SHA-256 of the presented token, and the generation it claims (0 for the earlier format). */
+  tokenHash: Buffer
+  generation: number
+  clientId: string
+  dpopJkt: string | null
+  /** RFC 8707 `resource` and RFC 6749 §6 `scope` of the request: rotate only when within the grant. */
+  resource: string | null
+  scopes: string[] | null
   successorHash: Buffer
   successorSealed: Buffer
   now: Date
-  /** Slid idle expiry (never past the absolute one), decided by the caller. */
-  idleExpiresAt: Date
+  /** now + idle lifetime; the statement caps it at the absolute expiry. */
+  idleUntil: Date
   ip: string | null
   userAgent: string | null
+  /** Write the `session.refreshed` event (AUDIT_REFRESH_EVENTS). */
+  recordEvent: boolean
+}
+
+export type RefreshStatementResult =
+  /** The presented token was current and is spent; `session` is the row after the rotation. */
+  | { kind: 'rotated'; session: SessionRecord }
+  /** Nothing changed; `session` is the row as this statement saw it (undefined: no such session). */
+  | { kind: 'unchanged'; session: SessionRecord | undefined }
+
+/** The `session.refreshed` event a rotation writes (also handed to the metrics). */
+export function refreshedEvent(input: { now: Date; userId: string; sessionId: string; ip: string | null; userAgent: string | null }): AuditEventInput {
+  return { type: 'session.refreshed', at: input.now, actor: 'user', userId: input.userId, sessionId: input.sessionId, details: { ip: input.ip, userAgent: input.userAgent } }
 }
 
 /**
- * Applies a rotation inside the refresh transaction: spends the presented token and records its
- * successor in one statement, slides the session's idle expiry, and writes the audit event. The
- * WHERE clause is the check (`rotated_at is null`), so even without the session lock only one
- * caller could win (RFC 6749 §10.4). Returns false when the token was already spent.
+ * The refresh statement (see the block above): rotates the chain when the presented token is
+ * current and everything else allows it, else returns the row unchanged for classification.
+ * One round trip, no transaction.
  */
-export async function applyRotation(tx: Queryable, rotation: Rotation): Promise<boolean> {
-  const rows = await tx`
-    with successor as (
-      insert into refresh_tokens (session_id, token_hash, created_at)
-      values (${rotation.session.id}, ${rotation.successorHash}, ${rotation.now})
-      returning id
+export async function refreshSessionRow(sql: Queryable, attempt: RefreshAttempt): Promise<RefreshStatementResult> {
+  const ip = toInet(attempt.ip)
+  const details = { ip, userAgent: attempt.userAgent }
+  const rows = await sql<RefreshRow[]>`
+    with rotated as (
+      update sessions s set
+        previous_token_hash = s.token_hash,
+        token_hash = ${attempt.successorHash},
+        generation = s.generation + 1,
+        successor_sealed = ${attempt.successorSealed},
+        last_used_at = ${attempt.now},
+        idle_expires_at = least(${attempt.idleUntil}::timestamptz, s.absolute_expires_at),
+        rotated_ip = ${ip}::inet,
+        rotated_user_agent = ${attempt.userAgent}
+      from users u
+      where s.id = ${attempt.sessionId} and s.token_hash = ${attempt.tokenHash} and s.generation = ${attempt.generation}
+        and u.id = s.user_id and u.enabled
+        and s.revoked_at is null and s.idle_expires_at > ${attempt.now} and s.absolute_expires_at > ${attempt.now}
+        and s.client_id = ${attempt.clientId}
+        and (s.dpop_jkt is null or s.dpop_jkt = ${attempt.dpopJkt}::text)
+        and (${attempt.resource}::text is null or (${attempt.resource}::text = any(s.audiences) and ${attempt.resource}::text = any(u.audiences)))
+        and (${attempt.scopes}::text[] is null or (${attempt.scopes}::text[] <@ s.scopes and ${attempt.scopes}::text[] <@ u.scopes))
+      returning s.id, s.user_id, s.client_id, s.audiences, s.scopes, s.roles, s.created_at, s.last_used_at,
+                s.idle_expires_at, s.absolute_expires_at, s.revoked_at, s.token_hash, s.generation, s.previous_token_hash,
+                s.successor_sealed, host(s.rotated_ip) as rotated_ip, s.rotated_user_agent, s.dpop_jkt,
+                u.enabled, u.audiences as user_audiences, u.scopes as user_scopes, u.roles as user_roles
+    ),
+    refreshed as (
+      insert into audit_events (at, event_type, actor, user_id, session_id, details)
+      select ${attempt.now}, 'session.refreshed', 'user', r.user_id, r.id, ${sql.json(details)}
+      from rotated r where ${attempt.recordEvent}::boolean
     )
-    update refresh_tokens
-    set rotated_at = ${rotation.now}, successor_id = (select id from successor), successor_sealed = ${rotation.successorSealed},
-        rotated_ip = ${toInet(rotation.ip)}, rotated_user_agent = ${rotation.userAgent}
-    where id = ${rotation.tokenId} and rotated_at is null
+    select true as rotated, r.* from rotated r
+    union all
+    select false, s.id, s.user_id, s.client_id, s.audiences, s.scopes, s.roles, s.created_at, s.last_used_at,
+           s.idle_expires_at, s.absolute_expires_at, s.revoked_at, s.token_hash, s.generation, s.previous_token_hash,
+           s.successor_sealed, host(s.rotated_ip), s.rotated_user_agent, s.dpop_jkt,
+           u.enabled, u.audiences, u.scopes, u.roles
+    from sessions s join users u on u.id = s.user_id
+    where s.id = ${attempt.sessionId} and not exists (select 1 from rotated)`
+  const [row] = rows
+  if (!row) return { kind: 'unchanged', session: undefined }
+  const session = toRefreshRecord(row)
+  return row.rotated ? { kind: 'rotated', session } : { kind: 'unchanged', session }
+}
+
+/**
+ * The session of a refresh token in the earlier format (which does not name it), and whether that
+ * token is one of its already rotated ones (then a presentation outside the grace window is reuse).
+ */
+export async function findLegacyTokenSession(sql: Queryable, tokenHash: Buffer): Promise<string | undefined> {
+  const [row]: [{ session_id: string }?] = await sql`select session_id from legacy_refresh_tokens where token_hash = ${tokenHash}`
+  return row?.session_id
+}
+
+/**
+ * Reuse detected: revokes the session and records both presenters (the one who rotated the
+ * previous token, from the row, and the one presenting an earlier token now), so ops can tell
+ * which device holds a stolen token. One statement; the WHERE clause keeps a concurrent revoke
+ * from being recorded twice. Returns false when the session was already revoked.
+ */
+export async function revokeSessionForReuse(
+  sql: Queryable,
+  input: { session: SessionRecord; now: Date; ip: string | null; userAgent: string | null },
+): Promise<boolean> {
+  const reason = 'refresh token reused after rotation'
+  const { session, now } = input
+  const event: AuditEventInput = {
+    type: 'session.reuse_detected',
+    at: now,
+    actor: 'system',
+    userId: session.userId,
+    sessionId: session.id,
+    reason,
+    details: {
+      rotation: { at: session.lastUsedAt, ip: session.chain.rotatedIp, userAgent: session.chain.rotatedUserAgent },
+      reuse: { at: now, ip: toInet(input.ip), userAgent: input.userAgent },
+    },
+  }
+  const rows = await sql`
+    with revoked as (
+      update sessions set revoked_at = ${now}, revoked_reason = ${reason}, revoked_by = 'system'
+      where id = ${session.id} and revoked_at is null
+      returning id, user_id
+    )
+    insert into audit_events (at, event_type, actor, user_id, session_id, reason, details)
+    select ${now}, ${event.type}, ${event.actor}, user_id, id, ${reason}, ${sql.json(event.details as never)} from revoked
     returning id`
-  if (rows.length !== 1) return false
-  await tx`update sessions set last_used_at = ${rotation.now}, idle_expires_at = ${rotation.idleExpiresAt}
-           where id = ${rotation.session.id}`
-  await recordAuditEvent(tx, {
-    type: 'session.refreshed',
-    at: rotation.now,
-    actor: 'user',
-    userId: rotation.session.userId,
-    sessionId: rotation.session.id,
-    details: { ip: rotation.ip, userAgent: rotation.userAgent },
-  })
+  if (rows.length === 0) return false
+  reportWrittenAuditEvents([event])
   return true
 }
 
 // --- Creation -----------------------------------------------------------------------------
 
 export interface NewSession {
+  /** Chosen by the caller when the first refresh token names it; else a new UUID. */
+  id?: string
   userId: string
   clientId: string
   audiences: string[]
@@ -119,21 +222,22 @@ export interface NewSession {
   now: Date
   idleExpiresAt: Date
   absoluteExpiresAt: Date
+  /** SHA-256 of the first refresh token (generation 0). */
   tokenHash: Buffer
+  /** RFC 7638 thumbprint of the DPoP key the chain is bound to (RFC 9449 §5). */
+  dpopJkt?: string | null
 }
 
-/** Inserts the session and its first refresh token; returns the session id (the `sid`). */
+/** Inserts the session with its first refresh token's hash; returns the session id (the `sid`). */
 export async function insertSession(tx: Queryable, session: NewSession): Promise<string> {
-  const [row] = await tx<{ id: string }[]>`
-    insert into sessions (user_id, client_id, audiences, scopes, roles, user_agent, ip, created_at, last_used_at,
-                          idle_expires_at, absolute_expires_at)
-    values (${session.userId}, ${session.clientId}, ${session.audiences}, ${session.scopes}, ${session.roles},
+  const id = session.id ?? randomUUID()
+  await tx`
+    insert into sessions (id, user_id, client_id, audiences, scopes, roles, user_agent, ip, created_at, last_used_at,
+                          idle_expires_at, absolute_expires_at, token_hash, generation, dpop_jkt)
+    values (${id}, ${session.userId}, ${session.clientId}, ${session.audiences}, ${session.scopes}, ${session.roles},
             ${session.userAgent}, ${toInet(session.ip)}, ${session.now}, ${session.now}, ${session.idleExpiresAt},
-            ${session.absoluteExpiresAt})
-    returning id`
-  const sessionId = row!.id
-  await tx`insert into refresh_tokens (session_id, token_hash, created_at) values (${sessionId}, ${session.tokenHash}, ${session.now})`
-  return sessionId
+            ${session.absoluteExpiresAt}, ${session.tokenHash}, 0, ${session.dpopJkt ?? null})`
+  return id
 }
 
 // --- Revocation ---------------------------------------------------------------------------
@@ -178,30 +282,6 @@ export async function revokeSession(
     }
     await recordAuditEvent(tx, { type: 'session.revoked', at: now, actor, userId: ownerId, sessionId, reason })
     return 'revoked'
-  })
-}
-
-/**
- * Reuse detected: revokes the session and records both presenters, so ops can tell which
- * device holds a stolen token. Runs inside the refresh transaction (the session is locked).
- */
-export async function revokeSessionForReuse(
-  tx: Queryable,
-  input: { session: SessionRecord; token: RefreshTokenRecord; now: Date; ip: string | null; userAgent: string | null },
-): Promise<void> {
-  const reason = 'refresh token reused after rotation'
-  await markSessionRevoked(tx, { sessionId: input.session.id, now: input.now, reason, actor: 'system' })
-  await recordAuditEvent(tx, {
-    type: 'session.reuse_detected',
-    at: input.now,
-    actor: 'system',
-    userId: input.session.userId,
-    sessionId: input.session.id,
-    reason,
-    details: {
-      rotation: { at: input.token.rotatedAt, ip: input.token.rotatedIp, userAgent: input.token.rotatedUserAgent },
-      reuse: { at: input.now, ip: toInet(input.ip), userAgent: input.userAgent },
-    },
   })
 }
 
@@ -259,7 +339,7 @@ export async function countActiveSessions(sql: Queryable, now: Date): Promise<nu
   return row.count
 }
 
-/** Deletes sessions revoked or expired before `olderThan` (their tokens cascade). */
+/** Deletes sessions revoked or expired before `olderThan` (with any legacy token rows). */
 export async function purgeEndedSessions(sql: Queryable, input: { olderThan: Date }): Promise<number> {
   const rows = await sql`
     delete from sessions
@@ -303,7 +383,7 @@ interface SessionRow {
   revoked_by: string | null
 }
 
-function toSessionRecordBase(row: SessionRow): Omit<SessionRecord, 'userEnabled' | 'userGrant'> {
+function toSessionRecordBase(row: SessionRow): Omit<SessionRecord, 'userEnabled' | 'userGrant' | 'chain' | 'dpopJkt'> {
   return {
     id: row.id,
     userId: row.user_id,
@@ -340,8 +420,15 @@ function toSessionView(row: SessionRow, now: Date): SessionView {
   return { ...view, state: sessionState({ revokedAt: row.revoked_at, idleExpiresAt: row.idle_expires_at, absoluteExpiresAt: row.absolute_expires_at }, now) }
 }
 
-/** The session a refresh token belongs to, without locking (logout by cookie, RFC 7009 revoke). */
-export async function findSessionIdByTokenHash(sql: Queryable, tokenHash: Buffer): Promise<string | undefined> {
-  const [row]: [{ session_id: string }?] = await sql`select session_id from refresh_tokens where token_hash = ${tokenHash}`
-  return row?.session_id
+/**
+ * The session a refresh token belongs to, without locking (logout by cookie, RFC 7009 revoke), by
+ * the digest from `hashRefreshToken`: the current or the previous token of a session (the digest
+ * names its session, looked up by primary key), or any token of the earlier format on record.
+ */
+export async function findSessionIdByTokenHash(sql: Queryable, digest: Buffer): Promise<string | undefined> {
+  const { sessionId, tokenHash } = splitTokenDigest(digest)
+  if (sessionId === undefined) return findLegacyTokenSession(sql, tokenHash)
+  const [row]: [{ id: string }?] = await sql`
+    select id from sessions where id = ${sessionId} and (token_hash = ${tokenHash} or previous_token_hash = ${tokenHash})`
+  return row?.id
 }

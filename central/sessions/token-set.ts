@@ -6,6 +6,8 @@ export interface TokenSet {
   /** Space-separated scopes of the access token (RFC 6749 §3.3). */
   scope: string
   sessionId: string
+  /** RFC 7638 thumbprint the access token is bound to (`cnf.jkt`, RFC 9449 §6); undefined: a Bearer token. */
+  confirmationJkt?: string
 }
 
 /** An access token with no audience is useless at the edge; it is then scoped to central itself. */

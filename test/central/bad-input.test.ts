@@ -202,7 +202,7 @@ describe('client addresses', () => {
     })
     expect(refreshed.status).toBe(200)
     const [session] = await db.sql<{ ip: string; rotated_ip: string | null }[]>`
-      select host(s.ip) as ip, (select host(t.rotated_ip) from refresh_tokens t where t.session_id = s.id and t.rotated_ip is not null) as rotated_ip
+      select host(s.ip) as ip, host(s.rotated_ip) as rotated_ip
       from sessions s join users u on u.id = s.user_id where u.username = 'link-local'`
     expect(session).toEqual({ ip: 'fe80::1', rotated_ip: 'fe80::1' })
   })
@@ -246,7 +246,7 @@ describe('logs', () => {
     // A failure central does not expect (not an outage, not bad input): writes to the session tables fail.
     await db.sql.unsafe(`create function fail_write() returns trigger language plpgsql as $$ begin raise exception 'injected failure'; end $$`)
     await db.sql.unsafe(`create trigger fail_sessions before insert on sessions for each row execute function fail_write()`)
-    await db.sql.unsafe(`create trigger fail_tokens before insert on refresh_tokens for each row execute function fail_write()`)
+    await db.sql.unsafe(`create trigger fail_tokens before update on sessions for each row execute function fail_write()`)
     const { lines, restore } = captureLogs()
     try {
       const cookie = { Cookie: `portcullis_rt=${session.refresh_token}; portcullis_at=${session.access_token}` }

@@ -16,7 +16,7 @@ describe('migrateDatabase', () => {
     const tables = await db.sql<{ table_name: string }[]>`
       select table_name from information_schema.tables where table_schema = 'public'`
     expect(tables.map((t) => t.table_name)).toEqual(
-      expect.arrayContaining(['users', 'sessions', 'refresh_tokens', 'audit_events', 'signing_keys', 'schema_migrations']),
+      expect.arrayContaining(['users', 'sessions', 'legacy_refresh_tokens', 'audit_events', 'signing_keys', 'schema_migrations']),
     )
   })
 

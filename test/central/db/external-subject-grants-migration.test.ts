@@ -1,8 +1,8 @@
 import { decodeJwt } from 'jose'
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { migrateDatabase } from '../../../central/db/migrate'
-import { generateRefreshToken, hashRefreshToken } from '../../../central/sessions/refresh-token'
+import { generateRefreshToken, sha256RefreshToken } from '../../../central/sessions/refresh-token'
 import { TEST_ADMIN_TOKEN, useCentralTestApp } from '../../support/central-app'
 import { bearer, refresh } from '../../support/central-requests'
 import { insertTestUser } from '../../support/users'
@@ -23,19 +23,18 @@ async function insertExternalSubject(grant: Grant = { audiences: [], scopes: [],
   return row!.id
 }
 
-/** A session row holding `grant`, with its first refresh token; returns that token. */
+/** A session row holding `grant`, with its first refresh token's hash; returns that token. */
 async function insertSessionHolding(userId: string, grant: Grant, end: SessionEnd = 'live'): Promise<string> {
   const sql = central.db.sql
-  const refreshToken = generateRefreshToken()
-  const [session] = await sql<{ id: string }[]>`
-    insert into sessions (user_id, client_id, audiences, scopes, roles, created_at, last_used_at,
+  const sessionId = randomUUID()
+  const refreshToken = generateRefreshToken(central.t.deps.sessions.chainKey, sessionId, 0)
+  await sql`
+    insert into sessions (id, token_hash, user_id, client_id, audiences, scopes, roles, created_at, last_used_at,
                           idle_expires_at, absolute_expires_at, revoked_at)
-    values (${userId}, 'web', ${grant.audiences}, ${grant.scopes}, ${grant.roles}, now() - interval '1 hour', now() - interval '1 hour',
+    values (${sessionId}, ${sha256RefreshToken(refreshToken)}, ${userId}, 'web', ${grant.audiences}, ${grant.scopes}, ${grant.roles}, now() - interval '1 hour', now() - interval '1 hour',
             now() + ${end === 'idle-expired' ? sql`interval '-1 minute'` : sql`interval '1 hour'`},
             now() + ${end === 'absolute-expired' ? sql`interval '-1 minute'` : sql`interval '1 day'`},
-            ${end === 'revoked' ? sql`now()` : null})
-    returning id`
-  await sql`insert into refresh_tokens (session_id, token_hash, created_at) values (${session!.id}, ${hashRefreshToken(refreshToken)}, now())`
+            ${end === 'revoked' ? sql`now()` : null})`
   return refreshToken
 }
 

@@ -39,7 +39,7 @@ describe('POST /auth/login', () => {
     const body = await signIn()
     expect(body).toMatchObject({ token_type: 'Bearer', expires_in: 900, scope: 'read' })
     expect(decodeJwt(body.access_token)).toMatchObject({ sub: alice.id, iss: TEST_ISSUER, client_id: 'web' })
-    expect(body.refresh_token).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    expect(body.refresh_token).toMatch(/^[A-Za-z0-9_-]{91}$/)
   })
 
   it('answers 401 invalid_credentials for a wrong password and for an unknown user alike', async () => {

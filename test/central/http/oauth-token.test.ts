@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPool } from '../../../central/db/pool'
 import { startTestSession } from '../../support/central-sessions'
 import { revokeSession } from '../../../central/sessions/store'
+import { sha256RefreshToken } from '../../../central/sessions/refresh-token'
 import { buildCentralApp, controllableClock, TEST_ISSUER, type CentralTestApp } from '../../support/central-app'
 import { refresh } from '../../support/central-requests'
 import { createTestDatabase, type TestDatabase } from '../../support/database'
@@ -20,8 +21,15 @@ afterAll(() => db.drop())
 
 const signIn = (clientId?: string) => startTestSession(t.deps, { user, clientId, userAgent: 'test-agent', ip: '10.0.0.1', actor: 'user' })
 
-async function liveTokens(sessionId: string) {
-  return db.sql<{ id: string }[]>`select id from refresh_tokens where session_id = ${sessionId} and rotated_at is null`
+/** The chain state on the session row: the live token's hash and how often the chain rotated. */
+async function chainOf(sessionId: string) {
+  const [row] = await db.sql<{ token_hash: Buffer; generation: number }[]>`select token_hash, generation from sessions where id = ${sessionId}`
+  return row!
+}
+
+/** True when `token` is the one live refresh token of the session (one row per chain). */
+async function isLiveToken(sessionId: string, token: string) {
+  return (await chainOf(sessionId)).token_hash.equals(sha256RefreshToken(token))
 }
 
 async function ok(response: Response) {
@@ -40,16 +48,16 @@ describe('POST /oauth/token — rotation', () => {
     expect(decodeJwt(body.access_token).sid).toBe(first.sessionId)
     const again = await ok(await refresh(t, body.refresh_token))
     expect(decodeJwt(again.access_token).sid).toBe(first.sessionId)
-    expect(await liveTokens(first.sessionId)).toHaveLength(1)
+    expect(await isLiveToken(first.sessionId, again.refresh_token)).toBe(true)
   })
 
   it('stores refresh tokens only as SHA-256 hashes', async () => {
     const first = await signIn()
-    const rows = await db.sql<{ token_hash: Buffer }[]>`select token_hash from refresh_tokens where session_id = ${first.sessionId}`
+    const rows = await db.sql<{ token_hash: Buffer }[]>`select token_hash from sessions where id = ${first.sessionId}`
     expect(rows).toHaveLength(1)
     expect(rows[0]!.token_hash).toHaveLength(32)
     expect(rows[0]!.token_hash.toString('base64url')).not.toBe(first.refreshToken)
-    const dump = JSON.stringify(await db.sql`select * from refresh_tokens`)
+    const dump = JSON.stringify(await db.sql`select * from sessions`)
     expect(dump).not.toContain(first.refreshToken)
   })
 
@@ -81,7 +89,7 @@ describe('POST /oauth/token — retry-safe rotation', () => {
     const b = await ok(await refresh(t, first.refreshToken))
     expect(b.refresh_token).toBe(a.refresh_token)
     expect(decodeJwt(b.access_token).jti).not.toBe(decodeJwt(a.access_token).jti)
-    expect(await liveTokens(first.sessionId)).toHaveLength(1)
+    expect(await isLiveToken(first.sessionId, a.refresh_token)).toBe(true)
     await ok(await refresh(t, b.refresh_token))
   })
 
@@ -91,9 +99,8 @@ describe('POST /oauth/token — retry-safe rotation', () => {
     expect(responses.map((r) => r.status)).toEqual(Array(50).fill(200))
     const bodies = await Promise.all(responses.map((r) => r.json() as Promise<{ refresh_token: string }>))
     expect(new Set(bodies.map((b) => b.refresh_token)).size).toBe(1)
-    const all = await db.sql`select id from refresh_tokens where session_id = ${first.sessionId}`
-    expect(all).toHaveLength(2)
-    expect(await liveTokens(first.sessionId)).toHaveLength(1)
+    expect((await chainOf(first.sessionId)).generation).toBe(1)
+    expect(await isLiveToken(first.sessionId, bodies[0]!.refresh_token)).toBe(true)
     await ok(await refresh(t, bodies[0]!.refresh_token))
   })
 
@@ -106,8 +113,8 @@ describe('POST /oauth/token — retry-safe rotation', () => {
       expect(responses.map((r) => r.status)).toEqual(Array(50).fill(200))
       const bodies = await Promise.all(responses.map((r) => r.json() as Promise<{ refresh_token: string }>))
       expect(new Set(bodies.map((b) => b.refresh_token)).size).toBe(1)
-      expect(await db.sql`select id from refresh_tokens where session_id = ${first.sessionId}`).toHaveLength(2)
-      expect(await liveTokens(first.sessionId)).toHaveLength(1)
+      expect((await chainOf(first.sessionId)).generation).toBe(1)
+      expect(await isLiveToken(first.sessionId, bodies[0]!.refresh_token)).toBe(true)
     } finally {
       await otherPool.end()
     }
@@ -166,7 +173,8 @@ describe('POST /oauth/token — reuse detection', () => {
       expect(response.status).toBe(400)
       expect(await response.json()).toMatchObject({ error: 'invalid_grant' })
     }
-    expect(await db.sql`select id from refresh_tokens where session_id = ${first.sessionId}`).toHaveLength(1)
+    expect(await isLiveToken(first.sessionId, first.refreshToken)).toBe(true)
+    expect((await chainOf(first.sessionId)).generation).toBe(0)
   })
 
   it('leaves the presented token valid when the refresh transaction fails', async () => {
@@ -191,7 +199,8 @@ describe('POST /oauth/token — reuse detection', () => {
     t.clock.advance(60)
     const retried = await ok(await refresh(t, first.refreshToken))
     expect(decodeJwt(retried.access_token).sid).toBe(first.sessionId)
-    expect(await db.sql`select id from refresh_tokens where session_id = ${first.sessionId}`).toHaveLength(2)
+    expect(await isLiveToken(first.sessionId, retried.refresh_token)).toBe(true)
+    expect((await chainOf(first.sessionId)).generation).toBe(1)
     const [session] = await db.sql<{ revoked_at: Date | null }[]>`select revoked_at from sessions where id = ${first.sessionId}`
     expect(session!.revoked_at).toBeNull()
   })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { hashRefreshToken } from '../../../central/sessions/refresh-token'
+import { sha256RefreshToken } from '../../../central/sessions/refresh-token'
 import { useCentralTestApp } from '../../support/central-app'
 import { login, refresh } from '../../support/central-requests'
 import { insertTestUser } from '../../support/users'
@@ -24,9 +24,8 @@ describe('POST /oauth/token for a disabled user whose session was not revoked', 
     const response = await refresh(central.t, refreshToken)
     expect(response.status).toBe(400)
     expect(await response.json()).toMatchObject({ error: 'invalid_grant' })
-    const tokens = await central.db.sql<{ rotated_at: Date | null }[]>`
-      select rt.rotated_at from refresh_tokens rt
-      where rt.session_id = (select session_id from refresh_tokens where token_hash = ${hashRefreshToken(refreshToken)})`
-    expect(tokens).toEqual([{ rotated_at: null }])
+    const chains = await central.db.sql<{ token_hash: Buffer; generation: number }[]>`
+      select token_hash, generation from sessions where user_id = ${user.id}`
+    expect(chains).toEqual([{ token_hash: sha256RefreshToken(refreshToken), generation: 0 }])
   })
 })

@@ -1,45 +1,76 @@
 import { describe, expect, it } from 'vitest'
-import { decideRefresh, SESSION_EXPIRED_REASON, type RefreshDecision } from '../../../central/sessions/decide-refresh'
-import type { RefreshTokenRecord, SessionRecord } from '../../../central/sessions/session-record'
+import { decideRefresh, SESSION_EXPIRED_REASON, UNKNOWN_TOKEN_REASON, type RefreshDecision, type RefreshDecisionInput } from '../../../central/sessions/decide-refresh'
+import type { PresentedRefreshToken } from '../../../central/sessions/refresh-token'
+import type { SessionRecord } from '../../../central/sessions/session-record'
 
 const now = new Date('2030-01-01T00:00:00Z')
 const at = (seconds: number) => new Date(now.getTime() + seconds * 1000)
-const session: SessionRecord = {
-  id: 's', userId: 'u', clientId: 'web', audiences: ['a', 'b'], scopes: ['read', 'write'], roles: [],
-  createdAt: at(-1), lastUsedAt: now, idleExpiresAt: at(1), absoluteExpiresAt: at(5),
+const hash = (name: string) => Buffer.from(name.padEnd(32, '.'))
+const sid = '6f1c1d3e-8a3b-4c5d-9e6f-0a1b2c3d4e5f'
+
+/** A session whose chain is at generation 5: current token `t5`, previous `t4` rotated `rotatedSecondsAgo` ago. */
+const sessionAt = (rotatedSecondsAgo: number, sealed = true): SessionRecord => ({
+  id: sid, userId: 'u', clientId: 'web', audiences: ['a', 'b'], scopes: ['read', 'write'], roles: [],
+  createdAt: at(-100), lastUsedAt: at(-rotatedSecondsAgo), idleExpiresAt: at(1), absoluteExpiresAt: at(5),
   revokedAt: null, userEnabled: true, userGrant: { audiences: ['a', 'b'], scopes: ['read', 'write'], roles: [] },
-}
-const fresh: RefreshTokenRecord = { id: '1', sessionId: 's', rotatedAt: null, successorSealed: null, rotatedIp: null, rotatedUserAgent: null }
-const rotated = (secondsAgo: number, sealed = true): RefreshTokenRecord => ({
-  ...fresh,
-  rotatedAt: at(-secondsAgo),
-  successorSealed: sealed ? Buffer.from('x') : null,
+  chain: { tokenHash: hash('t5'), generation: 5, previousTokenHash: hash('t4'), successorSealed: sealed ? Buffer.from('x') : null, rotatedIp: null, rotatedUserAgent: null },
+  dpopJkt: null,
 })
+const session = sessionAt(3)
+const token = (name: string, generation: number, genuine = true): PresentedRefreshToken => ({ kind: 'chained', sessionId: sid, generation, tokenHash: hash(name), genuine })
+const current = token('t5', 5)
+const previous = token('t4', 4)
+const older = token('t2', 2)
 const reject = (reason: string): RefreshDecision => ({ kind: 'reject', reason })
+const rotate: RefreshDecision = { kind: 'rotate', accessTokenJkt: undefined }
+const replay: RefreshDecision = { kind: 'replay', accessTokenJkt: undefined }
+const decide = (input: Partial<RefreshDecisionInput>) => decideRefresh({ session, presented: current, clientId: 'web', now, graceSeconds: 10, ...input })
 
 describe('decideRefresh', () => {
-  const cases: [string, Partial<SessionRecord>, RefreshTokenRecord, string, RefreshDecision][] = [
-    ['rotates a fresh token of a live session', {}, fresh, 'web', { kind: 'rotate' }],
-    ['replays within the grace window', {}, rotated(3), 'web', { kind: 'replay' }],
-    ['replays at the end of the grace window (inclusive)', {}, rotated(10), 'web', { kind: 'replay' }],
-    ['calls it reuse one second after the grace window', {}, rotated(11), 'web', { kind: 'reuse' }],
-    ['calls it reuse within the window when no successor was sealed', {}, rotated(3, false), 'web', { kind: 'reuse' }],
-    ['rejects a revoked session before considering reuse', { revokedAt: now }, rotated(60), 'web', reject('session is revoked')],
-    ['rejects at the idle expiry', { idleExpiresAt: now }, fresh, 'web', reject(SESSION_EXPIRED_REASON)],
-    ['rejects at the absolute expiry', { absoluteExpiresAt: now }, fresh, 'web', reject(SESSION_EXPIRED_REASON)],
-    ['rejects an expired session before considering reuse', { idleExpiresAt: at(-1) }, rotated(60), 'web', reject(SESSION_EXPIRED_REASON)],
-    ['rejects a disabled user', { userEnabled: false }, fresh, 'web', reject('user is disabled')],
-    ['rejects a disabled user before considering reuse', { userEnabled: false }, rotated(60), 'web', reject('user is disabled')],
-    ['rejects another client', {}, fresh, 'mobile', reject('refresh token was issued to another client')],
-    ['rejects another client without calling it reuse', {}, rotated(60), 'mobile', reject('refresh token was issued to another client')],
-    ['prefers revoked over expired', { revokedAt: now, absoluteExpiresAt: at(-1) }, fresh, 'web', reject('session is revoked')],
+  const cases: [string, Partial<RefreshDecisionInput>, RefreshDecision][] = [
+    ['rotates the current token of a live session', {}, rotate],
+    ['replays the previous token within the grace window', { presented: previous }, replay],
+    ['replays at the end of the grace window (inclusive)', { session: sessionAt(10), presented: previous }, replay],
+    ['calls it reuse one second after the grace window', { session: sessionAt(11), presented: previous }, { kind: 'reuse' }],
+    ['calls it reuse within the window when no successor was sealed', { session: sessionAt(3, false), presented: previous }, { kind: 'reuse' }],
+    ['calls a genuine earlier token reuse, even within the grace window', { presented: older }, { kind: 'reuse' }],
+    ['rejects an earlier position whose tag does not verify, without calling it reuse', { presented: token('forged', 2, false) }, reject(UNKNOWN_TOKEN_REASON)],
+    ['rejects a genuine token naming a later position than the chain has reached', { presented: token('t9', 9) }, reject(UNKNOWN_TOKEN_REASON)],
+    ['rejects a wrong token at the current position', { presented: token('other', 5) }, reject(UNKNOWN_TOKEN_REASON)],
+    ['calls an earlier token of the previous format reuse when its hash is on record', { presented: { kind: 'legacy', tokenHash: hash('old') }, legacyTokenKnown: true }, { kind: 'reuse' }],
+    ['rejects a previous-format token not on record', { presented: { kind: 'legacy', tokenHash: hash('old') }, legacyTokenKnown: false }, reject(UNKNOWN_TOKEN_REASON)],
+    ['rejects a revoked session before considering reuse', { session: { ...sessionAt(60), revokedAt: now }, presented: previous }, reject('session is revoked')],
+    ['rejects at the idle expiry', { session: { ...session, idleExpiresAt: now } }, reject(SESSION_EXPIRED_REASON)],
+    ['rejects at the absolute expiry', { session: { ...session, absoluteExpiresAt: now } }, reject(SESSION_EXPIRED_REASON)],
+    ['rejects an expired session before considering reuse', { session: { ...sessionAt(60), idleExpiresAt: at(-1) }, presented: previous }, reject(SESSION_EXPIRED_REASON)],
+    ['rejects a disabled user', { session: { ...session, userEnabled: false } }, reject('user is disabled')],
+    ['rejects a disabled user before considering reuse', { session: { ...sessionAt(60), userEnabled: false }, presented: previous }, reject('user is disabled')],
+    ['rejects another client', { clientId: 'mobile' }, reject('refresh token was issued to another client')],
+    ['rejects another client without calling it reuse', { session: sessionAt(60), presented: previous, clientId: 'mobile' }, reject('refresh token was issued to another client')],
+    ['prefers revoked over expired', { session: { ...session, revokedAt: now, absoluteExpiresAt: at(-1) } }, reject('session is revoked')],
   ]
-  it.each(cases)('%s', (_name, change, token, clientId, expected) => {
-    expect(decideRefresh({ session: { ...session, ...change }, token, clientId, now, graceSeconds: 10 })).toEqual(expected)
+  it.each(cases)('%s', (_name, input, expected) => {
+    expect(decide(input)).toEqual(expected)
   })
 
-  it('with no grace window, any second presentation is reuse', () => {
-    expect(decideRefresh({ session, token: rotated(0), clientId: 'web', now, graceSeconds: 0 })).toEqual({ kind: 'replay' })
-    expect(decideRefresh({ session, token: rotated(1), clientId: 'web', now, graceSeconds: 0 })).toEqual({ kind: 'reuse' })
+  it('with no grace window, only the same instant replays', () => {
+    expect(decide({ session: sessionAt(0), presented: previous, graceSeconds: 0 })).toEqual(replay)
+    expect(decide({ session: sessionAt(1), presented: previous, graceSeconds: 0 })).toEqual({ kind: 'reuse' })
+  })
+})
+
+describe('decideRefresh with a DPoP-bound chain', () => {
+  const bound = { ...sessionAt(60), dpopJkt: 'key-a' }
+  const cases: [string, Partial<RefreshDecisionInput>, RefreshDecision][] = [
+    ['rotates with a proof by the chain key, binding the access token to it', { session: bound, dpopJkt: 'key-a' }, { kind: 'rotate', accessTokenJkt: 'key-a' }],
+    ['refuses the current token without a proof', { session: bound }, reject('refresh token is bound to a DPoP key; send a DPoP proof')],
+    ['refuses the current token with a proof by another key', { session: bound, dpopJkt: 'key-b' }, reject('DPoP proof is signed by another key than the refresh token is bound to')],
+    ['refuses an earlier token without a proof instead of calling it reuse', { session: bound, presented: previous }, reject('refresh token is bound to a DPoP key; send a DPoP proof')],
+    ['refuses an earlier token with another key instead of calling it reuse', { session: bound, presented: older, dpopJkt: 'key-b' }, reject('DPoP proof is signed by another key than the refresh token is bound to')],
+    ['calls an earlier token with the chain key reuse', { session: bound, presented: older, dpopJkt: 'key-a' }, { kind: 'reuse' }],
+    ['binds the access token of an unbound chain to the key of a proof sent along', { dpopJkt: 'key-c' }, { kind: 'rotate', accessTokenJkt: 'key-c' }],
+  ]
+  it.each(cases)('%s', (_name, input, expected) => {
+    expect(decide(input)).toEqual(expected)
   })
 })

@@ -36,7 +36,16 @@ describe('session lifetimes', () => {
 describe('sessionSettingsFrom', () => {
   it('takes lifetimes, grace and issuer from the configuration', () => {
     const config = loadConfig({ ISSUER: 'https://auth.example.test', REFRESH_IDLE_TTL_SECONDS: '60', REFRESH_ABSOLUTE_TTL_SECONDS: '600', REFRESH_GRACE_SECONDS: '0' })
-    expect(sessionSettingsFrom(config)).toEqual({ idleTtlSeconds: 60, absoluteTtlSeconds: 600, graceSeconds: 0, issuer: 'https://auth.example.test' })
+    expect(sessionSettingsFrom(config)).toMatchObject({ idleTtlSeconds: 60, absoluteTtlSeconds: 600, graceSeconds: 0, issuer: 'https://auth.example.test', recordRefreshEvents: true })
+  })
+
+  it('derives the refresh-token chain key from the key-encryption secret, so every instance tags alike', () => {
+    const secret = 'k'.repeat(32)
+    const a = sessionSettingsFrom(loadConfig({ KEY_ENCRYPTION_SECRET: secret }))
+    const b = sessionSettingsFrom(loadConfig({ KEY_ENCRYPTION_SECRET: secret, AUDIT_REFRESH_EVENTS: 'false' }))
+    expect(a.chainKey.equals(b.chainKey)).toBe(true)
+    expect(a.chainKey.equals(sessionSettingsFrom(loadConfig({ KEY_ENCRYPTION_SECRET: 'j'.repeat(32) })).chainKey)).toBe(false)
+    expect(b.recordRefreshEvents).toBe(false)
   })
 })
 

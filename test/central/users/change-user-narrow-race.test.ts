@@ -5,7 +5,6 @@ import { TEST_ADMIN_TOKEN, useCentralTestApp } from '../../support/central-app'
 import { bearer, edgeWouldReject, login, refresh } from '../../support/central-requests'
 import { holdRowLock, waitsForALock } from '../../support/row-locks'
 import { insertTestUser } from '../../support/users'
-import { hashRefreshToken } from '../../../central/sessions/refresh-token'
 
 const PASSWORD = 'correct horse battery staple'
 const FEED_TOKEN = 'edge-feed-token-0123456789abcdef'
@@ -19,15 +18,18 @@ describe('a refresh racing a change that removes a grant', () => {
   it('has the edge reject the token a refresh minted from the old grant while the change waited for its session lock', async () => {
     const { t, db } = central
     const user = await insertTestUser(db.sql, { password: PASSWORD, roles: [ADMIN_ROLE] })
+    // Another admin: the change below must not meet the last-admin rule.
+    await insertTestUser(db.sql, { roles: [ADMIN_ROLE] })
     const response = await login(t, { username: user.username, password: PASSWORD })
     expect(response.status).toBe(200)
     const tokens = (await response.json()) as Tokens
 
     // Two outside locks pin the interleaving: the users row (the change waits before its
-    // update) and the presented refresh token's row (the refresh waits after it has locked
-    // its session and read the old grant, before it commits).
+    // update) and the session row (the refresh statement has read the old grant in its
+    // snapshot and waits for the row it rotates).
     const usersRow = holdRowLock(db.url, (tx) => tx`select 1 from users where id = ${user.id} for update`)
-    const tokenRow = holdRowLock(db.url, (tx) => tx`select 1 from refresh_tokens where token_hash = ${hashRefreshToken(tokens.refresh_token)} for update`)
+    const sessionId = (decodeJwt(tokens.access_token) as { sid: string }).sid
+    const tokenRow = holdRowLock(db.url, (tx) => tx`select 1 from sessions where id = ${sessionId} for update`)
     await Promise.all([usersRow.locked, tokenRow.locked])
 
     // The admin's PATCH reads its `now` late in the login's second, then waits for the users row.
@@ -36,7 +38,7 @@ describe('a refresh racing a change that removes a grant', () => {
     const change = t.app.request(`/admin/users/${user.username}`, {
       method: 'PATCH',
       headers: { ...bearer(TEST_ADMIN_TOKEN), 'Content-Type': 'application/json' },
-      body: JSON.stringify({ roles: [] }),
+      body: JSON.stringify({ remove: { roles: [ADMIN_ROLE] } }),
     })
     await expect.poll(() => waitsForALock(db.sql, 'for update'), { timeout: 10_000 }).toBe(true)
 
@@ -44,7 +46,7 @@ describe('a refresh racing a change that removes a grant', () => {
     // committed, and is held before its commit.
     t.clock.advance(0.3)
     const raced = refresh(t, tokens.refresh_token)
-    await expect.poll(() => waitsForALock(db.sql, 'update refresh_tokens'), { timeout: 10_000 }).toBe(true)
+    await expect.poll(() => waitsForALock(db.sql, 'update sessions s set'), { timeout: 10_000 }).toBe(true)
 
     // The change updates the user, then narrowUserSessions waits for the refresh's session lock.
     usersRow.release()

@@ -9,6 +9,7 @@ export type AuditEventType =
   | 'user.enabled'
   | 'user.sessions_revoked'
   | 'user.login_failed'
+  | 'user.unlocked'
   | 'key.created'
   | 'key.activated'
   | 'key.retired'

@@ -64,7 +64,7 @@ function buildProgram(io: CliIo): Command {
   const user = (name: string) => `/admin/users/${encodeURIComponent(name)}`
   // Commander copies settings made before .command() is called, so configure the root first (above).
 
-  const users = program.command('users').description('create, inspect, enable and disable users')
+  const users = program.command('users').description('create, inspect, grant, enable, disable and unlock users')
   users
     .command('add <username>')
     .description('create a user; the password is read from stdin (never from argv, which `ps` shows)')
@@ -90,6 +90,33 @@ function buildProgram(io: CliIo): Command {
     .action(async (username: string) => {
       const found = await client().get<Row>(user(username))
       print(found, () => formatUser(found))
+    })
+  // Grants change by explicit additions and removals (PATCH add/remove); nothing here replaces a whole list.
+  for (const [name, operation, description] of [
+    ['grant', 'add', 'add audiences, scopes or roles to a user; what they already hold stays'],
+    ['revoke-grant', 'remove', 'take audiences, scopes or roles from a user (live sessions lose them too); the rest stays'],
+  ] as const) {
+    users
+      .command(`${name} <username>`)
+      .description(description)
+      .option('--audience <aud...>', 'audiences (RFC 8707 resources)', [])
+      .option('--scope <scope...>', 'scopes', [])
+      .option('--role <role...>', 'roles (portcullis:admin may use the console)', [])
+      .action(async (username: string, options: { audience: string[]; scope: string[]; role: string[] }) => {
+        const lists = { audiences: options.audience, scopes: options.scope, roles: options.role }
+        if (!Object.values(lists).some((list) => list.length)) {
+          throw new CliError(`name at least one --audience, --scope or --role to ${operation}`, ExitCode.usage)
+        }
+        const updated = await client().patch<Row>(user(username), { [operation]: lists })
+        print(updated, () => formatUser(updated))
+      })
+  }
+  users
+    .command('unlock <username>')
+    .description('clear the failed-login counts that keep a user from signing in (audited as user.unlocked)')
+    .action(async (username: string) => {
+      const body = await client().delete<{ cleared: number }>(`${user(username)}/login-failures`)
+      print(body, () => (body.cleared ? `unlocked ${username}: cleared ${body.cleared} failed-login count(s)` : `${username} had no failed-login counts; nothing to clear`))
     })
   for (const [name, enabled] of [['disable', false], ['enable', true]] as const) {
     users
@@ -262,8 +289,18 @@ function formatUser(user: Row): string {
     ['roles', user.roles],
     ['created', user.created_at],
     ['updated', user.updated_at],
+    ...grantDiffLines('added', user.added),
+    ...grantDiffLines('removed', user.removed),
     ...(user.sessions_revoked === undefined ? [] : [['sessions revoked', user.sessions_revoked] as [string, unknown]]),
   ])
+}
+
+/** `added scopes  orders:write` lines for the lists of a PATCH answer's added/removed that hold something. */
+function grantDiffLines(label: string, diff: unknown): [string, unknown][] {
+  if (!diff || typeof diff !== 'object') return []
+  return Object.entries(diff as Record<string, unknown>)
+    .filter(([, values]) => Array.isArray(values) && values.length > 0)
+    .map(([part, values]) => [`${label} ${part}`, values])
 }
 
 function truncate(value: unknown, max: number): unknown {

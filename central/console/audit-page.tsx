@@ -14,6 +14,7 @@ const EVENT_TYPE_OPTIONS: Record<AuditEventType, true> = {
   'user.enabled': true,
   'user.sessions_revoked': true,
   'user.login_failed': true,
+  'user.unlocked': true,
   'key.created': true,
   'key.activated': true,
   'key.retired': true,

@@ -3,7 +3,7 @@ import { z } from 'zod'
 import type { Config } from '../config'
 import { InvalidCredentials, TooManyRequests } from '../../shared/errors'
 import { dummyPasswordHash, PASSWORD_MAX_LENGTH, verifyPassword } from './passwords'
-import { decideLoginThrottle, ipKey, usernameKey } from './login-throttle'
+import { decideLoginThrottle, describeThrottledKey, throttleKeys, type ThrottleLimits } from './login-throttle'
 import {
   findUserByUsername,
   recordLoginFailure,
@@ -57,28 +57,25 @@ export const INVALID_CREDENTIALS = 'username or password is incorrect'
  * the same `InvalidCredentials` after the same argon2 work (an unknown user is verified
  * against a dummy hash) and the same one audit insert, so neither the answer nor its timing
  * reveals which usernames exist.
- * Attempts are reserved in PostgreSQL per username and per IP before the password is checked
- * (see login-throttle.ts); over a limit → `TooManyRequests` with the seconds until the
- * window ends. Success resets the username's count.
+ * Attempts are reserved in PostgreSQL per username and address, per username and per address
+ * before the password is checked (see login-throttle.ts); over a limit → `TooManyRequests` with
+ * the seconds until the window ends. Success resets the username's counts.
  * @see https://cheatsheetseries.owasp.org/cheatsheets/Authentication_Cheat_Sheet.html#authentication-and-error-messages
  */
 export async function authenticateUser(
   sql: Sql,
-  config: Pick<Config, 'LOGIN_MAX_FAILURES_PER_USERNAME' | 'LOGIN_MAX_FAILURES_PER_IP' | 'LOGIN_THROTTLE_WINDOW_SECONDS'>,
+  config: Pick<
+    Config,
+    'LOGIN_MAX_FAILURES_PER_USERNAME_AND_IP' | 'LOGIN_MAX_FAILURES_PER_USERNAME' | 'LOGIN_MAX_FAILURES_PER_IP' | 'LOGIN_THROTTLE_WINDOW_SECONDS'
+  >,
   attempt: LoginAttempt,
 ): Promise<AuthenticatedUser> {
-  const userKey = usernameKey(attempt.username)
-  const addressKey = ipKey(attempt.ip)
-  const limits = {
-    maxFailuresPerUsername: config.LOGIN_MAX_FAILURES_PER_USERNAME,
-    maxFailuresPerIp: config.LOGIN_MAX_FAILURES_PER_IP,
-    windowSeconds: config.LOGIN_THROTTLE_WINDOW_SECONDS,
-  }
-  const counts = await reserveLoginAttempts(sql, [userKey, addressKey], { ...limits, now: attempt.now })
+  const keys = throttleKeys(attempt.username, attempt.ip)
+  const limits = throttleLimitsOf(config)
+  const counts = await reserveLoginAttempts(sql, [keys.usernameAndIp, keys.username, keys.ip], { ...limits, now: attempt.now })
   const decision = decideLoginThrottle(counts, limits, attempt.now)
   if (decision.kind === 'throttled') {
-    const which = decision.key.startsWith('ip:') ? 'from this address' : 'for this username'
-    throw new TooManyRequests(`too many failed login attempts ${which}; retry later`, decision.retryAfterSeconds)
+    throw new TooManyRequests(`too many failed login attempts ${describeThrottledKey(decision.key)}; retry later`, decision.retryAfterSeconds)
   }
 
   const user = await findUserByUsername(sql, attempt.username)
@@ -92,8 +89,8 @@ export async function authenticateUser(
     throw new InvalidCredentials(INVALID_CREDENTIALS)
   }
 
-  await resetLoginAttempts(sql, userKey)
-  await releaseLoginAttempt(sql, addressKey)
+  await resetLoginAttempts(sql, [keys.usernameAndIp, keys.username])
+  await releaseLoginAttempt(sql, keys.ip)
   return {
     id: user.id,
     username: user.username,
@@ -101,5 +98,17 @@ export async function authenticateUser(
     scopes: user.scopes,
     roles: user.roles,
     verifiedPasswordHash: user.passwordHash,
+  }
+}
+
+/** The throttle limits from configuration. */
+export function throttleLimitsOf(
+  config: Pick<Config, 'LOGIN_MAX_FAILURES_PER_USERNAME_AND_IP' | 'LOGIN_MAX_FAILURES_PER_USERNAME' | 'LOGIN_MAX_FAILURES_PER_IP' | 'LOGIN_THROTTLE_WINDOW_SECONDS'>,
+): ThrottleLimits {
+  return {
+    maxFailuresPerUsernameAndIp: config.LOGIN_MAX_FAILURES_PER_USERNAME_AND_IP,
+    maxFailuresPerUsername: config.LOGIN_MAX_FAILURES_PER_USERNAME,
+    maxFailuresPerIp: config.LOGIN_MAX_FAILURES_PER_IP,
+    windowSeconds: config.LOGIN_THROTTLE_WINDOW_SECONDS,
   }
 }

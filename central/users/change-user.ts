@@ -1,9 +1,12 @@
 import type { Sql } from 'postgres'
+import { ADMIN_ROLE } from '../../shared/access-token-claims'
+import { Conflict } from '../../shared/errors'
 import type { Clock } from '../clock'
 import { deleteUserConsoleSessions } from '../console-sessions/store'
 import { exceedingGrant } from '../sessions/narrow-grant'
 import { narrowUserSessions, revokeAllUserSessions } from '../sessions/store'
-import { findUserById, publishUserNotBefore, updateUser, type UserPatch } from './store'
+import { countEnabledUsersWithRole, findUserById, lockAdminSet, publishUserNotBefore, updateUser, type UserPatch } from './store'
+import { mayTakeConsoleAccess, type GrantDiff } from './grant-change'
 import type { UserRecord } from './user-record'
 
 export interface UserChange {
@@ -12,6 +15,18 @@ export interface UserChange {
   sessionsRevoked: number
   /** Live sessions that lost a role, scope or audience the change took from the user. */
   sessionsNarrowed: number
+  /** Grant values the change added and removed (what it did, not what was asked). */
+  grantDiff: GrantDiff
+}
+
+/**
+ * The change would leave no enabled user holding `portcullis:admin`: nobody could sign in to the
+ * console any more (the admin API's token still works, which is how to recover on purpose).
+ */
+export class LastAdminConflict extends Conflict {
+  constructor() {
+    super(`this change would leave no enabled user with the ${ADMIN_ROLE} role (nobody could sign in to the console); give the role to another user first`)
+  }
 }
 
 /**
@@ -24,6 +39,8 @@ export interface UserChange {
  *   current grant anyway, see boundByUserGrant), and the not-before marker moves past this
  *   second, so the edge drops the wider access tokens already out within one feed poll and
  *   clients refresh into narrower ones. Sessions stay alive. A grant added widens nothing.
+ * A change that takes the admin role (or, by disabling, the account) from the last enabled admin
+ * is refused with `LastAdminConflict` and changes nothing.
  * Undefined when no user has this username.
  * @see https://cheatsheetseries.owasp.org/cheatsheets/Session_Management_Cheat_Sheet.html#renew-the-session-id-after-any-privilege-level-change
  */
@@ -43,11 +60,20 @@ export async function changeUser(
   // When the change was asked for: the audit timestamps.
   const now = input.clock()
   return sql.begin(async (tx) => {
+    // Before any row: concurrent changes that may each take console access from a different
+    // admin count the admins one after the other, so they cannot together leave none.
+    const guardsAdmins = mayTakeConsoleAccess(input.patch)
+    if (guardsAdmins) await lockAdminSet(tx)
     // Locks the users row first (then sessions), the lock order every user-wide change keeps.
     const updated = await updateUser(tx, input.username, input.patch, input.actor, now)
     if (!updated) return undefined
-    const { user, previousGrant } = updated
+    const { user, previousGrant, grantDiff } = updated
     const change = { userId: user.id, actor: input.actor, now }
+
+    const wasAdmin = updated.wasEnabled && previousGrant.roles.includes(ADMIN_ROLE)
+    const isAdmin = user.enabled && user.roles.includes(ADMIN_ROLE)
+    // Throwing rolls the whole change back.
+    if (guardsAdmins && wasAdmin && !isAdmin && (await countEnabledUsersWithRole(tx, ADMIN_ROLE)) === 0) throw new LastAdminConflict()
 
     let sessionsRevoked = 0
     const passwordChanged = input.patch.passwordHash !== undefined
@@ -80,8 +106,8 @@ export async function changeUser(
       await publishUserNotBefore(tx, { userId: user.id, notBefore, now })
     }
 
-    if (!revokesAll && !narrowed) return { user, sessionsRevoked, sessionsNarrowed }
+    if (!revokesAll && !narrowed) return { user, sessionsRevoked, sessionsNarrowed, grantDiff }
     // Read again for the not-before marker set above.
-    return { user: (await findUserById(tx, user.id)) ?? user, sessionsRevoked, sessionsNarrowed }
+    return { user: (await findUserById(tx, user.id)) ?? user, sessionsRevoked, sessionsNarrowed, grantDiff }
   })
 }

@@ -4,7 +4,8 @@ import { recordAuditEvent } from '../audit/store'
 import { Conflict } from '../../shared/errors'
 import type { FullGrant } from '../sessions/narrow-grant'
 import type { UserRecord } from './user-record'
-import type { AttemptCount } from './login-throttle'
+import type { AttemptCount, ThrottleLimits } from './login-throttle'
+import { applyGrantChange, diffGrants, GRANT_PARTS, type GrantChange, type GrantDiff } from './grant-change'
 
 interface UserRow {
   id: string
@@ -106,9 +107,8 @@ export async function searchUsersByPrefix(sql: Queryable, prefix: string, limit:
 
 export interface UserPatch {
   enabled?: boolean
-  audiences?: string[]
-  scopes?: string[]
-  roles?: string[]
+  /** Explicit additions and removals, or a replacement of named lists (see grant-change.ts). */
+  grantChange?: GrantChange
   /** A new argon2id hash (never the password itself). */
   passwordHash?: string
 }
@@ -117,16 +117,21 @@ export interface UpdatedUser {
   user: UserRecord
   /** The grant before this update, read under the same lock. */
   previousGrant: FullGrant
+  /** What the grant change actually added and removed (empty lists when nothing). */
+  grantDiff: GrantDiff
   /** True when this update turned an enabled user into a disabled one. */
   disabled: boolean
+  /** `enabled` before this update. */
+  wasEnabled: boolean
 }
 
 /**
- * Applies a patch to one user and records what changed (`user.updated`, `user.disabled`,
- * `user.enabled`), in the caller's transaction. Returns undefined for an unknown username.
- * The previous `enabled` and grant are read under `for update`, so two concurrent disables
- * report `disabled: true` only once, and a removed grant is seen by exactly the change that
- * removed it.
+ * Applies a patch to one user and records what changed (`user.updated` with the grant values
+ * `added` and `removed`, `user.disabled`, `user.enabled`), in the caller's transaction. Returns
+ * undefined for an unknown username. The previous `enabled` and grant are read under `for
+ * update`, and the new grant is computed from them, so two concurrent edits compose (one adds a
+ * scope, the other removes a role: both land), two concurrent disables report `disabled: true`
+ * only once, and a removed grant is seen by exactly the change that removed it.
  */
 export async function updateUser(
   sql: Queryable,
@@ -138,33 +143,55 @@ export async function updateUser(
   const [before]: [{ id: string; enabled: boolean; audiences: string[]; scopes: string[]; roles: string[] }?] = await sql`
     select id, enabled, audiences, scopes, roles from users where username = ${username} for update`
   if (!before) return undefined
+  const previousGrant = { audiences: before.audiences, scopes: before.scopes, roles: before.roles }
+  const grant = patch.grantChange ? applyGrantChange(previousGrant, patch.grantChange) : previousGrant
   const [row]: [UserRow?] = await sql`
     update users set
       enabled = coalesce(${patch.enabled ?? null}::boolean, enabled),
-      audiences = coalesce(${patch.audiences ?? null}::text[], audiences),
-      scopes = coalesce(${patch.scopes ?? null}::text[], scopes),
-      roles = coalesce(${patch.roles ?? null}::text[], roles),
+      audiences = ${grant.audiences}::text[],
+      scopes = ${grant.scopes}::text[],
+      roles = ${grant.roles}::text[],
       password_hash = coalesce(${patch.passwordHash ?? null}::text, password_hash),
       updated_at = ${now}
     where id = ${before.id}
     returning ${sql(userColumns)}`
   if (!row) return undefined
-  const changed = Object.keys(patch).filter((k) => patch[k as keyof UserPatch] !== undefined)
+  const grantDiff = diffGrants(previousGrant, grant)
+  const changed = [
+    ...(patch.enabled !== undefined ? ['enabled'] : []),
+    ...GRANT_PARTS.filter((part) => grantDiff.added[part].length || grantDiff.removed[part].length),
+    ...(patch.passwordHash !== undefined ? ['password'] : []),
+  ]
   // The audit trail says *that* the password changed, never anything about it.
-  const details = {
-    changed: changed.map((k) => (k === 'passwordHash' ? 'password' : k)),
-    ...(patch.audiences && { audiences: patch.audiences }),
-    ...(patch.scopes && { scopes: patch.scopes }),
-    ...(patch.roles && { roles: patch.roles }),
-  }
+  const details = { changed, ...nonEmpty('added', grantDiff.added), ...nonEmpty('removed', grantDiff.removed) }
   await recordAuditEvent(sql, { type: 'user.updated', at: now, actor, userId: row.id, details })
   const disabled = before.enabled && !row.enabled
   const enabled = !before.enabled && row.enabled
   if (disabled || enabled) {
     await recordAuditEvent(sql, { type: disabled ? 'user.disabled' : 'user.enabled', at: now, actor, userId: row.id })
   }
-  const previousGrant = { audiences: before.audiences, scopes: before.scopes, roles: before.roles }
-  return { user: toUserRecord(row), previousGrant, disabled }
+  return { user: toUserRecord(row), previousGrant, grantDiff, disabled, wasEnabled: before.enabled }
+}
+
+/** `{ [key]: the lists that hold something }`, or nothing when every list is empty. */
+function nonEmpty(key: string, grant: FullGrant): Record<string, Partial<FullGrant>> {
+  const lists = Object.fromEntries(GRANT_PARTS.filter((part) => grant[part].length).map((part) => [part, grant[part]]))
+  return Object.keys(lists).length ? { [key]: lists } : {}
+}
+
+/**
+ * Serialises the changes that may take console access away (a removed admin role, a disable):
+ * a transaction-scoped advisory lock, taken before any users row so it cannot join a lock cycle.
+ * The second of two concurrent changes then counts the admins the first one left.
+ */
+export async function lockAdminSet(tx: Queryable): Promise<void> {
+  await tx`select pg_advisory_xact_lock(hashtextextended('portcullis:admin-set', 0))`
+}
+
+/** Enabled users holding `role` (the console's admin role), as this transaction sees them. */
+export async function countEnabledUsersWithRole(sql: Queryable, role: string): Promise<number> {
+  const [row]: [{ count: number }?] = await sql`select count(*)::int as count from users where enabled and ${role} = any(roles)`
+  return row?.count ?? 0
 }
 
 // --- Locks and markers other changes take on a user ----------------------------------------
@@ -262,7 +289,7 @@ export async function recordLoginFailure(
 export async function reserveLoginAttempts(
   sql: Queryable,
   keys: string[],
-  input: { maxFailuresPerUsername: number; maxFailuresPerIp: number; windowSeconds: number; now: Date },
+  input: ThrottleLimits & { now: Date },
 ): Promise<AttemptCount[]> {
   const windowStartCutoff = new Date(input.now.getTime() - input.windowSeconds * 1000)
   const rows = await sql<{ key: string; failures: number; window_start: Date }[]>`
@@ -272,21 +299,63 @@ export async function reserveLoginAttempts(
       window_start = case when login_attempts.window_start <= ${windowStartCutoff} then ${input.now}::timestamptz else login_attempts.window_start end,
       locked_until = case
         when login_attempts.window_start <= ${windowStartCutoff} then null
-        when login_attempts.failures + 1 >= (case when login_attempts.key like 'ip:%' then ${input.maxFailuresPerIp}::int else ${input.maxFailuresPerUsername}::int end)
+        when login_attempts.failures + 1 >= (case
+            when login_attempts.key like 'ip:%' then ${input.maxFailuresPerIp}::int
+            when login_attempts.key like 'user-ip:%' then ${input.maxFailuresPerUsernameAndIp}::int
+            else ${input.maxFailuresPerUsername}::int end)
           then login_attempts.window_start + make_interval(secs => ${input.windowSeconds})
         else login_attempts.locked_until end
     returning key, failures, window_start`
   return rows.map((r) => ({ key: r.key, failures: r.failures, windowStart: r.window_start }))
 }
 
-/** A successful login: the username's count starts over. */
-export async function resetLoginAttempts(sql: Queryable, key: string): Promise<void> {
-  await sql`delete from login_attempts where key = ${key}`
+/** A successful login: the username's counts start over. */
+export async function resetLoginAttempts(sql: Queryable, keys: string[]): Promise<void> {
+  await sql`delete from login_attempts where key = any(${keys}::text[])`
 }
 
 /** A successful login hands back its reservation on a shared key (an office behind one IP). */
 export async function releaseLoginAttempt(sql: Queryable, key: string): Promise<void> {
   await sql`update login_attempts set failures = greatest(failures - 1, 0) where key = ${key}`
+}
+
+/**
+ * An admin's unlock: deletes the username's failed-login counts (across every address; the
+ * addresses' own counters stay, they are about whoever sent from there) and records
+ * `user.unlocked`, in one transaction. Returns how many counters were cleared.
+ */
+export async function clearLoginFailures(
+  sql: Sql,
+  input: { userId: string; usernameKey: string; usernameAndIpKeyPrefix: string; actor: string; now: Date },
+): Promise<number> {
+  return sql.begin(async (tx) => {
+    const pattern = input.usernameAndIpKeyPrefix.replace(/[\\%_]/g, '\\$&') + '%'
+    const cleared = await tx`delete from login_attempts where key = ${input.usernameKey} or key like ${pattern} returning key`
+    await recordAuditEvent(tx, { type: 'user.unlocked', at: input.now, actor: input.actor, userId: input.userId, details: { cleared: cleared.length } })
+    return cleared.length
+  })
+}
+
+export interface LoginFailures {
+  /** Failures against the username from all addresses in the current window. */
+  total: number
+  /** How many addresses have a count against this username in the current window. */
+  addresses: number
+}
+
+/** The username's counts whose window has not ended (see clearLoginFailures for the keys). */
+export async function readLoginFailures(
+  sql: Queryable,
+  input: { usernameKey: string; usernameAndIpKeyPrefix: string; windowSeconds: number; now: Date },
+): Promise<LoginFailures> {
+  const windowStartCutoff = new Date(input.now.getTime() - input.windowSeconds * 1000)
+  const pattern = input.usernameAndIpKeyPrefix.replace(/[\\%_]/g, '\\$&') + '%'
+  const [row]: [{ total: number; addresses: number }?] = await sql`
+    select coalesce(sum(failures) filter (where key = ${input.usernameKey}), 0)::int as total,
+           count(*) filter (where key like ${pattern} and failures > 0)::int as addresses
+    from login_attempts
+    where (key = ${input.usernameKey} or key like ${pattern}) and window_start > ${windowStartCutoff}`
+  return { total: row?.total ?? 0, addresses: row?.addresses ?? 0 }
 }
 
 /** Drops counters whose window ended before `olderThan` (they would restart at 1 anyway). */

@@ -143,7 +143,7 @@ describe('revocation reaches the edge', () => {
 
     // Narrowing publishes the user's not-before marker instead of revoking: the token still
     // names the removed audience, so only the feed's per-user entry can stop it.
-    const patch = await fetch(`${stack.central.url}/admin/users/${username}`, { method: 'PATCH', headers: admin, body: JSON.stringify({ audiences: [] }) })
+    const patch = await fetch(`${stack.central.url}/admin/users/${username}`, { method: 'PATCH', headers: admin, body: JSON.stringify({ replace: { audiences: [] } }) })
     expect(patch.status).toBe(200)
     await expectRejectedWithinBound(session)
 

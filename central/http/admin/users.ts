@@ -1,9 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi'
-import { NotFound } from '../../../shared/errors'
+import type { MiddlewareHandler } from 'hono'
+import { InvalidRequest, NotFound } from '../../../shared/errors'
 import type { AppDeps } from '../../app-deps'
 import { changeUser } from '../../users/change-user'
+import { contradictoryValues, type GrantChange, type PartialGrant } from '../../users/grant-change'
 import { hashPassword, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../users/passwords'
 import { createUser, findUserByUsername, searchUsersByPrefix } from '../../users/store'
+import { unlockUser } from '../../users/unlock-user'
 import { toUserView, type UserRecord } from '../../users/user-record'
 import { createRouter } from '../create-router'
 import { ADMIN_API_ACTOR, requireAdminToken } from '../require-admin-token'
@@ -44,18 +47,70 @@ const CreateUserSchema = z
   .strict()
   .openapi('CreateUser')
 
+const GrantListsSchema = z
+  .object({ audiences: GrantListSchema.optional(), scopes: GrantListSchema.optional(), roles: GrantListSchema.optional() })
+  .strict()
+
+const GrantChangeSchema = GrantListsSchema.openapi('GrantLists', { description: 'Any of audiences, scopes, roles; a list left out is not touched' })
+
+/** The form that once replaced whole lists silently; refused with a pointer to the explicit one. */
+const RETIRED_GRANT_FIELDS = ['audiences', 'scopes', 'roles'] as const
+
 const UpdateUserSchema = z
   .object({
     enabled: z.boolean().optional().openapi({ description: 'false revokes every session of the user' }),
     password: PasswordSchema.optional().openapi({ description: 'A new password revokes every session of the user' }),
-    audiences: GrantListSchema.optional(),
-    scopes: GrantListSchema.optional(),
-    roles: GrantListSchema.optional(),
+    add: GrantChangeSchema.optional().openapi({ description: 'Grant values to add; values already held are left as they are' }),
+    remove: GrantChangeSchema.optional().openapi({ description: 'Grant values to remove; values not held are ignored' }),
+    replace: GrantChangeSchema.optional().openapi({
+      description: 'Replaces each list named here with exactly this one (lists left out stay). Not with add/remove.',
+    }),
   })
   .strict()
-  .refine((patch) => Object.values(patch).some((v) => v !== undefined), 'at least one field to change')
+  .superRefine((patch, ctx) => {
+    if (patch.replace && (patch.add || patch.remove)) {
+      ctx.addIssue({ code: 'custom', path: ['replace'], message: 'use either replace or add/remove, not both' })
+    }
+    const change = grantChangeOf(patch)
+    const both = change ? contradictoryValues(change) : []
+    if (both.length) ctx.addIssue({ code: 'custom', path: ['remove'], message: `both added and removed: ${both.join(', ')}` })
+    if (![patch.enabled, patch.password, patch.add, patch.remove, patch.replace].some((v) => v !== undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'at least one field to change' })
+    }
+  })
   .openapi('UpdateUser')
 
+const GrantDiffSchema = z
+  .object({ audiences: z.array(z.string()), scopes: z.array(z.string()), roles: z.array(z.string()) })
+  .openapi('GrantValues')
+
+/** The explicit grant change a PATCH body asks for, if any. */
+function grantChangeOf(patch: { add?: PartialGrant; remove?: PartialGrant; replace?: PartialGrant }): GrantChange | undefined {
+  if (patch.replace) return { kind: 'replace', grant: patch.replace }
+  if (patch.add || patch.remove) return { kind: 'edit', add: patch.add ?? {}, remove: patch.remove ?? {} }
+  return undefined
+}
+
+/**
+ * Refuses the retired top-level `audiences`/`scopes`/`roles`, before the schema's generic
+ * "unrecognized key": it once replaced whole lists and silently took every other value away
+ * (`{"roles": ["admin"]}` removed `portcullis:admin`). A 400 that shows the explicit form is
+ * louder than a replacement whose response a script never reads.
+ */
+const refuseRetiredGrantFields: MiddlewareHandler = async (c, next) => {
+  const body: unknown = await c.req.json().catch(() => undefined)
+  if (body && typeof body === 'object' && !Array.isArray(body)) {
+    const retired = RETIRED_GRANT_FIELDS.filter((field) => field in body)
+    if (retired.length) {
+      const example = JSON.stringify({ add: { [retired[0]!]: ['…'] } })
+      throw new InvalidRequest(
+        `top-level ${retired.join(', ')} are no longer accepted (they replaced whole lists): ` +
+          `use add/remove (e.g. ${example}), or replace to set a whole list on purpose`,
+      )
+    }
+  }
+  await next()
+}
 
 const UsernameParamSchema = z.object({ username: UsernameSchema.openapi({ param: { name: 'username', in: 'path' } }) })
 
@@ -165,31 +220,44 @@ export function adminUserRoutes({ sql, config, clock }: AppDeps) {
     createRoute({
       method: 'patch',
       path: '/admin/users/{username}',
-      summary: 'Enable/disable a user, change its grants or password',
-      description:
-        'Disabling a user or setting a new password revokes all of its sessions (reported as `sessions_revoked`). ' +
-        'Removing a role, scope or audience takes it from every live session (`sessions_narrowed`) and moves `not_before` ' +
-        'past this second, so the edge drops access tokens issued with the old grant; the sessions stay alive and ' +
-        'refresh into narrower tokens. Adding a grant does not widen existing sessions: it applies from the next login.',
+      summary: 'Enable/disable a user, add or remove grants, set a password',
+      description: [
+        'Grants change only by explicit operations: `add` and `remove` name the values, e.g.',
+        '`{"add": {"scopes": ["orders:write"]}, "remove": {"roles": ["support"]}}`, and leave every other value alone.',
+        '`replace` sets whole lists on purpose (`{"replace": {"roles": []}}`); it cannot be combined with add/remove.',
+        'The response says what the change did: `added` and `removed` (empty lists when nothing). The former top-level',
+        '`audiences`/`scopes`/`roles` (which replaced whole lists) are refused with 400.',
+        '',
+        'Disabling a user or setting a new password revokes all of its sessions (`sessions_revoked`). Removing a role,',
+        'scope or audience takes it from every live session (`sessions_narrowed`) and moves `not_before` past this',
+        'second, so the edge drops access tokens issued with the old grant; the sessions stay alive and refresh into',
+        'narrower tokens. Adding a grant does not widen existing sessions: it applies from the next login.',
+        '',
+        'A change that would leave no enabled user holding `portcullis:admin` (removing the role from, or disabling,',
+        'the last admin) is refused with 409 `conflict` and changes nothing.',
+      ].join('\n'),
       tags: ['admin'],
       security: ADMIN_SECURITY,
-      middleware: [adminOnly, jsonBody] as const,
+      middleware: [adminOnly, jsonBody, refuseRetiredGrantFields] as const,
       request: {
         params: UsernameParamSchema,
         body: { required: true, content: { 'application/json': { schema: UpdateUserSchema } } },
       },
       responses: {
         200: {
-          description: 'The updated user',
+          description: 'The updated user, and what the change did',
           content: {
             'application/json': {
               schema: UserSchema.extend({
+                added: GrantDiffSchema.openapi({ description: 'Grant values the user holds now and did not before' }),
+                removed: GrantDiffSchema.openapi({ description: 'Grant values the user held before and no longer does' }),
                 sessions_revoked: z.number().int().openapi({ description: 'Sessions revoked by this change (disable, new password)' }),
                 sessions_narrowed: z.number().int().openapi({ description: 'Live sessions that lost a grant this change removed' }),
               }),
             },
           },
         },
+        409: errorResponse('The change would leave no enabled user with portcullis:admin (`conflict`)'),
         415: errorResponse('Body is not JSON (`invalid_request`)'),
         ...ADMIN_ERRORS,
       },
@@ -200,12 +268,54 @@ export function adminUserRoutes({ sql, config, clock }: AppDeps) {
       const passwordHash = patch.password === undefined ? undefined : await hashPassword(patch.password)
       const result = await changeUser(sql, {
         username,
-        patch: { enabled: patch.enabled, audiences: patch.audiences, scopes: patch.scopes, roles: patch.roles, passwordHash },
+        patch: { enabled: patch.enabled, grantChange: grantChangeOf(patch), passwordHash },
         actor: ADMIN_API_ACTOR,
         clock,
       })
       if (!result) throw new NotFound('no user with this username')
-      return c.json({ ...toUserBody(result.user), sessions_revoked: result.sessionsRevoked, sessions_narrowed: result.sessionsNarrowed }, 200)
+      return c.json(
+        {
+          ...toUserBody(result.user),
+          added: result.grantDiff.added,
+          removed: result.grantDiff.removed,
+          sessions_revoked: result.sessionsRevoked,
+          sessions_narrowed: result.sessionsNarrowed,
+        },
+        200,
+      )
+    },
+  )
+
+  router.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/admin/users/{username}/login-failures',
+      summary: 'Unlock a user: clear its failed-login counts',
+      description:
+        'Clears the failed logins counted against this username (the per-username ceiling and the per-address counts), ' +
+        'so its owner can sign in again at once instead of waiting for LOGIN_THROTTLE_WINDOW_SECONDS to pass. ' +
+        'Counts of the addresses themselves stay. Audited as `user.unlocked`.',
+      tags: ['admin'],
+      security: ADMIN_SECURITY,
+      middleware: [adminOnly] as const,
+      request: { params: UsernameParamSchema },
+      responses: {
+        200: {
+          description: 'Unlocked',
+          content: {
+            'application/json': {
+              schema: z.object({ cleared: z.number().int().openapi({ description: 'Failed-login counters deleted (0: there were none)' }) }),
+            },
+          },
+        },
+        ...ADMIN_ERRORS,
+      },
+    }),
+    async (c) => {
+      const { username } = c.req.valid('param')
+      const result = await unlockUser(sql, { username, actor: ADMIN_API_ACTOR, now: clock() })
+      if (!result) throw new NotFound('no user with this username')
+      return c.json({ cleared: result.cleared }, 200)
     },
   )
 

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import type { Sql } from 'postgres'
 import type { CentralTestApp } from '../../support/central-app'
 import { insertSession } from '../../../central/sessions/store'
@@ -57,7 +57,9 @@ export class ConsoleBrowser {
 
 /** A live session row for a user, as a login would leave it (tests of the console need not log in). */
 export async function insertLiveSession(sql: Sql, userId: string, now: Date, userAgent = 'Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0'): Promise<string> {
-  return insertSession(sql, {
+  // A variable, not a literal: the session id field is new to NewSession.
+  const session = {
+    id: randomUUID(),
     userId,
     clientId: 'web',
     audiences: ['https://api.example.test'],
@@ -69,5 +71,6 @@ export async function insertLiveSession(sql: Sql, userId: string, now: Date, use
     idleExpiresAt: new Date(now.getTime() + 3600_000),
     absoluteExpiresAt: new Date(now.getTime() + 7200_000),
     tokenHash: randomBytes(32),
-  })
+  }
+  return insertSession(sql, session)
 }

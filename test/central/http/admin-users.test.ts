@@ -173,13 +173,83 @@ describe('GET /admin/users', () => {
 })
 
 describe('PATCH /admin/users/:username', () => {
-  it('changes grants and records what changed', async () => {
-    const res = await admin('PATCH', '/admin/users/alice', { scopes: ['read'], roles: [] })
+  it('adds and removes named grant values, leaves the rest alone, and says what it did', async () => {
+    const res = await admin('PATCH', '/admin/users/alice', { add: { scopes: ['orders:read'] }, remove: { scopes: ['write'], roles: ['admin'] } })
     expect(res.status).toBe(200)
     const body = await json(res)
-    expect(body).toMatchObject({ scopes: ['read'], roles: [], audiences: ['api', 'billing'], sessions_revoked: 0 })
+    expect(body).toMatchObject({
+      audiences: ['api', 'billing'],
+      scopes: ['read', 'orders:read'],
+      roles: [],
+      added: { audiences: [], scopes: ['orders:read'], roles: [] },
+      removed: { audiences: [], scopes: ['write'], roles: ['admin'] },
+      sessions_revoked: 0,
+    })
     const [event] = await listAuditEvents(db.sql, { userId: body.id, type: 'user.updated' })
-    expect(event?.details).toMatchObject({ changed: ['scopes', 'roles'] })
+    expect(event?.details).toEqual({ changed: ['scopes', 'roles'], added: { scopes: ['orders:read'] }, removed: { scopes: ['write'], roles: ['admin'] } })
+  })
+
+  it('reports nothing added for a value already held and nothing removed for a value not held', async () => {
+    const res = await admin('PATCH', '/admin/users/alice', { add: { scopes: ['read'] }, remove: { roles: ['never-held'] } })
+    expect(res.status).toBe(200)
+    expect(await json(res)).toMatchObject({
+      scopes: ['read', 'orders:read'],
+      added: { audiences: [], scopes: [], roles: [] },
+      removed: { audiences: [], scopes: [], roles: [] },
+    })
+  })
+
+  it('refuses the retired top-level grant lists with a 400 that shows the explicit form, changing nothing', async () => {
+    const res = await admin('PATCH', '/admin/users/alice', { scopes: ['read'], roles: ['admin'] })
+    expect(res.status).toBe(400)
+    const body = await json(res)
+    expect(body.error).toBe('invalid_request')
+    expect(body.error_description).toMatch(/no longer accepted.*add\/remove.*replace/)
+    const [row] = await db.sql<{ scopes: string[] }[]>`select scopes from users where username = 'alice'`
+    expect(row?.scopes).toEqual(['read', 'orders:read'])
+  })
+
+  it('replaces a whole list only when asked to with replace, and lists what that removed', async () => {
+    const res = await admin('PATCH', '/admin/users/alice', { replace: { audiences: ['api'] } })
+    expect(res.status).toBe(200)
+    expect(await json(res)).toMatchObject({
+      audiences: ['api'],
+      scopes: ['read', 'orders:read'],
+      removed: { audiences: ['billing'], scopes: [], roles: [] },
+    })
+    await admin('PATCH', '/admin/users/alice', { add: { audiences: ['billing'] } })
+  })
+
+  it('refuses replace together with add/remove, and a value both added and removed', async () => {
+    for (const body of [{ replace: { roles: [] }, add: { scopes: ['x'] } }, { add: { scopes: ['x'] }, remove: { scopes: ['x'] } }, { add: { colours: ['red'] } }]) {
+      const res = await admin('PATCH', '/admin/users/alice', body)
+      expect(res.status, JSON.stringify(body)).toBe(400)
+      expect(await json(res)).toMatchObject({ error: 'invalid_request' })
+    }
+  })
+
+  it('refuses to take portcullis:admin from the last enabled admin, by removal, replace or disable (409)', async () => {
+    await db.sql`update users set roles = array_remove(roles, 'portcullis:admin')`
+    await admin('POST', '/admin/users', { username: 'only-admin', password: 'password-1', roles: ['portcullis:admin', 'support'] })
+    for (const body of [{ remove: { roles: ['portcullis:admin'] } }, { replace: { roles: ['support'] } }, { enabled: false }]) {
+      const res = await admin('PATCH', '/admin/users/only-admin', body)
+      expect(res.status, JSON.stringify(body)).toBe(409)
+      expect((await json(res)).error_description).toMatch(/no enabled user with the portcullis:admin role/)
+    }
+    const [row] = await db.sql<{ roles: string[]; enabled: boolean }[]>`select roles, enabled from users where username = 'only-admin'`
+    expect(row).toEqual({ roles: ['portcullis:admin', 'support'], enabled: true })
+    // Other changes to the last admin still go through.
+    expect((await admin('PATCH', '/admin/users/only-admin', { remove: { roles: ['support'] } })).status).toBe(200)
+  })
+
+  it('lets one of two admins go, and of two concurrent removals exactly one succeeds', async () => {
+    await admin('POST', '/admin/users', { username: 'second-admin', password: 'password-1', roles: ['portcullis:admin'] })
+    const answers = await Promise.all(
+      ['only-admin', 'second-admin'].map((username) => admin('PATCH', `/admin/users/${username}`, { remove: { roles: ['portcullis:admin'] } })),
+    )
+    expect(answers.map((r) => r.status).sort()).toEqual([200, 409])
+    const [row] = await db.sql<{ count: number }[]>`select count(*)::int as count from users where 'portcullis:admin' = any(roles) and enabled`
+    expect(row?.count).toBe(1)
   })
 
   it('disabling a user revokes all of its sessions in the same step', async () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from 'vitest'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
 
 /**
  * Holds the next password verification open after argon2 has answered, so a change to the user
@@ -33,6 +33,8 @@ const NEW_PASSWORD = 'a brand new long password 123'
 const ADMIN_ROLE = 'portcullis:admin'
 
 const central = useCentralTestApp()
+// Another admin, so disabling or demoting the admins these tests create never meets the last-admin rule.
+beforeAll(() => insertTestUser(central.db.sql, { roles: [ADMIN_ROLE] }))
 
 /** Runs `signIn` until its password has been verified, runs `change` to completion, then lets the sign-in finish. */
 async function changeDuringSignIn<T>(signIn: () => Promise<T>, change: () => Promise<unknown>): Promise<T> {
@@ -117,10 +119,10 @@ describe('console sign-in racing a change of its user', () => {
   })
 
   it('gives no console session to a sign-in whose user lost portcullis:admin meanwhile, so giving it back brings no cookie back', async () => {
-    const { user, browser, raced } = await raceSignIn((username) => patchUser(central.t, username, { roles: [] }))
+    const { user, browser, raced } = await raceSignIn((username) => patchUser(central.t, username, { remove: { roles: [ADMIN_ROLE] } }))
     await expectFailedSignIn(raced)
     expect(await consoleSessions(user.id)).toHaveLength(0)
-    await patchUser(central.t, user.username, { roles: [ADMIN_ROLE] })
+    await patchUser(central.t, user.username, { add: { roles: [ADMIN_ROLE] } })
     expect((await browser.get('/console/')).status).toBe(303)
   })
 

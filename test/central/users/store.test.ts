@@ -5,7 +5,7 @@ import { createTestDatabase, type TestDatabase } from '../../support/database'
 
 let db: TestDatabase
 const now = new Date('2030-03-01T00:00:00Z')
-const limits = { maxFailuresPerUsername: 5, maxFailuresPerIp: 50, windowSeconds: 60 }
+const limits = { maxFailuresPerUsernameAndIp: 5, maxFailuresPerUsername: 5, maxFailuresPerIp: 50, windowSeconds: 60 }
 
 beforeAll(async () => {
   db = await createTestDatabase()

@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { AdminClient } from './admin-client'
+import { findLocalStackToken } from './local-stack-token'
 import { CliError, ExitCode, type ExitCodeValue } from './exit-codes'
 import { formatCell, formatRecord, formatTable, type Column } from './format-table'
 
@@ -9,6 +10,8 @@ export interface CliIo {
   stderr: (text: string) => void
   readStdin: () => Promise<string>
   env: Record<string, string | undefined>
+  /** Folder the CLI runs in, where `npm start`'s data folder is looked for; default process.cwd(). */
+  cwd?: string
   /** Resolves when `audit --follow` should stop (SIGINT in the real CLI). */
   stopSignal?: AbortSignal
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
@@ -51,14 +54,18 @@ function buildProgram(io: CliIo): Command {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
-      '\nExit codes: 0 ok, 1 error, 2 usage, 3 unreachable, 4 unauthorized, 5 not found.',
+      '\nWithout PORTCULLIS_ADMIN_TOKEN, against a central on this machine (127.0.0.1, localhost), the admin token is\n' +
+        "read from .portcullis/local-secrets.json in the current folder ($PORTCULLIS_DATA_DIR instead of .portcullis when set),\n" +
+        'the file `npm start` generates: run the CLI from the project folder while the local stack runs.\n' +
+        '\nExit codes: 0 ok, 1 error, 2 usage, 3 unreachable, 4 unauthorized, 5 not found.',
     )
 
-  const client = () =>
-    new AdminClient({
-      baseUrl: program.opts<{ url?: string }>().url ?? io.env.PORTCULLIS_URL ?? 'http://127.0.0.1:8787',
-      adminToken: io.env.PORTCULLIS_ADMIN_TOKEN,
-    })
+  const client = () => {
+    const baseUrl = program.opts<{ url?: string }>().url ?? io.env.PORTCULLIS_URL ?? 'http://127.0.0.1:8787'
+    const adminToken =
+      io.env.PORTCULLIS_ADMIN_TOKEN || findLocalStackToken({ baseUrl, dataDir: io.env.PORTCULLIS_DATA_DIR, cwd: io.cwd ?? process.cwd() })?.adminToken
+    return new AdminClient({ baseUrl, adminToken })
+  }
   const json = () => program.opts<{ json?: boolean }>().json === true
   const print = (data: unknown, human: () => string) => io.stdout(`${json() ? JSON.stringify(data, null, 2) : human()}\n`)
   const user = (name: string) => `/admin/users/${encodeURIComponent(name)}`

@@ -42,6 +42,12 @@ export interface DemoIdentityProviderOptions {
   /** Default 127.0.0.1 on a free port. */
   host?: string
   port?: number
+  /**
+   * The host named in the issuer URL, when it differs from the address listened on: `localhost`
+   * while listening on 127.0.0.1 makes the provider another site than an app on 127.0.0.1, as a
+   * real provider is, without needing a second loopback address (macOS has only 127.0.0.1).
+   */
+  issuerHost?: string
   /** Lifetime of ID tokens in seconds (default 3600). */
   idTokenTtlSeconds?: number
 }
@@ -66,7 +72,7 @@ export async function startDemoIdentityProvider(options: DemoIdentityProviderOpt
     server.listen(options.port ?? 0, host, () => resolve())
   })
   const { port } = server.address() as AddressInfo
-  const issuer = `http://${host}:${port}`
+  const issuer = `http://${options.issuerHost ?? host}:${port}`
   const accounts = new Map(options.accounts.map((a) => [a.login, a]))
 
   const provider = new Provider(issuer, {
@@ -94,7 +100,8 @@ export async function startDemoIdentityProvider(options: DemoIdentityProviderOpt
       rpInitiatedLogout: { enabled: true },
     },
     pkce: { required: () => true },
-    ttl: { IdToken: options.idTokenTtlSeconds ?? 3600 },
+    // Every lifetime set, so the provider does not print a notice for each default it uses.
+    ttl: { IdToken: options.idTokenTtlSeconds ?? 3600, AccessToken: 3600, Interaction: 3600, Session: 14 * 24 * 3600, Grant: 14 * 24 * 3600 },
     cookies: { keys: ['demo-identity-provider-cookie-key-not-secret'] },
     async findAccount(_ctx: unknown, id: string) {
       const account = accounts.get(id)

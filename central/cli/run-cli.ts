@@ -228,6 +228,93 @@ function buildProgram(io: CliIo): Command {
       }
     })
 
+  const clients = program.command('clients').description('OAuth clients: machine clients (client credentials) and registered apps')
+  const clientPath = (id: string) => `/admin/clients/${encodeURIComponent(id)}`
+  clients
+    .command('add <clientId>')
+    .description('register a client; a secret (for a secret method) is printed this once')
+    .addOption(
+      new Option('--auth-method <method>', 'how it authenticates at the token endpoint')
+        .choices(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'])
+        .default('client_secret_basic'),
+    )
+    .option('--grant <type...>', 'allowed grant types (client_credentials, refresh_token, password)', ['client_credentials'])
+    .option('--audience <aud...>', 'audiences its client-credentials tokens may carry', [])
+    .option('--scope <scope...>', 'scopes its client-credentials tokens may carry', [])
+    .option('--role <role...>', 'roles its client-credentials tokens carry', [])
+    .option('--jwks-uri <url>', 'private_key_jwt: where the client publishes its public keys')
+    .option('--jwks-stdin', 'private_key_jwt: read the public JWK Set (JSON) from stdin')
+    .addOption(new Option('--ttl <seconds>', 'access-token lifetime (at most the service default)').argParser(positiveInt))
+    .option('--require-dpop', 'tokens only with a DPoP proof (sender-constrained)')
+    .action(async (clientId: string, options: {
+      authMethod: string; grant: string[]; audience: string[]; scope: string[]; role: string[]
+      jwksUri?: string; jwksStdin?: boolean; ttl?: number; requireDpop?: boolean
+    }) => {
+      let jwks: unknown
+      if (options.jwksStdin) {
+        try {
+          jwks = JSON.parse(await io.readStdin())
+        } catch {
+          throw new CliError('--jwks-stdin: stdin is not a JSON JWK Set', ExitCode.usage)
+        }
+      }
+      const created = await client().post<{ client: Row; client_secret: string | null }>('/admin/clients', {
+        client_id: clientId,
+        token_endpoint_auth_method: options.authMethod,
+        grant_types: options.grant,
+        audiences: options.audience,
+        scopes: options.scope,
+        roles: options.role,
+        ...(options.jwksUri ? { jwks_uri: options.jwksUri } : {}),
+        ...(jwks === undefined ? {} : { jwks }),
+        ...(options.ttl === undefined ? {} : { access_token_ttl_seconds: options.ttl }),
+        ...(options.requireDpop ? { require_dpop: true } : {}),
+      })
+      print(created, () => formatClientWithSecret(created))
+    })
+  clients
+    .command('list')
+    .description('list registered clients')
+    .action(async () => {
+      const body = await client().get<{ clients: Row[] }>('/admin/clients')
+      print(body, () => (body.clients.length ? formatTable(body.clients, clientColumns) : 'no clients'))
+    })
+  clients
+    .command('show <clientId>')
+    .description('show a client: method, grants, keys, flags, dates')
+    .action(async (clientId: string) => {
+      const found = await client().get<Row>(clientPath(clientId))
+      print(found, () => formatClient(found))
+    })
+  clients
+    .command('rotate-secret <clientId>')
+    .description('replace the secret (printed this once); the old one and the tokens issued with it stop working')
+    .action(async (clientId: string) => {
+      const rotated = await client().post<{ client: Row; client_secret: string | null }>(`${clientPath(clientId)}/rotate-secret`)
+      print(rotated, () => formatClientWithSecret(rotated))
+    })
+  clients
+    .command('disable <clientId>')
+    .description('disable a client: it can no longer get tokens, and the edge refuses its tokens within the feed poll interval')
+    .action(async (clientId: string) => {
+      const updated = await client().post<Row>(`${clientPath(clientId)}/disable`)
+      print(updated, () => formatClient(updated))
+    })
+  clients
+    .command('enable <clientId>')
+    .description('enable a client again (tokens revoked while it was disabled stay revoked)')
+    .action(async (clientId: string) => {
+      const updated = await client().patch<Row>(clientPath(clientId), { enabled: true })
+      print(updated, () => formatClient(updated))
+    })
+  clients
+    .command('delete <clientId>')
+    .description('delete a client: it stops authenticating and its tokens are refused at the edge')
+    .action(async (clientId: string) => {
+      await client().delete(clientPath(clientId))
+      print({ deleted: clientId }, () => `deleted client ${clientId}`)
+    })
+
   const token = program.command('token').description('tokens for service teams')
   token
     .command('mint')
@@ -281,6 +368,41 @@ const auditColumns: Column<Row>[] = [
   { header: 'session', value: (e) => e.session_id },
   { header: 'reason', value: (e) => e.reason },
 ]
+
+const clientColumns: Column<Row>[] = [
+  { header: 'client_id', value: (c) => c.client_id },
+  { header: 'enabled', value: (c) => c.enabled },
+  { header: 'method', value: (c) => c.token_endpoint_auth_method },
+  { header: 'grants', value: (c) => c.grant_types },
+  { header: 'audiences', value: (c) => c.audiences },
+  { header: 'scopes', value: (c) => c.scopes },
+  { header: 'dpop', value: (c) => c.require_dpop },
+]
+
+function formatClient(client: Row): string {
+  return formatRecord([
+    ['client_id', client.client_id],
+    ['type', client.client_type],
+    ['auth method', client.token_endpoint_auth_method],
+    ['enabled', client.enabled],
+    ['grant types', client.grant_types],
+    ['audiences', client.audiences],
+    ['scopes', client.scopes],
+    ['roles', client.roles],
+    ['require dpop', client.require_dpop],
+    ['token ttl', client.access_token_ttl_seconds],
+    ['keys', client.jwks_uri ?? (client.jwks ? 'inline' : null)],
+    ['secret rotated', client.secret_rotated_at],
+    ['not before', client.not_before],
+    ['created', client.created_at],
+    ['updated', client.updated_at],
+  ])
+}
+
+function formatClientWithSecret(body: { client: Row; client_secret: string | null }): string {
+  const text = formatClient(body.client)
+  return body.client_secret === null ? text : `${text}\n\nclient_secret: ${body.client_secret}\n(shown once: store it now)`
+}
 
 function formatAuditLine(event: Row): string {
   return auditColumns.map((c) => formatCell(c.value(event))).join('  ')

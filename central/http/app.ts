@@ -4,6 +4,7 @@ import type { AppDeps } from '../app-deps'
 import { createRouter } from './create-router'
 import { handleError } from './handle-error'
 import { adminAuditRoutes } from './admin/audit'
+import { adminClientRoutes } from './admin/clients'
 import { adminKeyRoutes } from './admin/keys'
 import { adminSessionStartRoutes } from './admin/session-start'
 import { adminSessionRoutes } from './admin/sessions'
@@ -58,6 +59,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', adminAuditRoutes(deps))
   app.route('/', adminKeyRoutes(deps))
   app.route('/', adminSessionStartRoutes(deps))
+  app.route('/', adminClientRoutes(deps))
   app.route('/', edgeFeedRoutes(deps))
   app.route('/', metricsRoutes(deps, metrics))
   app.route('/', consoleRoutes(deps))

@@ -1,5 +1,13 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import { InvalidCredentials, InvalidToken, NotFound } from '../../shared/errors'
+import {
+  authenticatedClientId,
+  authenticateRequestClient,
+  clientRequiresDpop,
+  publicEndpointUrl,
+  requireClientGrant,
+  verifyRequestDpopProof,
+} from '../clients/token-request-client'
 import { DEFAULT_CLIENT_ID, startSession } from '../sessions/start-session'
 import { hashRefreshToken, looksLikeRefreshToken } from '../sessions/refresh-token'
 import { findSessionIdByTokenHash, listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
@@ -97,18 +105,26 @@ const revokeOwnRoute = createRoute({
 export function authRoutes(deps: AppDeps) {
   const router = createRouter()
   const { sql, config } = deps
+  const loginUrl = publicEndpointUrl(config, '/auth/login')
 
   router.openapi(loginRoute, async (c) => {
     const body = c.req.valid('json')
     const cookieMode = body.cookie === true || c.req.valid('query').cookie === '1'
     // Login CSRF: a cross-site form must not log the browser into someone else's account.
     if (cookieMode) assertSameOrigin(c, config)
+    // The client names itself (a login carries no client credentials): an implicit id, or a
+    // registered public client allowed the password flow (REQUIRE_REGISTERED_CLIENTS: only those).
+    const client = await authenticateRequestClient(deps, { clientId: body.client_id }, { endpointUrl: loginUrl, defaultClientId: DEFAULT_CLIENT_ID })
+    requireClientGrant(client, 'password')
+    // RFC 9449 §5: a proof here binds the whole session (access tokens and refresh chain) to its key.
+    const dpopJkt = await verifyRequestDpopProof(deps, c.req.header('DPoP'), { method: 'POST', url: loginUrl, required: clientRequiresDpop(client) })
     const ip = clientIp(c, config)
     const user = await authenticateUser(sql, config, { username: body.username, password: body.password, ip, now: deps.clock() })
     const started = await startSession(deps, {
       user,
       method: { kind: 'password', verifiedPasswordHash: user.verifiedPasswordHash },
-      clientId: body.client_id,
+      clientId: authenticatedClientId(client),
+      dpopJkt,
       userAgent: clientUserAgent(c),
       ip,
       actor: 'user',

@@ -1,6 +1,7 @@
 import type { Context } from 'hono'
 import type { AccessTokenClaims } from '../../shared/access-token-claims'
 import { InvalidToken } from '../../shared/errors'
+import { clientSessionId } from '../clients/client-credentials'
 import { findSession } from '../sessions/store'
 import { verifyAccessToken } from '../tokens/verify-access-token'
 import type { AppDeps } from '../app-deps'
@@ -34,6 +35,8 @@ export async function authenticateCaller(c: Context, deps: AppDeps): Promise<Cal
   if (viaCookie && c.req.method !== 'GET' && c.req.method !== 'HEAD') assertSameOrigin(c, deps.config)
   const now = deps.clock()
   const claims = await verifyAccessToken(deps, token, now)
+  // A client-credentials token names a client, not a session or a user: nothing here is its to act on.
+  if (claims.sid === clientSessionId(claims.client_id)) throw new InvalidToken('a client-credentials token has no session')
   const session = await findSession(deps.sql, claims.sid, now)
   if (!session || session.revokedAt) throw new InvalidToken('the session of this access token is revoked')
   return { claims, viaCookie }

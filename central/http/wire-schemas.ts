@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi'
+import type { ClientView } from '../clients/client-record'
 import type { SessionView } from '../sessions/session-record'
 
 // The HTTP wire shapes shared by several route files (RFC names, snake_case): each route file
@@ -76,3 +77,48 @@ export const UsernameSchema = z
 
 /** A JSON response of `schema` in a route's `responses`. */
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } })
+
+/** A registered OAuth client on the wire (RFC 7591 §2 names); never its secret or the secret's hash. */
+export const ClientSchema = z
+  .object({
+    client_id: z.string(),
+    client_type: z.enum(['public', 'confidential']),
+    token_endpoint_auth_method: z.enum(['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt']),
+    has_secret: z.boolean(),
+    secret_rotated_at: z.string().nullable(),
+    jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).nullable(),
+    jwks_uri: z.string().nullable(),
+    grant_types: z.array(z.string()),
+    audiences: z.array(z.string()),
+    scopes: z.array(z.string()),
+    roles: z.array(z.string()),
+    access_token_ttl_seconds: z.number().int().nullable(),
+    require_dpop: z.boolean(),
+    enabled: z.boolean(),
+    not_before: z.string().nullable().openapi({ description: 'Access tokens of this client issued before this instant are revoked' }),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi('Client')
+
+export function toClientJson(client: ClientView): z.infer<typeof ClientSchema> {
+  return {
+    client_id: client.clientId,
+    client_type: client.type,
+    token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+    has_secret: client.hasSecret,
+    secret_rotated_at: client.secretRotatedAt?.toISOString() ?? null,
+    jwks: client.jwks as { keys: Record<string, unknown>[] } | null,
+    jwks_uri: client.jwksUri,
+    grant_types: client.grantTypes,
+    audiences: client.audiences,
+    scopes: client.scopes,
+    roles: client.roles,
+    access_token_ttl_seconds: client.accessTokenTtlSeconds,
+    require_dpop: client.requireDpop,
+    enabled: client.enabled,
+    not_before: client.notBefore?.toISOString() ?? null,
+    created_at: client.createdAt.toISOString(),
+    updated_at: client.updatedAt.toISOString(),
+  }
+}

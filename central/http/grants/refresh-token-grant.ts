@@ -12,7 +12,7 @@ import type { GrantHandler } from './grant-handler'
  * mode from the `portcullis_rt` cookie, behind the Origin check) and answers the new pair.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-6
  */
-export const refreshTokenGrant: GrantHandler = async (c, deps, form, { client }) => {
+export const refreshTokenGrant: GrantHandler = async (c, deps, form, { client, dpopJkt }) => {
   const { config } = deps
   requireClientGrant(client, 'refresh_token')
   let refreshToken = form.refresh_token
@@ -29,6 +29,8 @@ export const refreshTokenGrant: GrantHandler = async (c, deps, form, { client })
     clientId: authenticatedClientId(client),
     scopes: form.scope === undefined ? undefined : form.scope.split(' ').filter(Boolean),
     resource: form.resource,
+    // A bound chain refreshes only with a proof by its key (checked in the session's transaction).
+    dpopJkt,
     ip: clientIp(c, config),
     userAgent: clientUserAgent(c),
   })

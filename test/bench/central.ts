@@ -1,76 +1,77 @@
 /**
  * Bench section `central`: refresh throughput of the full HTTP endpoint `POST /oauth/token`
- * (RFC 6749 §6, rotating) beside the raw PostgreSQL limit of the same rotation, in one run.
+ * (RFC 6749 §6, rotating) beside its peer and the physical limit, in one run, on one PostgreSQL:
  *
- * - HTTP: the real central (`central/main.ts`, as `npm start` runs it) in its own Node process
- *   on 127.0.0.1, driven over keep-alive connections. One refresh chain per in-flight worker:
- *   each worker refreshes its own session back to back with the token it got last, as a client does.
- * - raw SQL: the same store functions the service runs in its refresh transaction (lock the
- *   session, read the token, rotate, touch, audit), driven directly with postgres.js from this
- *   process with the service's pool size — no HTTP, no JSON, no JWT signing.
+ * - portcullis: the real central (`central/main.ts`, as `npm start` runs it) in its own Node
+ *   process, driven over keep-alive connections, one refresh chain per in-flight worker (each
+ *   refreshes its own session back to back with the token it got last, as a client does);
+ * - the peer: panva's oidc-provider doing the same rotating grant (./oidc-provider-peer.ts);
+ * - the physical limit: one prepared compare-and-swap UPDATE per rotation (./refresh-physical-limit.ts).
  *
- * Both use one throwaway embedded PostgreSQL. Every measured response must be a 200 and every
- * chain must end with exactly one live refresh token — the one its worker holds — or the
- * section fails: a bench that silently measures errors is worthless.
+ * The three are measured in alternating windows at each concurrency, so a slow moment of the
+ * shared machine hits all of them. Then, each in its own pass: statements and round trips per
+ * refresh counted on the wire, the peer's fork check beside portcullis', session storage after
+ * 1,000 sessions × 100 refreshes, and login throughput under argon2id. Every measured response
+ * must be a 200 and every chain must end with exactly one live refresh token, the one its
+ * worker holds, or the section fails: a bench that silently measures errors is worthless.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { randomUUID } from 'node:crypto'
 import { Agent, request } from 'node:http'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Sql } from 'postgres'
+import postgres, { type Sql } from 'postgres'
+import { createAppDeps } from '../../central/app-deps'
 import { systemClock } from '../../central/clock'
-import { loadConfig } from '../../central/config'
+import { loadConfig, type Config } from '../../central/config'
 import { startEmbeddedPostgres } from '../../central/db/embedded-postgres'
 import { migrateDatabase } from '../../central/db/migrate'
 import { createPool } from '../../central/db/pool'
-import { createAppDeps } from '../../central/app-deps'
+import { refreshSession } from '../../central/sessions/refresh-session'
+import { sha256RefreshToken } from '../../central/sessions/refresh-token'
 import { startSession } from '../../central/sessions/start-session'
-import { generateRefreshToken, hashRefreshToken, sealSuccessor } from '../../central/sessions/refresh-token'
-import { applyRotation, findRefreshTokenByHash, lockSessionByTokenHash } from '../../central/sessions/store'
 import { ensureSigningKeys } from '../../central/tokens/signing-keys'
+import { ARGON2ID_OPTIONS, hashPassword } from '../../central/users/passwords'
 import { createUser } from '../../central/users/store'
-import { descendantsCpuMs, machineCpuMs, processCpuMs } from './cpu-usage'
-import { printTable, runForDuration, summarize, type LatencySummary } from './report'
+import { descendantsCpuMs, processCpuMs } from './cpu-usage'
+import { MeasuredCell, ownCpuMs, postForm, type CellResult } from './load-generator'
+import { countForkedSuccessors, createPeerRefreshCell, describeFork, startCountedPeer, startOidcProviderPeer } from './oidc-provider-peer'
+import { createPhysicalLimitCell, measureStatementsPerRequest, startPhysicalLimitParty, type StatementsPerRequest } from './refresh-physical-limit'
+import { printTable } from './report'
 
 /** In-flight requests per cell; `BENCH_CONCURRENCY=32` runs one cell (e.g. with BENCH_CPU_PROF). */
 const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,8,32').split(',').map(Number)
-/** Measured seconds per cell; `BENCH_SECONDS=1` for a quick look. */
+/** Measured seconds per mode and cell; `BENCH_SECONDS=1` for a quick look. */
 const MEASURE_MS = Number(process.env.BENCH_SECONDS ?? 5) * 1000
 /** Unmeasured load before each cell: JIT, pool connections, PostgreSQL caches. */
 const WARMUP_MS = 1000
-/**
- * Each cell's measured time is split into this many windows, alternating raw SQL and HTTP, so
- * both see the same background load on a shared machine (a slow minute hits both, not one).
- */
+/** Measured windows per cell, alternating portcullis, peer and physical limit. */
 const ROUNDS = 3
-/** The goal of issue 3: the endpoint reaches at least this share of the raw rate at the top concurrency. */
-const GOAL_RATIO = 0.5
+/** Goals: portcullis ÷ peer at each concurrency, and portcullis ÷ physical limit at the top one. */
+const PEER_GOALS: Record<number, number> = { 1: 1.5, 8: 1.5, 32: 2.0 }
+const LIMIT_AIM = 0.35
+/** Storage: this many sessions, each refreshed this many times (`BENCH_STORAGE=100x10` for a quick look). */
+const [STORAGE_SESSIONS, STORAGE_REFRESHES] = (process.env.BENCH_STORAGE ?? '1000x100').split('x').map(Number) as [number, number]
+/** Concurrent logins: argon2id runs on libuv's thread pool (4 threads by default). */
+const LOGIN_CONCURRENCY = 4
 const USER_AGENT = 'portcullis-bench/1'
+const BENCH_PASSWORD = 'bench-password-correct-horse'
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
-
-interface CpuSnapshot {
-  clientMs: number
-  centralMs: number
-  postgresMs: number
-  machineBusyMs: number
-  machineTotalMs: number
-}
-
-interface CellResult {
-  latency: LatencySummary
-  /** CPU ms per request (or rotation) of each party, and how busy the whole machine was. */
-  cpuPerRequestMs: { client: number; central: number; postgres: number }
-  machineBusyPercent: number
-  otherBusyPercent: number
-}
 
 /** One refresh chain = one session; `token` is the live refresh token its worker holds. */
 interface Chain {
   sessionId: string
   token: string
+}
+
+type UserRecord = Awaited<ReturnType<typeof createUser>>
+
+interface ConcurrencyRow {
+  concurrency: number
+  portcullis: CellResult
+  peer: CellResult
+  limit: CellResult
 }
 
 export async function runCentralBench(): Promise<void> {
@@ -81,18 +82,19 @@ export async function runCentralBench(): Promise<void> {
     HOST: '127.0.0.1',
     PORT: '0',
     NODE_ENV: 'development',
-    // One pool size for the service and the raw driver, so both have the same connections.
+    // One pool size for the service, the peer and the physical limit, so all have the same connections.
     DATABASE_POOL_MAX: process.env.DATABASE_POOL_MAX ?? '10',
   }
   const config = loadConfig(env)
   const sql = createPool(database.url, { max: config.DATABASE_POOL_MAX })
   let central: CentralProcess | undefined
+  let peer: Awaited<ReturnType<typeof startOidcProviderPeer>> | undefined
   try {
     await migrateDatabase(sql)
     await ensureSigningKeys(sql, config, new Date())
     const user = await createUser(sql, {
       username: 'bench',
-      passwordHash: null,
+      passwordHash: await hashPassword(BENCH_PASSWORD),
       audiences: ['https://api.example.test'],
       scopes: ['read', 'write'],
       roles: [],
@@ -100,94 +102,65 @@ export async function runCentralBench(): Promise<void> {
       now: new Date(),
     })
     central = await startCentralProcess(env)
-    const cpu = (): CpuSnapshot => {
-      const usage = process.cpuUsage()
-      const machine = machineCpuMs()
-      return {
-        clientMs: (usage.user + usage.system) / 1000,
-        centralMs: processCpuMs(central!.pid),
-        postgresMs: descendantsCpuMs(process.pid, [central!.pid]),
-        machineBusyMs: machine.busyMs,
-        machineTotalMs: machine.totalMs,
-      }
-    }
+    peer = await startOidcProviderPeer({ databaseUrl: database.url, poolMax: config.DATABASE_POOL_MAX })
+    const centralPid = central.pid
+    const postgresCpuMs = () => descendantsCpuMs(process.pid, [centralPid, peer!.pid])
+    const deps = createAppDeps({ sql, config, clock: systemClock })
+    const newChains = (count: number) => startChains(deps, user, count)
 
     console.log(
-      `central ${central.url}, DATABASE_POOL_MAX=${config.DATABASE_POOL_MAX} (service and raw), ` +
-        `${MEASURE_MS / 1000} s per cell after ${WARMUP_MS / 1000} s warm-up; ` +
-        `load generator, service and PostgreSQL share this machine's CPUs`,
+      `central ${central.url}, oidc-provider ${peer.url}, DATABASE_POOL_MAX=${config.DATABASE_POOL_MAX} for each; ` +
+        `${MEASURE_MS / 1000} s per mode and cell in ${ROUNDS} alternating windows after ${WARMUP_MS / 1000} s warm-up; ` +
+        `load generator, services and PostgreSQL share this machine's CPUs`,
     )
-    const deps = createAppDeps({ sql, config, clock: systemClock })
-    const newChains = async (count: number): Promise<Chain[]> =>
-      Promise.all(
-        Array.from({ length: count }, async () => {
-          const started = await startSession(deps, { user, method: { kind: 'vouched' }, actor: 'bench', userAgent: USER_AGENT, ip: '127.0.0.1' })
-          if (started.kind !== 'started') throw new Error('the bench user was refused a session')
-          const { tokens } = started
-          return { sessionId: tokens.sessionId, token: tokens.refreshToken }
-        }),
-      )
 
-    const rows: (string | number)[][] = []
-    const cpuRows: (string | number)[][] = []
-    let topRatio = Number.NaN
-    let topCpuRatio = Number.NaN
+    const rows: ConcurrencyRow[] = []
     for (const concurrency of CONCURRENCIES) {
-      const rawChains = await newChains(concurrency)
-      const httpChains = await newChains(concurrency)
+      const chains = await newChains(concurrency)
       const agent = new Agent({ keepAlive: true, maxSockets: concurrency })
-      const rawCell = new Cell(concurrency, cpu, (worker) => rotateDirectly(sql, rawChains[worker]!))
-      const httpCell = new Cell(concurrency, cpu, (worker) => refreshOverHttp(agent, central!.url, httpChains[worker]!))
-      await rawCell.warmUp()
-      await httpCell.warmUp()
+      const portcullisCell = new MeasuredCell(
+        concurrency,
+        () => ({ client: ownCpuMs(), server: processCpuMs(centralPid), postgres: postgresCpuMs() }),
+        (worker) => refreshOverHttp(agent, central!.url, chains[worker]!),
+      )
+      const peerCell = await createPeerRefreshCell({ peer, concurrency, postgresCpuMs })
+      const limit = await createPhysicalLimitCell({ sql, concurrency, postgresCpuMs })
+      for (const cell of [portcullisCell, peerCell, limit.cell]) await cell.warmUp(WARMUP_MS)
       for (let round = 0; round < ROUNDS; round++) {
-        await rawCell.measure(MEASURE_MS / ROUNDS)
-        await httpCell.measure(MEASURE_MS / ROUNDS)
+        for (const cell of [portcullisCell, peerCell, limit.cell]) await cell.measure(MEASURE_MS / ROUNDS)
       }
       agent.destroy()
-      await assertSingleLiveChains(sql, rawChains)
-      await assertSingleLiveChains(sql, httpChains)
-      const raw = rawCell.result()
-      const http = httpCell.result()
-
-      const ratio = http.latency.perSecond / raw.latency.perSecond
-      if (concurrency === CONCURRENCIES.at(-1)) topRatio = ratio
-      rows.push([String(concurrency), http.latency.perSecond, http.latency.p50Ms, http.latency.p99Ms, raw.latency.perSecond, raw.latency.p50Ms, `${ratio.toFixed(2)}x`])
-      const cpuRatio = totalCpuMs(raw) / totalCpuMs(http)
-      if (concurrency === CONCURRENCIES.at(-1)) topCpuRatio = cpuRatio
-      for (const [name, cell] of [['HTTP', http], ['raw SQL', raw]] as const) {
-        cpuRows.push([
-          String(concurrency),
-          name,
-          cell.cpuPerRequestMs.client,
-          cell.cpuPerRequestMs.central,
-          cell.cpuPerRequestMs.postgres,
-          `${cell.machineBusyPercent.toFixed(0)}%`,
-          `${cell.otherBusyPercent.toFixed(0)}%`,
-          name === 'HTTP' ? `${cpuRatio.toFixed(2)}x` : '',
-        ])
-      }
+      peerCell.close()
+      await assertSingleLiveChains(sql, chains)
+      await limit.assertChainsIntact()
+      rows.push({ concurrency, portcullis: portcullisCell.result(), peer: peerCell.result(), limit: limit.cell.result() })
     }
 
-    printTable(
-      'POST /oauth/token (refresh_token grant, rotating) vs the same rotation as raw SQL',
-      ['concurrency', 'HTTP req/s', 'p50 ms', 'p99 ms', 'raw SQL rotations/s', 'raw p50 ms', 'ratio HTTP/raw'],
-      rows,
-    )
-    printTable(
-      'CPU ms per request by process (client = load generator; raw SQL rows: client = postgres.js driver), machine busy;\n' +
-        'ratio by CPU cost = raw CPU per rotation / HTTP CPU per request (the throughput ratio once both saturate the CPUs, whatever else runs)',
-      ['concurrency', 'mode', 'client', 'central', 'postgres', 'machine busy', 'other processes', 'ratio by CPU cost'],
-      cpuRows,
-    )
-    const top = CONCURRENCIES.at(-1)
-    const met = topRatio >= GOAL_RATIO
+    const statements = {
+      portcullis: await measureStatementsPerRequest({ databaseUrl: database.url, start: (url) => startCountedPortcullis(url, config, user) }),
+      peer: await measureStatementsPerRequest({ databaseUrl: database.url, start: (url) => startCountedPeer(url, config.DATABASE_POOL_MAX) }),
+      limit: await measureStatementsPerRequest({ databaseUrl: database.url, start: startPhysicalLimitParty }),
+    }
+    for (const row of rows) printConcurrencyTable(row, statements)
+    printCpuSplit(rows)
+
+    const [forkSeed] = await peer.seedRefreshTokens(1)
+    const fork = await countForkedSuccessors(peer, forkSeed!)
+    const [ownSeed] = await newChains(1)
+    const ownFork = await countPortcullisSuccessors(central.url, ownSeed!, fork.sent)
+    console.log(`\n${describeFork(fork)}`)
     console.log(
-      `\ngoal: HTTP ≥ ${GOAL_RATIO}× raw SQL at concurrency ${top} → ${topRatio.toFixed(2)}× ${met ? 'MET' : 'NOT MET'}` +
-        ` (by CPU cost ${topCpuRatio.toFixed(2)}×; for scale: Keycloak's sizing guide plans 120 refreshes/s per vCPU)`,
+      `portcullis, the same test: ${ownFork.sent} concurrent refreshes with one token → ${ownFork.succeeded} answered 200 with ` +
+        `${ownFork.distinctSuccessors} distinct successor (the identical one, retry-safe), and the chain holds exactly that one live token.`,
     )
-    console.log('every measured response was 200 and every chain ended with exactly one live refresh token')
+
+    await printStorage(database.url, config)
+    await printLogin(central.url, user.username, centralPid, postgresCpuMs)
+
+    printGoals(rows)
+    console.log('\nevery measured response was 200 and every chain ended with exactly one live refresh token, the one its client holds')
   } finally {
+    await peer?.stop()
     await central?.stop()
     await sql.end({ timeout: 5 })
     await database.stop()
@@ -195,113 +168,81 @@ export async function runCentralBench(): Promise<void> {
   }
 }
 
-/**
- * One mode at one concurrency: a warm-up, then measured windows (interleaved with the other
- * mode's by the caller) whose latencies and CPU deltas add up.
- */
-class Cell {
-  private readonly latenciesMs: number[] = []
-  private elapsedMs = 0
-  private readonly used = { clientMs: 0, centralMs: 0, postgresMs: 0, machineBusyMs: 0, machineTotalMs: 0 }
-
-  constructor(
-    private readonly concurrency: number,
-    private readonly cpu: () => CpuSnapshot,
-    private readonly task: (worker: number) => Promise<void>,
-  ) {}
-
-  async warmUp(): Promise<void> {
-    await runForDuration(this.concurrency, WARMUP_MS, this.task)
-  }
-
-  async measure(durationMs: number): Promise<void> {
-    const before = this.cpu()
-    const { latenciesMs, elapsedMs } = await runForDuration(this.concurrency, durationMs, this.task)
-    const after = this.cpu()
-    this.latenciesMs.push(...latenciesMs)
-    this.elapsedMs += elapsedMs
-    for (const key of Object.keys(this.used) as (keyof CpuSnapshot)[]) this.used[key] += after[key] - before[key]
-  }
-
-  result(): CellResult {
-    const count = this.latenciesMs.length
-    const { clientMs, centralMs, postgresMs, machineBusyMs, machineTotalMs } = this.used
-    return {
-      latency: summarize(this.latenciesMs, this.elapsedMs),
-      cpuPerRequestMs: { client: clientMs / count, central: centralMs / count, postgres: postgresMs / count },
-      machineBusyPercent: (machineBusyMs / machineTotalMs) * 100,
-      // Other helpers, editors, CI on the same machine: large values mean noisy numbers.
-      otherBusyPercent: Math.max(0, ((machineBusyMs - clientMs - centralMs - postgresMs) / machineTotalMs) * 100),
-    }
-  }
+async function startChains(deps: ReturnType<typeof createAppDeps>, user: UserRecord, count: number): Promise<Chain[]> {
+  return Promise.all(
+    Array.from({ length: count }, async () => {
+      const started = await startSession(deps, { user, method: { kind: 'vouched' }, actor: 'bench', userAgent: USER_AGENT, ip: '127.0.0.1' })
+      if (started.kind !== 'started') throw new Error('the bench user was refused a session')
+      return { sessionId: started.tokens.sessionId, token: started.tokens.refreshToken }
+    }),
+  )
 }
 
-function totalCpuMs(cell: CellResult): number {
-  return cell.cpuPerRequestMs.client + cell.cpuPerRequestMs.central + cell.cpuPerRequestMs.postgres
+// --- tables -------------------------------------------------------------------------------
+
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`
+const cpuMs = (cell: CellResult, party: string) => cell.cpuPerRequestMs[party] ?? Number.NaN
+
+function printConcurrencyTable(row: ConcurrencyRow, statements: Record<'portcullis' | 'peer' | 'limit', StatementsPerRequest>): void {
+  const line = (name: string, cell: CellResult, counted: StatementsPerRequest, server: boolean) => [
+    name,
+    cell.latency.perSecond,
+    cell.latency.p50Ms,
+    cell.latency.p99Ms,
+    server ? cpuMs(cell, 'server') : '-',
+    cpuMs(cell, 'postgres'),
+    counted.statementsPerRequest,
+    counted.roundTripsPerRequest,
+    ratio(row.portcullis.latency.perSecond, cell.latency.perSecond),
+  ]
+  printTable(
+    `refresh_token grant (rotating), concurrency ${row.concurrency}: portcullis vs oidc-provider vs the physical limit`,
+    ['mode', 'req/s', 'p50 ms', 'p99 ms', 'CPU ms/req service', 'CPU ms/req PostgreSQL', 'statements/req', 'round trips/req', 'portcullis ÷ this'],
+    [
+      line('portcullis POST /oauth/token', row.portcullis, statements.portcullis, true),
+      line('oidc-provider /token', row.peer, statements.peer, true),
+      line('physical limit (1 CAS UPDATE)', row.limit, statements.limit, false),
+    ],
+  )
 }
 
-// --- raw SQL ------------------------------------------------------------------------------
+function printCpuSplit(rows: ConcurrencyRow[]): void {
+  printTable(
+    'CPU ms per refresh by process (service = central or oidc-provider; client = the load generator, or the postgres.js driver for the limit)',
+    ['concurrency', 'mode', 'service', 'PostgreSQL', 'service + PostgreSQL', 'client'],
+    rows.flatMap((row) =>
+      (
+        [
+          ['portcullis', row.portcullis],
+          ['oidc-provider', row.peer],
+          ['physical limit', row.limit],
+        ] as const
+      ).map(([name, cell]) => {
+        const server = name === 'physical limit' ? 0 : cpuMs(cell, 'server')
+        return [String(row.concurrency), name, name === 'physical limit' ? '-' : server, cpuMs(cell, 'postgres'), server + cpuMs(cell, 'postgres'), cpuMs(cell, 'client')]
+      }),
+    ),
+  )
+}
 
-/** A successor blob of the real size; sealing is crypto, not SQL, so it is done once. */
-const PLACEHOLDER_SEALED = sealSuccessor(generateRefreshToken(), generateRefreshToken(), randomUUID())
-
-/**
- * The statements of `refreshSession`'s rotation path (central/sessions/refresh-session.ts) in
- * one transaction, through the same store functions — minus the decision, grant narrowing,
- * sealing and JWT signing, which are not database work.
- */
-async function rotateDirectly(sql: Sql, chain: Chain): Promise<void> {
-  const now = new Date()
-  const tokenHash = hashRefreshToken(chain.token)
-  const successor = generateRefreshToken()
-  await sql.begin(async (tx) => {
-    const session = await lockSessionByTokenHash(tx, tokenHash)
-    const token = await findRefreshTokenByHash(tx, tokenHash)
-    if (!session || !token || token.rotatedAt) throw new Error(`raw rotation found no live token for session ${chain.sessionId}`)
-    const rotated = await applyRotation(tx, {
-      tokenId: token.id,
-      session,
-      successorHash: hashRefreshToken(successor),
-      successorSealed: PLACEHOLDER_SEALED,
-      now,
-      idleExpiresAt: new Date(+now + 30 * 24 * 3600 * 1000),
-      ip: '127.0.0.1',
-      userAgent: USER_AGENT,
-    })
-    if (!rotated) throw new Error(`raw rotation lost a race on session ${chain.sessionId}`)
-  })
-  chain.token = successor
+function printGoals(rows: ConcurrencyRow[]): void {
+  console.log('\ngoals:')
+  for (const row of rows) {
+    const goal = PEER_GOALS[row.concurrency]
+    const vsPeer = row.portcullis.latency.perSecond / row.peer.latency.perSecond
+    const vsLimit = row.portcullis.latency.perSecond / row.limit.latency.perSecond
+    const peerText = goal === undefined ? '' : ` (goal ≥ ${goal.toFixed(1)}× → ${vsPeer >= goal ? 'MET' : 'NOT MET'})`
+    const limitText = row.concurrency === CONCURRENCIES.at(-1) ? ` (aim ≥ ${LIMIT_AIM}× → ${vsLimit >= LIMIT_AIM ? 'MET' : 'NOT MET'})` : ''
+    console.log(`  concurrency ${row.concurrency}: portcullis/peer ${vsPeer.toFixed(2)}×${peerText}; portcullis/limit ${vsLimit.toFixed(2)}×${limitText}`)
+  }
 }
 
 // --- HTTP ---------------------------------------------------------------------------------
 
-/**
- * One `POST /oauth/token` on a keep-alive connection. node:http rather than `fetch`: it costs the
- * load generator less CPU per request, which matters when it shares two cores with the service.
- */
+/** One `POST /oauth/token` on a keep-alive connection; anything but a 200 with a new token fails the cell. */
 async function refreshOverHttp(agent: Agent, baseUrl: string, chain: Chain): Promise<void> {
-  const body = `grant_type=refresh_token&refresh_token=${encodeURIComponent(chain.token)}`
-  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = request(
-      `${baseUrl}/oauth/token`,
-      {
-        method: 'POST',
-        agent,
-        headers: {
-          'Content-Type': 'application/x-www-form-urlencoded',
-          'Content-Length': Buffer.byteLength(body),
-          'User-Agent': USER_AGENT,
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (chunk: Buffer) => chunks.push(chunk))
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }))
-        res.on('error', reject)
-      },
-    )
-    req.on('error', reject)
-    req.end(body)
+  const { status, text } = await postForm(agent, `${baseUrl}/oauth/token`, `grant_type=refresh_token&refresh_token=${encodeURIComponent(chain.token)}`, {
+    'User-Agent': USER_AGENT,
   })
   if (status !== 200) {
     // The body is an RFC 6749 §5.2 error ({error, error_description}): no token in it.
@@ -312,29 +253,160 @@ async function refreshOverHttp(agent: Agent, baseUrl: string, chain: Chain): Pro
   chain.token = refreshToken
 }
 
+/** The peer's fork check, run against portcullis: `concurrency` refreshes with one token at once. */
+async function countPortcullisSuccessors(baseUrl: string, chain: Chain, concurrency: number) {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency })
+  try {
+    const presented = chain.token
+    const answers = await Promise.all(Array.from({ length: concurrency }, () => postForm(agent, `${baseUrl}/oauth/token`, `grant_type=refresh_token&refresh_token=${encodeURIComponent(presented)}`)))
+    const successors = new Set(answers.filter((a) => a.status === 200).map((a) => (JSON.parse(a.text) as { refresh_token: string }).refresh_token))
+    if (successors.size !== 1) throw new Error(`portcullis forked: ${successors.size} distinct successors`)
+    return { sent: concurrency, succeeded: answers.filter((a) => a.status === 200).length, distinctSuccessors: successors.size }
+  } finally {
+    agent.destroy()
+  }
+}
+
+// --- statements per refresh ------------------------------------------------------------------
+
+/**
+ * portcullis as a counted party: the service's refresh (`refreshSession`, what the endpoint calls)
+ * in this process, on a pool whose traffic goes through the statement counter, one chain in turn.
+ */
+async function startCountedPortcullis(proxiedDatabaseUrl: string, config: Config, user: UserRecord) {
+  const sql = createPool(proxiedDatabaseUrl, { max: config.DATABASE_POOL_MAX })
+  const deps = createAppDeps({ sql, config, clock: systemClock })
+  const [chain] = await startChains(deps, user, 1)
+  return {
+    request: async () => {
+      chain!.token = (await refreshSession(deps, { refreshToken: chain!.token, ip: '127.0.0.1', userAgent: USER_AGENT })).refreshToken
+    },
+    stop: () => sql.end({ timeout: 5 }),
+  }
+}
+
+// --- storage ------------------------------------------------------------------------------
+
+/**
+ * Session state after STORAGE_SESSIONS sessions × STORAGE_REFRESHES refreshes each, on a database
+ * of its own (so nothing else shares the tables): the same rows and bytes after the first
+ * refresh and after the last. Refreshes run through `refreshSession`, the endpoint's own path.
+ */
+async function printStorage(serverUrl: string, config: Config): Promise<void> {
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
+  const name = 'bench_storage'
+  await admin`drop database if exists ${admin(name)}`
+  await admin`create database ${admin(name)}`
+  const url = new URL(serverUrl)
+  url.pathname = `/${name}`
+  const sql = createPool(url.href, { max: config.DATABASE_POOL_MAX })
+  try {
+    await migrateDatabase(sql)
+    await ensureSigningKeys(sql, config, new Date())
+    const user = await createUser(sql, { username: 'storage', passwordHash: null, audiences: ['https://api.example.test'], scopes: ['read'], roles: [], actor: 'bench', now: new Date() })
+    const deps = createAppDeps({ sql, config, clock: systemClock })
+    const chains = await startChains(deps, user, STORAGE_SESSIONS)
+    const state = async () => {
+      const [row] = await sql<{ rows: number; bytes: number; audit_rows: number; audit_bytes: number }[]>`
+        select (select count(*) from sessions)::int + (select count(*) from legacy_refresh_tokens)::int as rows,
+               (pg_total_relation_size('sessions') + pg_total_relation_size('legacy_refresh_tokens'))::bigint as bytes,
+               (select count(*) from audit_events)::int as audit_rows,
+               pg_total_relation_size('audit_events')::bigint as audit_bytes`
+      return row!
+    }
+    const refreshAll = async (times: number) => {
+      // One worker per 32 chains: each chain refreshes in turn, as clients do, 32 in flight.
+      const workers = Array.from({ length: 32 }, async (_, w) => {
+        for (let i = 0; i < times; i++) {
+          for (let c = w; c < chains.length; c += 32) {
+            const chain = chains[c]!
+            chain.token = (await refreshSession(deps, { refreshToken: chain.token, ip: '127.0.0.1', userAgent: USER_AGENT })).refreshToken
+          }
+        }
+      })
+      await Promise.all(workers)
+    }
+    const started = await state()
+    await refreshAll(1)
+    const afterOne = await state()
+    await refreshAll(STORAGE_REFRESHES - 1)
+    const afterAll = await state()
+    await assertSingleLiveChains(sql, chains)
+    const kib = (bytes: number) => `${(Number(bytes) / 1024).toFixed(0)} KiB`
+    printTable(
+      `storage: ${STORAGE_SESSIONS} sessions, each refreshed ${STORAGE_REFRESHES} times (session state = sessions + legacy_refresh_tokens, heap and indexes)`,
+      ['after', 'refreshes', 'session-state rows', 'session-state size', 'audit rows (AUDIT_REFRESH_EVENTS=true)', 'audit size'],
+      [
+        ['sign-in', 0, started.rows, kib(started.bytes), started.audit_rows, kib(started.audit_bytes)],
+        ['1 refresh each', STORAGE_SESSIONS, afterOne.rows, kib(afterOne.bytes), afterOne.audit_rows, kib(afterOne.audit_bytes)],
+        [`${STORAGE_REFRESHES} refreshes each`, STORAGE_SESSIONS * STORAGE_REFRESHES, afterAll.rows, kib(afterAll.bytes), afterAll.audit_rows, kib(afterAll.audit_bytes)],
+      ],
+    )
+    console.log(
+      `session state grows with sessions, not refreshes: ${afterAll.rows} rows (${kib(afterAll.bytes)}) after ${STORAGE_SESSIONS * STORAGE_REFRESHES} refreshes ` +
+        `vs ${afterOne.rows} rows (${kib(afterOne.bytes)}) after ${STORAGE_SESSIONS}; the audit trail's session.refreshed rows are bounded by ` +
+        `AUDIT_RETENTION_SECONDS (or not written with AUDIT_REFRESH_EVENTS=false)`,
+    )
+  } finally {
+    await sql.end({ timeout: 5 })
+    await admin`drop database if exists ${admin(name)}`
+    await admin.end()
+  }
+}
+
+// --- login --------------------------------------------------------------------------------
+
+/** `POST /auth/login` with the right password, LOGIN_CONCURRENCY at a time: bounded by argon2id by design. */
+async function printLogin(baseUrl: string, username: string, centralPid: number, postgresCpuMs: () => number): Promise<void> {
+  const agent = new Agent({ keepAlive: true, maxSockets: LOGIN_CONCURRENCY })
+  const body = JSON.stringify({ username, password: BENCH_PASSWORD })
+  const login = async () => {
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const headers = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'User-Agent': USER_AGENT }
+      const req = request(`${baseUrl}/auth/login`, { method: 'POST', agent, headers }, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }))
+        res.on('error', reject)
+      })
+      req.on('error', reject)
+      req.end(body)
+    })
+    if (status !== 200) throw new Error(`POST /auth/login answered ${status}: ${text.slice(0, 300)}`)
+  }
+  const cell = new MeasuredCell(LOGIN_CONCURRENCY, () => ({ client: ownCpuMs(), server: processCpuMs(centralPid), postgres: postgresCpuMs() }), login)
+  try {
+    await cell.warmUp(WARMUP_MS)
+    await cell.measure(Math.max(MEASURE_MS, 3000))
+  } finally {
+    agent.destroy()
+  }
+  const result = cell.result()
+  const { memoryCost, timeCost, parallelism } = ARGON2ID_OPTIONS
+  printTable(
+    `POST /auth/login (password, argon2id m=${memoryCost} KiB, t=${timeCost}, p=${parallelism}: OWASP's minimum), ${LOGIN_CONCURRENCY} in flight`,
+    ['logins/s', 'p50 ms', 'p99 ms', 'CPU ms/login central', 'CPU ms/login PostgreSQL'],
+    [[result.latency.perSecond, result.latency.p50Ms, result.latency.p99Ms, cpuMs(result, 'server'), cpuMs(result, 'postgres')]],
+  )
+  console.log(`sizing: one core verifies about ${(1000 / cpuMs(result, 'server')).toFixed(0)} passwords/s at these parameters; refreshes never run argon2`)
+}
+
 // --- sanity -------------------------------------------------------------------------------
 
 /**
- * Each chain must still be one live session with exactly one unspent refresh token, and that
- * token must be the one its worker holds: no fork, no lost rotation, no revocation.
- * (Inline SQL: a read-only check of the bench's own throwaway database.)
+ * Each chain must still be one live session whose current token is the one its worker holds:
+ * no fork, no lost rotation, no revocation. (Inline SQL: a read-only check of the bench's own
+ * throwaway database.)
  */
 async function assertSingleLiveChains(sql: Sql, chains: Chain[]): Promise<void> {
-  const rows = await sql<{ session_id: string; live: number; revoked: boolean; live_hash: Buffer | null }[]>`
-    select s.id as session_id,
-           count(t.id) filter (where t.rotated_at is null)::int as live,
-           s.revoked_at is not null as revoked,
-           (array_agg(t.token_hash) filter (where t.rotated_at is null))[1] as live_hash
-    from sessions s left join refresh_tokens t on t.session_id = s.id
-    where s.id = any(${chains.map((c) => c.sessionId)}::uuid[])
-    group by s.id`
-  const bySession = new Map(rows.map((r) => [r.session_id, r]))
+  const rows = await sql<{ id: string; revoked: boolean; token_hash: Buffer | null }[]>`
+    select id, revoked_at is not null as revoked, token_hash from sessions where id = any(${chains.map((c) => c.sessionId)}::uuid[])`
+  const bySession = new Map(rows.map((r) => [r.id, r]))
   for (const chain of chains) {
     const row = bySession.get(chain.sessionId)
     if (!row) throw new Error(`session ${chain.sessionId} vanished`)
     if (row.revoked) throw new Error(`session ${chain.sessionId} was revoked during the bench`)
-    if (row.live !== 1) throw new Error(`session ${chain.sessionId} has ${row.live} live refresh tokens, expected exactly 1`)
-    if (!row.live_hash || !hashRefreshToken(chain.token).equals(row.live_hash)) {
+    if (!row.token_hash?.equals(sha256RefreshToken(chain.token))) {
       throw new Error(`session ${chain.sessionId}: the live refresh token is not the one the client holds`)
     }
   }
@@ -392,4 +464,3 @@ async function startCentralProcess(env: Record<string, string>): Promise<Central
       }),
   }
 }
-

@@ -507,7 +507,7 @@ export async function createPeerRefreshCell(options: {
 }
 
 /** A second peer whose database traffic goes through the statement counter; one chain, refreshed in turn. */
-async function startCountedPeer(proxiedDatabaseUrl: string, poolMax: number) {
+export async function startCountedPeer(proxiedDatabaseUrl: string, poolMax: number) {
   const peer = await startOidcProviderPeer({ databaseUrl: proxiedDatabaseUrl, poolMax })
   const agent = new Agent({ keepAlive: true, maxSockets: 1 })
   let [token] = await peer.seedRefreshTokens(1)

@@ -78,7 +78,8 @@ async function main(): Promise<void> {
     // Browsers reach central's /auth/* through the edge: redirect URIs and metadata name the edge.
     PUBLIC_URL: edgeUrl,
     IDENTITY_PROVIDERS: demoSignIn.identityProviders,
-    ...process.env,
+    // A variable set but empty (`ADMIN_TOKEN= npm start`) keeps the stack's value, not "unset".
+    ...Object.fromEntries(Object.entries(process.env).filter(([, value]) => value !== '')),
     PORT: String(ports.PORT),
   })
 

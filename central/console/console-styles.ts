@@ -38,6 +38,8 @@ button.primary { background: var(--accent); border-color: var(--accent); color: 
 button.danger { background: #fff; border-color: var(--danger); color: var(--danger); }
 button.danger.solid { background: var(--danger); color: #fff; }
 button.link { border: 0; background: none; color: #dbe4ee; text-decoration: underline; padding: 0; }
+button.link-danger { border: 0; background: none; color: var(--danger); padding: 0 4px; font-weight: 700; }
+form.grant { white-space: nowrap; margin-right: 8px; } form.grant-add { margin-top: 14px; }
 .row { display: flex; gap: 16px; align-items: flex-end; flex-wrap: wrap; }
 .notice { border-left: 4px solid var(--ok); background: #eafaf0; padding: 10px 14px; border-radius: 6px; margin-bottom: 16px; }
 .error { border-left: 4px solid var(--danger); background: #fdecea; padding: 10px 14px; border-radius: 6px; margin-bottom: 16px; }

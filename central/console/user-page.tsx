@@ -1,4 +1,5 @@
 import type { SessionView } from '../sessions/session-record'
+import type { LoginFailures } from '../users/store'
 import type { UserRecord } from '../users/user-record'
 import { formatInstant, formatList } from './format'
 import { CsrfField, Layout, Notice, StateBadge, userPath, type LayoutProps } from './layout'
@@ -7,12 +8,26 @@ export interface UserPageProps {
   admin: NonNullable<LayoutProps['admin']>
   user: UserRecord
   sessions: SessionView[]
+  /** The last time every session of the user was revoked (log out everywhere, disable, new password). */
+  lastLogoutAll?: { at: Date; reason: string | null }
+  /** Failed sign-ins counted against the username in the current throttle window. */
+  loginFailures: LoginFailures
   notice?: string
   error?: string
 }
 
-/** One user: grants, enabled flag (disable/enable), sessions with revoke and revoke all. */
-export function UserPage({ admin, user, sessions, notice, error }: UserPageProps) {
+const GRANT_LISTS = [
+  ['audiences', 'Audiences', 'audience'],
+  ['scopes', 'Scopes', 'scope'],
+  ['roles', 'Roles', 'role'],
+] as const
+
+/**
+ * One user: grants (add; remove with confirmation), enabled flag (disable with confirmation,
+ * enable), failed sign-ins (unlock with confirmation), sessions with revoke and revoke all (both
+ * confirmed). Every destructive button leads to a confirmation page first.
+ */
+export function UserPage({ admin, user, sessions, lastLogoutAll, loginFailures, notice, error }: UserPageProps) {
   const base = userPath(user.username)
   const active = sessions.filter((s) => s.state === 'active')
   return (
@@ -26,19 +41,65 @@ export function UserPage({ admin, user, sessions, notice, error }: UserPageProps
       <section class="panel" aria-labelledby="grants-heading">
         <h2 id="grants-heading">Grants</h2>
         <dl class="grants">
-          <dt>Audiences</dt>
-          <dd>{formatList(user.audiences)}</dd>
-          <dt>Scopes</dt>
-          <dd>{formatList(user.scopes)}</dd>
-          <dt>Roles</dt>
-          <dd>{formatList(user.roles)}</dd>
+          {GRANT_LISTS.map(([part, label, singular]) => (
+            <>
+              <dt>{label}</dt>
+              <dd>
+                {user[part].length === 0
+                  ? formatList(user[part])
+                  : user[part].map((value) => (
+                      <form class="inline grant" method="post" action={`${base}/grants/remove`}>
+                        <CsrfField token={admin.csrfToken} />
+                        <input type="hidden" name="part" value={part} />
+                        <input type="hidden" name="value" value={value} />
+                        <span class="mono">{value}</span>{' '}
+                        <button class="link-danger" type="submit" aria-label={`Remove ${singular} ${value}`} title={`Remove ${singular} ${value}`}>
+                          ×
+                        </button>{' '}
+                      </form>
+                    ))}
+              </dd>
+            </>
+          ))}
           <dt>User id</dt>
           <dd class="mono">{user.id}</dd>
           <dt>Created</dt>
           <dd>{formatInstant(user.createdAt)}</dd>
           <dt>Logged out everywhere</dt>
-          <dd>{formatInstant(user.notBefore)}</dd>
+          <dd>
+            {formatInstant(lastLogoutAll?.at)}
+            {lastLogoutAll?.reason && <span class="muted"> ({lastLogoutAll.reason})</span>}
+          </dd>
+          <dt>Tokens rejected if issued before</dt>
+          <dd>
+            {formatInstant(user.notBefore)}{' '}
+            <span class="muted">(moves with log out everywhere and with every removed grant)</span>
+          </dd>
+          <dt>Failed sign-ins</dt>
+          <dd>
+            {loginFailures.total === 0 && loginFailures.addresses === 0
+              ? 'none in the current window'
+              : `${loginFailures.total} in the current window, from ${loginFailures.addresses} address(es)`}
+          </dd>
         </dl>
+        <form class="row grant-add" method="post" action={`${base}/grants/add`}>
+          <CsrfField token={admin.csrfToken} />
+          <div>
+            <label for="grant-part">Add a grant</label>
+            <select id="grant-part" name="part">
+              {GRANT_LISTS.map(([part, , singular]) => (
+                <option value={part}>{singular}</option>
+              ))}
+            </select>
+          </div>
+          <div>
+            <label for="grant-value">Value</label>
+            <input id="grant-value" name="value" type="text" required maxlength={200} placeholder="orders:read" />
+          </div>
+          <button class="primary" type="submit">
+            Add
+          </button>
+        </form>
         <div class="row center">
           <form class="inline" method="post" action={`${base}/${user.enabled ? 'disable' : 'enable'}`}>
             <CsrfField token={admin.csrfToken} />
@@ -46,6 +107,14 @@ export function UserPage({ admin, user, sessions, notice, error }: UserPageProps
               {user.enabled ? 'Disable user (revokes every session)' : 'Enable user'}
             </button>
           </form>{' '}
+          {(loginFailures.total > 0 || loginFailures.addresses > 0) && (
+            <form class="inline" method="post" action={`${base}/unlock`}>
+              <CsrfField token={admin.csrfToken} />
+              <button class="danger" type="submit">
+                Unlock (clear failed sign-ins)
+              </button>
+            </form>
+          )}{' '}
           <a href={`/console/audit?user=${encodeURIComponent(user.username)}`}>Audit trail of {user.username}</a>
         </div>
       </section>

@@ -97,6 +97,9 @@ describe('ops console in Chromium', () => {
     const sid = phone.sid
     expect(sessions.sessions.find((s) => s.id === sid)?.user_agent).toContain('iPhone')
     await page.getByRole('button', { name: `Revoke session ${sid.slice(0, 8)}` }).click()
+    // A revoke asks first; the confirmation page's button does it.
+    await page.getByRole('heading', { name: 'Revoke this session?' }).waitFor()
+    await page.getByRole('button', { name: 'Revoke session' }).click()
     await expect.poll(() => page.getByRole('status').textContent(), { timeout: 20_000 }).toContain('within 1 second (')
     await screenshot(page, '06-user-session-revoked')
     await expectUsableOnLaptop(page)

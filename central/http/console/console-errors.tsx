@@ -2,6 +2,7 @@ import type { Context } from 'hono'
 import { setCookie } from 'hono/cookie'
 import { randomBytes } from 'node:crypto'
 import { Conflict, InvalidCredentials, TooManyRequests } from '../../../shared/errors'
+import { LastAdminConflict } from '../../users/change-user'
 import type { Config } from '../../config'
 import { consoleCookieNames } from '../../console/console-session'
 import { MessagePage, SignInPage } from '../../console/sign-in-page'
@@ -11,7 +12,7 @@ import { consoleCookieOptions, type ConsoleContext } from './console-env'
 /** A failure the console answers with a message page (refused form, unknown user or session). */
 export class ConsolePageError extends Error {
   constructor(
-    readonly status: 403 | 404,
+    readonly status: 400 | 403 | 404 | 409,
     readonly title: string,
     readonly text: string,
   ) {
@@ -39,7 +40,8 @@ export function handleConsoleError(config: Config) {
     if (error instanceof SignInRefused) return signInAgain(c, config, error.status, SIGN_IN_FAILED)
     if (error instanceof InvalidCredentials) return signInAgain(c, config, 401, SIGN_IN_FAILED)
     if (error instanceof TooManyRequests) return signInAgain(c, config, 429, `Too many failed attempts. Try again in ${error.headers['Retry-After']} seconds.`)
-    // The one conflict a console form can meet: rotating while a new key still waits to sign.
+    if (error instanceof LastAdminConflict) return c.html(<MessagePage title="Change refused" text={error.message} />, 409)
+    // The other conflict a console form can meet: rotating while a new key still waits to sign.
     if (error instanceof Conflict) return c.redirect('/console/keys?done=pending', 303)
     return handleError(error, c)
   }

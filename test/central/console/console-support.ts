@@ -33,6 +33,18 @@ export class ConsoleBrowser {
     return token
   }
 
+  /**
+   * A destructive action as an admin does it: the button's post answers with a confirmation page
+   * (200, nothing done yet), whose form is then posted as the browser would.
+   */
+  async postConfirmed(path: string, form: Record<string, string>): Promise<{ confirmationPage: string; response: Response }> {
+    const first = await this.post(path, form)
+    const confirmationPage = await first.text()
+    if (first.status !== 200) throw new Error(`expected a confirmation page from ${path}, got ${first.status}: ${confirmationPage.slice(0, 200)}`)
+    const { action, fields } = confirmationForm(confirmationPage)
+    return { confirmationPage, response: await this.post(action, fields) }
+  }
+
   async signIn(username: string, password: string): Promise<Response> {
     const csrf = await this.csrfFrom('/console/sign-in')
     return this.post('/console/sign-in', { username, password, _csrf: csrf })
@@ -73,4 +85,17 @@ export async function insertLiveSession(sql: Sql, userId: string, now: Date, use
     tokenHash: randomBytes(32),
   }
   return insertSession(sql, session)
+}
+
+/** The form of a confirmation page: where it posts and its hidden fields (the CSRF token, `confirmed=1`, the action's own). */
+export function confirmationForm(html: string): { action: string; fields: Record<string, string> } {
+  const form = /<form method="post" action="([^"]+)">([\s\S]*?)<\/form>/.exec(html)
+  if (!form) throw new Error('no confirmation form on the page')
+  const fields: Record<string, string> = {}
+  for (const [, name, value] of form[2]!.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/?>/g)) fields[decodeHtml(name!)] = decodeHtml(value!)
+  return { action: decodeHtml(form[1]!), fields }
+}
+
+function decodeHtml(text: string): string {
+  return text.replace(/&(amp|lt|gt|quot|#39);/g, (_, entity: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[entity]!)
 }

@@ -219,7 +219,7 @@ describe('console actions', () => {
     const target = await insertLiveSession(db.sql, alice.id, t.clock())
     const browser = await signedInBrowser()
     const csrf = await browser.csrfFrom('/console/users/alice')
-    const res = await browser.post(`/console/users/alice/sessions/${target}/revoke`, { _csrf: csrf })
+    const { response: res } = await browser.postConfirmed(`/console/users/alice/sessions/${target}/revoke`, { _csrf: csrf })
     expect(res.status).toBe(303)
     expect((await findSession(db.sql, target, t.clock()))?.state).toBe('revoked')
     expect((await findSession(db.sql, keep, t.clock()))?.state).toBe('active')
@@ -269,7 +269,7 @@ describe('console actions', () => {
     const sessions = [await insertLiveSession(db.sql, alice.id, t.clock()), await insertLiveSession(db.sql, alice.id, t.clock())]
     const browser = await signedInBrowser()
     const csrf = await browser.csrfFrom('/console/users/alice')
-    const res = await browser.post('/console/users/alice/sessions/revoke-all', { _csrf: csrf })
+    const { response: res } = await browser.postConfirmed('/console/users/alice/sessions/revoke-all', { _csrf: csrf })
     expect(res.status).toBe(303)
     for (const id of sessions) expect((await findSession(db.sql, id, t.clock()))?.state).toBe('revoked')
     expect(await (await browser.get(res.headers.get('Location')!)).text()).toContain('Revoked 2 session(s)')
@@ -279,7 +279,7 @@ describe('console actions', () => {
     const session = await insertLiveSession(db.sql, alice.id, t.clock())
     const browser = await signedInBrowser()
     let csrf = await browser.csrfFrom('/console/users/alice')
-    expect((await browser.post('/console/users/alice/disable', { _csrf: csrf })).status).toBe(303)
+    expect((await browser.postConfirmed('/console/users/alice/disable', { _csrf: csrf })).response.status).toBe(303)
     const [disabled] = await db.sql<{ enabled: boolean }[]>`select enabled from users where id = ${alice.id}`
     expect(disabled?.enabled).toBe(false)
     expect((await findSession(db.sql, session, t.clock()))?.state).toBe('revoked')
@@ -317,7 +317,7 @@ describe('console actions', () => {
     const browser = await signedInBrowser()
     const before = await db.sql<{ kid: string }[]>`select kid from signing_keys`
     const csrf = await browser.csrfFrom('/console/keys')
-    const res = await browser.post('/console/keys/rotate', { _csrf: csrf, immediate: '1', revokePrevious: '1' })
+    const { response: res } = await browser.postConfirmed('/console/keys/rotate', { _csrf: csrf, immediate: '1', revokePrevious: '1' })
     expect(res.status).toBe(303)
     const keys = await db.sql<{ kid: string; unpublish_at: Date | null; activates_at: Date }[]>`select kid, unpublish_at, activates_at from signing_keys`
     const fresh = keys.find((k) => !before.some((b) => b.kid === k.kid))
@@ -342,7 +342,7 @@ describe('console actions are audited as the admin', () => {
       signOut: await countByAdmin('console.sign_out', admin.id),
     }
     let csrf = await browser.csrfFrom('/console/users/alice')
-    expect((await browser.post('/console/users/alice/sessions/revoke-all', { _csrf: csrf })).status).toBe(303)
+    expect((await browser.postConfirmed('/console/users/alice/sessions/revoke-all', { _csrf: csrf })).response.status).toBe(303)
     expect(await countByAdmin('user.sessions_revoked', alice.id)).toBe(before.revokeAll + 1)
 
     await db.sql`update users set enabled = false where id = ${alice.id}`
@@ -372,9 +372,9 @@ describe('console audit trail', () => {
     await db.sql`insert into audit_events (at, event_type, actor, user_id) values (now(), 'user.updated', 'system', ${alice.id})`
     const browser = await signedInBrowser()
     const csrf = await browser.csrfFrom('/console/users/alice')
-    await browser.post(`/console/users/alice/sessions/${first}/revoke`, { _csrf: csrf })
+    await browser.postConfirmed(`/console/users/alice/sessions/${first}/revoke`, { _csrf: csrf })
     t.clock.advance(1)
-    await browser.post(`/console/users/alice/sessions/${second}/revoke`, { _csrf: csrf })
+    await browser.postConfirmed(`/console/users/alice/sessions/${second}/revoke`, { _csrf: csrf })
     const html = await (await browser.get('/console/audit?user=alice&type=session.revoked')).text()
     expect(html).toContain('admin:ops-admin')
     expect(html.indexOf(second.slice(0, 8))).toBeGreaterThan(-1)
@@ -405,7 +405,7 @@ describe('console audit trail', () => {
     await recordAuditEvent(db.sql, { type: 'session.refreshed', at: t.clock(), actor: 'user', userId: alice.id, sessionId: other })
     const browser = await signedInBrowser()
     const csrf = await browser.csrfFrom('/console/users/alice')
-    await browser.post(`/console/users/alice/sessions/${target}/revoke`, { _csrf: csrf })
+    await browser.postConfirmed(`/console/users/alice/sessions/${target}/revoke`, { _csrf: csrf })
     const html = await (await browser.get(`/console/audit?session=${target}`)).text()
     expect(html).not.toContain(other.slice(0, 8))
     const refreshed = html.indexOf('<td class="mono">session.refreshed</td>')

@@ -103,6 +103,9 @@ export async function startDemoIdentityProvider(options: DemoIdentityProviderOpt
     // Every lifetime set, so the provider does not print a notice for each default it uses.
     ttl: { IdToken: options.idTokenTtlSeconds ?? 3600, AccessToken: 3600, Interaction: 3600, Session: 14 * 24 * 3600, Grant: 14 * 24 * 3600 },
     cookies: { keys: ['demo-identity-provider-cookie-key-not-secret'] },
+    // Its own calls (back-channel logout, a client's jwks_uri) go through a guard that refuses
+    // loopback addresses, where the relying party of this demo always is: plain fetch instead.
+    fetch: (url: string, { dispatcher: _guard, ...options }: RequestInit & { dispatcher?: unknown }) => fetch(url, options),
     async findAccount(_ctx: unknown, id: string) {
       const account = accounts.get(id)
       if (!account) return undefined
@@ -117,6 +120,11 @@ export async function startDemoIdentityProvider(options: DemoIdentityProviderOpt
   })
   // Its development warnings go to the console once per process; tests do not need them.
   provider.on('server_error', () => {})
+  // A relying party that did not take the logout would otherwise fail silently.
+  provider.on('backchannel.error', (...args: unknown[]) => {
+    const [, error, client] = args as [unknown, Error, { clientId: string }]
+    console.error(`demo identity provider: back-channel logout to ${client.clientId} failed: ${error.message}${error.cause ? ` (${(error.cause as Error).message})` : ""}`)
+  })
   server.on('request', provider.callback())
   return {
     issuer,

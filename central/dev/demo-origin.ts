@@ -73,6 +73,7 @@ function demoPage(user: CurrentUser | null, headers: Record<string, string>) {
         This page is served by the demo origin behind the edge. It never sees a token: the edge verified the
         access-token cookie and sent who you are as <code>X-Portcullis-*</code> headers.
       </p>
+      <p><a class="button" href="${SIGN_OUT_HREF}">Sign out</a></p>
       ${user
         ? html`<section aria-labelledby="current-user">
               <h2 id="current-user">CurrentUser</h2>
@@ -87,7 +88,6 @@ function demoPage(user: CurrentUser | null, headers: Record<string, string>) {
           ${Object.entries(headers).map(([name, value]) => html`<tr data-header="${name}"><th scope="row">${name}</th><td>${value}</td></tr>`)}
         </table>
       </section>
-      <p><a class="button" href="${SIGN_OUT_HREF}">Sign out</a></p>
     </main>
   </body>
 </html>`

@@ -16,9 +16,10 @@ export async function launchChromium(): Promise<Browser> {
   })
 }
 
-export async function screenshot(page: Page, name: string): Promise<void> {
-  await mkdir(SCREENSHOT_DIR, { recursive: true })
-  await page.screenshot({ path: `${SCREENSHOT_DIR}${name}.png`, fullPage: false })
+/** A PNG of the viewport under `dir` (default: the console's folder of test-artifacts/). */
+export async function screenshot(page: Page, name: string, dir = SCREENSHOT_DIR): Promise<void> {
+  await mkdir(dir, { recursive: true })
+  await page.screenshot({ path: `${dir}${name}.png`, fullPage: false })
 }
 
 /**

@@ -1,8 +1,8 @@
 import { defineConfig } from 'vitest/config'
 
 /**
- * `npm run test:e2e`: the ops console in a real headless Chromium (Debian's `chromium`,
- * driven by playwright-core). Same PostgreSQL harness as the main suite.
+ * `npm run test:e2e`: the ops console and federated sign-in through the edge in a real headless
+ * Chromium (Debian's `chromium`, driven by playwright-core). Same PostgreSQL harness as the main suite.
  */
 export default defineConfig({
   test: {

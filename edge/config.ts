@@ -39,6 +39,8 @@ export const RouteEntrySchema = z
     roles: z.array(z.string().min(1)).default([]),
     /** A web app: a page load without a valid token is sent to central's sign-in, scripts still get 401. */
     browser: z.boolean().default(false),
+    /** "required": only DPoP-bound tokens with a proof (RFC 9449); a bearer token gets 401 and a DPoP challenge. */
+    dpop: z.literal('required').optional(),
   })
   .superRefine((route, context) => {
     if (!route.public && !route.audience) {
@@ -46,6 +48,9 @@ export const RouteEntrySchema = z
     }
     if (route.public && (route.audience || route.scopes.length > 0 || route.roles.length > 0)) {
       context.addIssue({ code: 'custom', path: ['public'], message: 'a public route cannot also require an audience, scopes or roles' })
+    }
+    if (route.public && route.dpop) {
+      context.addIssue({ code: 'custom', path: ['dpop'], message: 'a public route takes no token, so it cannot require DPoP' })
     }
     if (route.public && route.browser) {
       context.addIssue({ code: 'custom', path: ['browser'], message: 'a public route never sends anyone to sign in, so it cannot be a browser route' })
@@ -113,6 +118,8 @@ const EnvSchema = z
     REVOCATION_HUB_TIMEOUT_MS: z.coerce.number().int().positive().default(1_000),
     REVOCATION_FAILURE_MODE: z.enum(['fail-open', 'fail-closed']).default('fail-open'),
     REVOCATION_TIMEOUT_MS: z.coerce.number().int().positive().default(2_000),
+    /** How long after its `iat` a DPoP proof is accepted (RFC 9449 §11.1), and how long its `jti` is remembered. */
+    DPOP_PROOF_MAX_AGE_SECONDS: z.coerce.number().int().positive().max(300).default(60),
   })
   .superRefine((env, context) => {
     if (!env.JWKS_URL && !env.JWKS) {
@@ -148,6 +155,8 @@ export interface EdgeConfig {
   verifiedTokenCacheSize: number
   realm: string
   debug: boolean
+  /** DPoP proofs (RFC 9449) of requests with bound tokens: their `iat` window. */
+  dpop: { proofMaxAgeSeconds: number }
   /** The revocation feed; undefined when no EDGE_FEED_TOKEN is configured. */
   revocation: RevocationFeedSettings | undefined
 }
@@ -224,6 +233,7 @@ export function parseEdgeConfig(env: Record<string, unknown>): EdgeConfig {
       scopes: route.scopes,
       roles: route.roles,
       browser: route.browser,
+      ...(route.dpop ? { dpop: route.dpop } : {}),
       central: false,
     })
   })
@@ -262,6 +272,7 @@ export function parseEdgeConfig(env: Record<string, unknown>): EdgeConfig {
     verifiedTokenCacheSize: vars.VERIFIED_TOKEN_CACHE_SIZE,
     realm: vars.REALM,
     debug: vars.DEBUG,
+    dpop: { proofMaxAgeSeconds: vars.DPOP_PROOF_MAX_AGE_SECONDS },
     revocation: vars.EDGE_FEED_TOKEN
       ? {
           url: vars.REVOCATION_FEED_URL ?? `${centralOrigin}${REVOCATION_FEED_PATH}`,

@@ -4,8 +4,20 @@ import { InvalidBearerRequest, InvalidToken } from '../shared/errors'
 /** A query holding a name that some origin reads as `access_token` contains one of these. */
 const MAY_NAME_ACCESS_TOKEN = /access|%/i
 
+/** How the token came: which scheme (RFC 6750 Bearer, RFC 9449 DPoP) or the cookie (a bearer use, too). */
+export type TokenPresentation = 'bearer' | 'dpop' | 'cookie'
+
+export interface PresentedToken {
+  token: string
+  presentedAs: TokenPresentation
+}
+
+/** RFC 9449 §7.1: `DPoP` (any case), then the token in the same `token68` shape as Bearer's. */
+const DPOP_CREDENTIALS = /^DPoP +([A-Za-z0-9\-._~+/]+=*)$/i
+
 /**
- * The access token of a request: `Authorization: Bearer …` first, else the access-token cookie.
+ * The access token of a request: `Authorization: Bearer …` or `Authorization: DPoP …` first, else
+ * the access-token cookie.
  * RFC 6750 §2 lets a client use one method per request; a request that carries two (two headers,
  * which the Fetch API joins with a comma, header and cookie, two cookies) or puts the token in the
  * query string (§2.3, leaks into logs and Referer) is refused with 400 `invalid_request` rather than
@@ -13,7 +25,7 @@ const MAY_NAME_ACCESS_TOKEN = /access|%/i
  * is). No token at all → 401 without an error code (§3.1).
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-2
  */
-export function extractAccessToken(request: Request, url: URL, cookieName: string): string {
+export function extractAccessToken(request: Request, url: URL, cookieName: string): PresentedToken {
   // `searchParams` builds a URLSearchParams (a runtime object) on first use, so the query is parsed
   // only when it could name `access_token`: the word `access` in any case, or an escape
   // (`acc%65ss_token`, which every query parser, the origin's included, decodes to the same name).
@@ -28,19 +40,20 @@ export function extractAccessToken(request: Request, url: URL, cookieName: strin
   const authorization = request.headers.get('Authorization')
   const cookieTokens = readCookieValues(request.headers.get('Cookie'), cookieName)
   if (authorization !== null) {
-    const token = readBearerToken(authorization)
-    if (token === undefined) {
+    const bearer = readBearerToken(authorization)
+    const dpop = bearer === undefined ? DPOP_CREDENTIALS.exec(authorization.trim())?.[1] : undefined
+    if (bearer === undefined && dpop === undefined) {
       throw new InvalidBearerRequest(
-        authorization.includes(',') ? 'more than one Authorization header was sent' : 'Authorization header is not a single Bearer token',
+        authorization.includes(',') ? 'more than one Authorization header was sent' : 'Authorization header is not a single Bearer or DPoP token',
       )
     }
     if (cookieTokens.length > 0) throw new InvalidBearerRequest('access token sent in both the Authorization header and a cookie')
-    return token
+    return bearer !== undefined ? { token: bearer, presentedAs: 'bearer' } : { token: dpop!, presentedAs: 'dpop' }
   }
   if (cookieTokens.length > 1) throw new InvalidBearerRequest('more than one access-token cookie was sent')
   const cookieToken = cookieTokens[0]
   if (cookieToken === undefined || cookieToken === '') throw InvalidToken.missing()
-  return cookieToken
+  return { token: cookieToken, presentedAs: 'cookie' }
 }
 
 /**

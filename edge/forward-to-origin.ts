@@ -30,11 +30,11 @@ const ALWAYS_DROPPED = new Set([...HOP_BY_HOP, ...CLIENT_FORWARDING_HEADERS, ...
 const FORWARDED_PREFIX = 'x-forwarded-'
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 /**
- * A Bearer credential anywhere in an `Authorization` value. The Fetch API joins repeated headers with
- * `, `, so `Basic …, Bearer <token>` must be caught as well as a value that starts with it; schemes
- * are case-insensitive (RFC 9110 §11.1).
+ * A Bearer or DPoP (RFC 9449 §7.1) credential anywhere in an `Authorization` value: both carry our
+ * access tokens. The Fetch API joins repeated headers with `, `, so `Basic …, Bearer <token>` must be
+ * caught as well as a value that starts with it; schemes are case-insensitive (RFC 9110 §11.1).
  */
-const BEARER_CREDENTIAL = /(?:^|,)\s*bearer(?:\s|,|$)/i
+const BEARER_CREDENTIAL = /(?:^|,)\s*(?:bearer|dpop)(?:\s|,|$)/i
 
 /** The identity headers for one prefix, built once per isolate rather than per request. */
 export interface IdentityHeaderNames {

@@ -6,8 +6,8 @@ import type { RevocationFeedState, RevocationList } from './revocations'
 export type RevocationCheck = { kind: 'revoked' } | { kind: 'not-revoked'; feed: 'fresh' | 'off' | 'unavailable' }
 
 /**
- * Step 4 of the request path: is the token's session (`sid`) or its user's not-before marker in the
- * cached revocation feed? Runs on every request, also for tokens served from the verified-token cache.
+ * Step 4 of the request path: is the token's session (`sid`), its user's not-before marker or its
+ * client's (`client_id`) in the cached revocation feed? Runs on every request, also for tokens served from the verified-token cache.
  *
  * - revoked → `{ kind: 'revoked' }` (the caller answers RFC 6750 §3.1 `invalid_token`);
  * - feed unavailable (never loaded, or older than `REVOCATION_MAX_STALENESS_SECONDS`):
@@ -19,7 +19,7 @@ export type RevocationCheck = { kind: 'revoked' } | { kind: 'not-revoked'; feed:
 export function checkRevocation(
   list: RevocationList | undefined,
   feed: RevocationFeedState | undefined,
-  claims: Pick<AccessTokenClaims, 'sid' | 'sub' | 'iat'>,
+  claims: Pick<AccessTokenClaims, 'sid' | 'sub' | 'iat' | 'client_id'>,
   nowMs: number,
 ): RevocationCheck {
   if (!list || !feed) return { kind: 'not-revoked', feed: 'off' }

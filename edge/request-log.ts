@@ -17,6 +17,10 @@ export interface RequestLogEntry {
   tokenCache?: 'hit' | 'miss'
   /** Machine-readable rule an access token failed (`InvalidToken.reason`); stable, unlike `reason`. */
   tokenReason?: string
+  /** `dpop` when the request proved possession of the token's key (RFC 9449). */
+  senderConstrained?: 'dpop'
+  /** Machine-readable rule a DPoP proof failed (`InvalidDpopProof.reason`). */
+  dpopReason?: string
   /** Whether the revocation check ran on a fresh feed, a too-old one (fail-open), or none. */
   revocationFeed?: 'fresh' | 'off' | 'unavailable'
   verifyMs?: number

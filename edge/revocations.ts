@@ -39,6 +39,8 @@ export type RevocationFeedState =
 export interface TokenIdentity {
   sid: string
   sub: string
+  /** The client the token was issued to; its marker covers machine and user tokens alike. */
+  client_id?: string
   /** `iat` claim, epoch seconds. */
   iat: number
 }
@@ -95,6 +97,7 @@ type CopyAnswer = { kind: 'unchanged'; confirmedAtMs: number } | { kind: 'change
 export class RevocationList {
   private revokedSessions = new Set<string>()
   private userNotBefore = new Map<string, number>()
+  private clientNotBefore = new Map<string, number>()
   private version: string | undefined
   private keysVersion: string | undefined
   private lastSuccessMs: number | undefined
@@ -121,9 +124,9 @@ export class RevocationList {
     this.onKeySetChanged = resolved.onKeySetChanged
   }
 
-  /** Entries in the current copy (sessions + users), for logs. */
+  /** Entries in the current copy (sessions + users + clients), for logs. */
   get size(): number {
-    return this.revokedSessions.size + this.userNotBefore.size
+    return this.revokedSessions.size + this.userNotBefore.size + this.clientNotBefore.size
   }
 
   /** Where the copy comes from: the location's hub, or central directly. */
@@ -178,7 +181,11 @@ export class RevocationList {
     // Strict: not_before is floored to the second, and every session alive at a
     // logout-all is also listed by sid, so a token minted in that same second after the
     // logout (a fresh login) stays valid while older ones are caught either way.
-    return notBefore !== undefined && token.iat < notBefore
+    if (notBefore !== undefined && token.iat < notBefore) return true
+    // Clients disabled, deleted, rotated or narrowed. Central rounds these markers up and issues a
+    // client's next tokens at or after that second, so `iat < not_before` is exact here, too.
+    const clientNotBefore = token.client_id === undefined ? undefined : this.clientNotBefore.get(token.client_id)
+    return clientNotBefore !== undefined && token.iat < clientNotBefore
   }
 
   /**
@@ -272,6 +279,8 @@ export class RevocationList {
   private async replace(feed: RevocationFeed, nowMs: number): Promise<void> {
     this.revokedSessions = new Set(feed.sessions.map((entry) => entry.sid))
     this.userNotBefore = new Map(feed.users.map((entry) => [entry.sub, entry.not_before]))
+    // Absent from centrals without client registration.
+    this.clientNotBefore = new Map((feed.clients ?? []).map((entry) => [entry.client_id, entry.not_before]))
     this.version = feed.version
     const keysChanged = this.keysVersion !== undefined && feed.keys_version !== undefined && feed.keys_version !== this.keysVersion
     if (feed.keys_version !== undefined) this.keysVersion = feed.keys_version
@@ -281,7 +290,11 @@ export class RevocationList {
   }
 }
 
-const FeedEnvelopeSchema = RevocationFeedSchema.extend({ sessions: z.array(z.unknown()), users: z.array(z.unknown()) })
+const FeedEnvelopeSchema = RevocationFeedSchema.extend({
+  sessions: z.array(z.unknown()),
+  users: z.array(z.unknown()),
+  clients: z.array(z.unknown()).optional(),
+})
 
 /**
  * `RevocationFeedSchema` with the entries checked by a plain loop: zod per entry cost ~15 ms of
@@ -297,6 +310,10 @@ export function parseRevocationFeed(body: unknown): RevocationFeed {
   envelope.users.forEach((entry, index) => {
     const e = entry as { sub?: unknown; not_before?: unknown } | null
     if (!e || typeof e.sub !== 'string' || e.sub === '' || !Number.isInteger(e.not_before)) throw new InvalidFeedEntry('users', index)
+  })
+  envelope.clients?.forEach((entry, index) => {
+    const e = entry as { client_id?: unknown; not_before?: unknown } | null
+    if (!e || typeof e.client_id !== 'string' || e.client_id === '' || !Number.isInteger(e.not_before)) throw new InvalidFeedEntry('clients', index)
   })
   return envelope as RevocationFeed
 }

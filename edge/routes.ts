@@ -15,6 +15,8 @@ export interface Route {
   roles: string[]
   /** A web app's route: a page load without a valid token goes to sign-in (`edge/browser-answers.ts`). Absent: false. */
   browser?: boolean
+  /** Only DPoP-bound tokens with a valid proof (RFC 9449); absent: bound and bearer tokens alike. */
+  dpop?: 'required'
   /** Central's own paths (`/auth/`, `/oauth/`, `/.well-known/`, `/openapi.json`), forwarded unchanged. */
   central: boolean
 }

@@ -1,5 +1,5 @@
 import { audienceList, splitSpaceSeparated, type AccessTokenClaims } from '../shared/access-token-claims'
-import type { ForwardedIdentity } from '../shared/identity-headers'
+import { clientTypeOf, type ForwardedIdentity } from '../shared/identity-headers'
 
 /**
  * A token whose signature and immutable claims were checked, with everything the request path
@@ -34,6 +34,9 @@ export function toVerifiedToken(claims: AccessTokenClaims, kid: string): Verifie
       clientId: claims.client_id,
       jti: claims.jti,
       roles: claims.roles && claims.roles.length > 0 ? claims.roles.join(' ') : undefined,
+      clientType: clientTypeOf(claims),
+      // A bound token only gets past the edge with a valid proof (worker step 3b), so this holds whenever it is forwarded.
+      senderConstrained: claims.cnf ? 'dpop' : undefined,
     },
   }
 }

@@ -4,6 +4,9 @@ import { InvalidToken, PortcullisError } from '../shared/errors'
 import { toErrorResponse } from '../shared/oauth-error-response'
 import { authorizeRequest } from './authorize'
 import { answerFailedNavigation, readBrowserRequest, withSignInMarkerCleared, type BrowserRequest } from './browser-answers'
+import { InvalidDpopProof } from '../shared/dpop-errors'
+import { DpopReplayCache } from '../shared/dpop-replay-cache'
+import { checkSenderConstraint } from './check-sender-constraint'
 import { parseEdgeConfig, type EdgeConfig } from './config'
 import { extractAccessToken } from './extract-token'
 import {
@@ -34,6 +37,8 @@ interface EdgeState {
   verifier: AccessTokenVerifier
   /** Undefined when no EDGE_FEED_TOKEN is configured (the feed is off). */
   revocations: RevocationList | undefined
+  /** DPoP proofs seen by this isolate within their window (RFC 9449 §11.1; per isolate, see DpopReplayCache). */
+  dpopReplay: DpopReplayCache
 }
 
 let state: EdgeState | undefined
@@ -76,7 +81,15 @@ function loadEdgeState(env: Env): EdgeState {
     protectedRoute: config.forwardAuthorization ? undefined : { cookieName: config.accessTokenCookie, authorization: 'any' as const },
     publicRoute: { cookieName: config.accessTokenCookie, authorization: 'bearer' as const },
   }
-  state = { config, identityHeaders: identityHeaderNames(config.identityHeaderPrefix), credentialsToStrip, jwks, verifier, revocations }
+  state = {
+    config,
+    identityHeaders: identityHeaderNames(config.identityHeaderPrefix),
+    credentialsToStrip,
+    jwks,
+    verifier,
+    revocations,
+    dpopReplay: new DpopReplayCache(),
+  }
   return state
 }
 
@@ -95,7 +108,7 @@ async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(pr
   let browser: BrowserRequest | undefined
   let response: Response
   try {
-    const { config, identityHeaders, credentialsToStrip, jwks, verifier, revocations } = loadEdgeState(env)
+    const { config, identityHeaders, credentialsToStrip, jwks, verifier, revocations, dpopReplay } = loadEdgeState(env)
     realm = config.realm
     debug = config.debug
 
@@ -110,7 +123,7 @@ async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(pr
     let verifiedToken: VerifiedToken | undefined
     if (!route.public) {
       // 2. extract
-      const token = extractAccessToken(request, url, config.accessTokenCookie)
+      const { token, presentedAs } = extractAccessToken(request, url, config.accessTokenCookie)
       // The feed loads (cold isolate) while the token is verified; warm, this never waits.
       const feed = revocations?.stateForRequest(Date.now(), (promise) => ctx.waitUntil(promise), request.cf?.colo)
       // 3. verify
@@ -122,6 +135,11 @@ async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(pr
       log.verifyMs = Date.now() - verifyStartedMs
       log.sub = claims.sub
       log.sid = claims.sid
+      // 3b. sender constraint: a DPoP-bound token needs a proof of its key for this very request.
+      log.senderConstrained = await checkSenderConstraint(
+        { presentedAs, token, claims, routeRequiresDpop: route.dpop === 'required', proof: request.headers.get('DPoP'), method: request.method, url: request.url, nowMs: Date.now() },
+        { proofMaxAgeSeconds: config.dpop.proofMaxAgeSeconds, clockToleranceSeconds: config.clockToleranceSeconds, replayGuard: dpopReplay },
+      )
       // 4. revoked? Checked on every request, cache hit or not.
       // Awaited only on a cold or long-idle isolate (see RevocationList.stateForRequest).
       const revocation = checkRevocation(revocations, feed instanceof Promise ? await feed : feed, claims, Date.now())
@@ -166,6 +184,7 @@ async function handleEdgeRequest(request: Request, env: Env, ctx: { waitUntil(pr
       log.error = error.code
       log.reason = error.message
       if (error instanceof InvalidToken && error.reason) log.tokenReason = error.reason
+      if (error instanceof InvalidDpopProof) log.dpopReason = error.reason
     } else {
       log.error = 'server_error'
       console.error(JSON.stringify({ msg: 'edge failure', error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) }))

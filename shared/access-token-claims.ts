@@ -24,6 +24,12 @@ export const AccessTokenClaimsSchema = z.object({
   scope: z.string().default(''),
   sid: z.string().min(1),
   roles: z.array(z.string()).optional(),
+  /**
+   * RFC 9449 §6.1: the token is bound to the key with this RFC 7638 thumbprint; it is used only with
+   * a DPoP proof signed by that key. A `cnf` without `jkt` is refused: a binding that cannot be
+   * checked must not pass as a bearer token.
+   */
+  cnf: z.object({ jkt: z.string().min(1) }).optional(),
 })
 
 export type AccessTokenClaims = z.infer<typeof AccessTokenClaimsSchema>
@@ -36,12 +42,18 @@ export type AccessTokenClaims = z.infer<typeof AccessTokenClaimsSchema>
  */
 export function readAccessTokenClaims(payload: unknown): AccessTokenClaims | undefined {
   if (!payload || typeof payload !== 'object' || Array.isArray(payload)) return undefined
-  const { iss, sub, aud, exp, iat, nbf, jti, client_id, scope, sid, roles } = payload as Record<string, unknown>
+  const { iss, sub, aud, exp, iat, nbf, jti, client_id, scope, sid, roles, cnf } = payload as Record<string, unknown>
   if (!isText(iss) || !isText(sub) || !isText(jti) || !isText(client_id) || !isText(sid)) return undefined
   if (!isInteger(exp) || !isInteger(iat) || (nbf !== undefined && !isInteger(nbf))) return undefined
   if (!(isText(aud) || (Array.isArray(aud) && aud.length > 0 && aud.every(isText)))) return undefined
   if (scope !== undefined && typeof scope !== 'string') return undefined
   if (roles !== undefined && !(Array.isArray(roles) && roles.every((role) => typeof role === 'string'))) return undefined
+  let jkt: string | undefined
+  if (cnf !== undefined) {
+    if (!cnf || typeof cnf !== 'object' || Array.isArray(cnf)) return undefined
+    jkt = (cnf as { jkt?: unknown }).jkt as string
+    if (!isText(jkt)) return undefined
+  }
   return {
     iss,
     sub,
@@ -54,6 +66,7 @@ export function readAccessTokenClaims(payload: unknown): AccessTokenClaims | und
     scope: scope ?? '',
     sid,
     ...(roles === undefined ? {} : { roles: roles as string[] }),
+    ...(jkt === undefined ? {} : { cnf: { jkt } }),
   }
 }
 

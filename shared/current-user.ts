@@ -1,5 +1,5 @@
 import { audienceList, splitSpaceSeparated, type AccessTokenClaims } from './access-token-claims'
-import { DEFAULT_IDENTITY_HEADER_PREFIX, IDENTITY_HEADER_NAMES as NAMES } from './identity-headers'
+import { clientTypeOf, DEFAULT_IDENTITY_HEADER_PREFIX, IDENTITY_HEADER_NAMES as NAMES, type ClientType, type SenderConstraint } from './identity-headers'
 
 /**
  * The caller of an origin API, as the edge verified it. Business logic asks `can('orders:write')`
@@ -16,6 +16,10 @@ export interface CurrentUser {
   readonly clientId: string | undefined
   /** Token id, handy for correlating logs with the edge. */
   readonly jti: string | undefined
+  /** `machine` for a client calling for itself (client credentials, `sub` = client id), else `user`. */
+  readonly clientType: ClientType
+  /** `dpop` when the edge checked a DPoP proof of possession for this request (RFC 9449); else undefined. */
+  readonly senderConstrained: SenderConstraint | undefined
   /** Whether the token grants `scope` (RFC 6749 §3.3). */
   can(scope: string): boolean
   hasRole(role: string): boolean
@@ -50,6 +54,8 @@ export function currentUserFromHeaders(headers: HeaderSource, options: { prefix?
     roles: splitSpaceSeparated(read(NAMES.roles)),
     clientId: read(NAMES.clientId) || undefined,
     jti: read(NAMES.jti) || undefined,
+    clientType: read(NAMES.clientType) === 'machine' ? 'machine' : 'user',
+    senderConstrained: read(NAMES.senderConstrained) === 'dpop' ? 'dpop' : undefined,
   })
 }
 
@@ -63,6 +69,9 @@ export function currentUserFromClaims(claims: AccessTokenClaims): CurrentUser {
     roles: claims.roles ?? [],
     clientId: claims.client_id,
     jti: claims.jti,
+    clientType: clientTypeOf(claims),
+    // Claims alone prove nothing about the request: only a checked proof makes it sender-constrained.
+    senderConstrained: undefined,
   })
 }
 

@@ -1,4 +1,4 @@
-import { PortcullisError } from './errors'
+import { InvalidToken, PortcullisError, type InvalidTokenReason } from './errors'
 
 /**
  * Which RFC 9449 §4.3 check a DPoP proof failed, for code and tests that must not depend on a
@@ -92,5 +92,21 @@ export class UseDpopNonce extends PortcullisError {
   /** The same answer with the nonce the client must use next. */
   withFreshNonce(freshNonce: string, site: DpopCheckSite = 'token_endpoint', algorithms: readonly string[] = []): UseDpopNonce {
     return new UseDpopNonce(this.message, { reason: this.reason, freshNonce, site, algorithms })
+  }
+}
+
+/**
+ * RFC 9449 §7.1: the token itself is unusable here as presented — a DPoP-bound token sent as a
+ * bearer token (or in a cookie), a bearer token at a route that requires DPoP, the DPoP scheme with
+ * an unbound token. Still `invalid_token`, but the challenge is `DPoP` with the accepted `algs`, so
+ * the client learns which scheme to use (`shared/oauth-error-response.ts` writes it).
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-7.1
+ */
+export class DpopTokenRequired extends InvalidToken {
+  readonly algorithms: readonly string[]
+
+  constructor(message: string, options: { reason: Extract<InvalidTokenReason, 'dpop_required' | 'not_dpop_bound'>; algorithms: readonly string[] }) {
+    super(message, { reason: options.reason })
+    this.algorithms = options.algorithms
   }
 }

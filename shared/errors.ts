@@ -104,6 +104,10 @@ export type InvalidTokenReason =
   | 'issued_in_future'
   | 'not_forwardable'
   | 'revoked'
+  /** RFC 9449 §7.1: a DPoP-bound token presented as a bearer token, or a bearer token where DPoP is required. */
+  | 'dpop_required'
+  /** RFC 9449 §7.1: the DPoP scheme with a token that is not bound to a key. */
+  | 'not_dpop_bound'
 
 /** RFC 6750 §3.1: access token missing, malformed, expired, revoked or failing verification. */
 export class InvalidToken extends PortcullisError {

@@ -14,6 +14,10 @@ export const IDENTITY_HEADER_NAMES = {
   clientId: 'Client-Id',
   jti: 'Jti',
   roles: 'Roles',
+  /** `machine` when the token's subject is its client (client credentials), else `user`. */
+  clientType: 'Client-Type',
+  /** `dpop` when the request proved possession of the token's key (RFC 9449); absent for a bearer token. */
+  senderConstrained: 'Sender-Constrained',
 } as const
 
 export type IdentityField = keyof typeof IDENTITY_HEADER_NAMES
@@ -22,4 +26,18 @@ export type IdentityField = keyof typeof IDENTITY_HEADER_NAMES
  * The identity an origin receives, as header values. Lists (`scope`, `aud`, `roles`) are
  * space-separated (RFC 6749 §3.3 for scopes); a field that is undefined is not sent.
  */
-export type ForwardedIdentity = Record<Exclude<IdentityField, 'roles'>, string> & { roles: string | undefined }
+export type ForwardedIdentity = Record<Exclude<IdentityField, 'roles' | 'clientType' | 'senderConstrained'>, string> & {
+  roles: string | undefined
+  clientType: ClientType
+  senderConstrained: SenderConstraint | undefined
+}
+
+/** Who the token speaks for: a person (a session), or a machine client for itself (client credentials). */
+export type ClientType = 'user' | 'machine'
+/** How the request proved it holds the token; only DPoP (RFC 9449) so far. */
+export type SenderConstraint = 'dpop'
+
+/** RFC 9068 §2.2: with no resource owner (client credentials), `sub` is the client's own id. */
+export function clientTypeOf(claims: { sub: string; client_id: string }): ClientType {
+  return claims.sub === claims.client_id ? 'machine' : 'user'
+}

@@ -1,3 +1,4 @@
+import { dpopChallenge, DpopTokenRequired } from './dpop-errors'
 import { InsufficientScope, InvalidBearerRequest, InvalidToken, PortcullisError } from './errors'
 
 /** JSON body of every error answer: RFC 6749 §5.2 shape. */
@@ -9,7 +10,8 @@ export interface OAuthErrorBody {
 /**
  * The one place that turns a `PortcullisError` into an HTTP response.
  * Token endpoint and JSON APIs get an RFC 6749 §5.2 body; 401/403 from a resource
- * (the edge, Bearer-protected central routes) also carry an RFC 6750 §3 challenge.
+ * (the edge, Bearer-protected central routes) also carry an RFC 6750 §3 challenge, or an RFC 9449
+ * §7.1 `DPoP` one where the answer is about DPoP (`InvalidDpopProof` at a resource carries its own).
  * Anything that is not a `PortcullisError` becomes a bare 500 — never a stack trace.
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
  */
@@ -18,7 +20,9 @@ export function toErrorResponse(error: unknown, options: { realm?: string } = {}
     return jsonResponse(500, { error: 'server_error' }, {})
   }
   const headers: Record<string, string> = { ...error.headers }
-  if (error instanceof InvalidToken || error instanceof InsufficientScope || error instanceof InvalidBearerRequest) {
+  if (error instanceof DpopTokenRequired) {
+    headers['WWW-Authenticate'] = `${dpopChallenge(error.code, error.algorithms)}, error_description="${quote(error.message)}"`
+  } else if (error instanceof InvalidToken || error instanceof InsufficientScope || error instanceof InvalidBearerRequest) {
     headers['WWW-Authenticate'] = bearerChallenge(error, options.realm)
   }
   return jsonResponse(error.status, { error: error.code, error_description: error.message }, headers)

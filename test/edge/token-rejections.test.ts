@@ -72,9 +72,9 @@ describe('requests without a usable token', () => {
     await expectRejected(await callWith(token), { status: 401, error: 'invalid_token', description: /header is not valid JSON/ })
   })
 
-  it('rejects an Authorization header that is not a single Bearer token', async () => {
+  it('rejects an Authorization header that is not a single Bearer or DPoP token', async () => {
     const response = await stack.edge.fetch('/api/me', { headers: { Authorization: 'Basic dXNlcjpwYXNz' } })
-    await expectRejected(response, { status: 400, error: 'invalid_request', description: /not a single Bearer token/ })
+    await expectRejected(response, { status: 400, error: 'invalid_request', description: /not a single Bearer or DPoP token/ })
   })
 
   it('rejects two Authorization headers instead of picking one', async () => {

@@ -90,6 +90,8 @@ describe('toVerifiedToken', () => {
       clientId: 'web',
       jti: 'jti-1',
       roles: 'admin ops',
+      clientType: 'user',
+      senderConstrained: undefined,
     })
     expect(toVerifiedToken({ ...claims, aud: 'api', roles: [] }, 'key-1').identity).toMatchObject({ aud: 'api', roles: undefined })
   })

@@ -31,6 +31,19 @@ describe('currentUserFromHeaders', () => {
     expect(user?.can('anything')).toBe(false)
   })
 
+  it('exposes a machine client and a sender-constrained request', () => {
+    const machine = currentUserFromHeaders({
+      'x-portcullis-sub': 'orders-batch',
+      'x-portcullis-sid': 'client:orders-batch',
+      'x-portcullis-client-id': 'orders-batch',
+      'x-portcullis-client-type': 'machine',
+      'x-portcullis-sender-constrained': 'dpop',
+    })
+    expect(machine).toMatchObject({ clientType: 'machine', senderConstrained: 'dpop' })
+    const person = currentUserFromHeaders({ 'x-portcullis-sub': 'user-3', 'x-portcullis-sid': 'sid-3', 'x-portcullis-client-type': 'user' })
+    expect(person).toMatchObject({ clientType: 'user', senderConstrained: undefined })
+  })
+
   it('returns null on a public route (no identity headers)', () => {
     expect(currentUserFromHeaders(new Headers({ 'content-type': 'text/plain' }))).toBeNull()
     expect(currentUserFromHeaders({ 'x-portcullis-sub': 'only-sub' })).toBeNull()

@@ -35,3 +35,9 @@ for (const output of Object.values(result.metafile.outputs)) {
   for (const imported of output.imports) if (imported.external) externals.add(imported.path)
 }
 console.log(`central/dist: main.js, cli.js, migrations/ (${externals.size} external imports)`)
+
+// The origin-side CurrentUser package (package.json "exports": portcullis/current-user, …/express,
+// …/fastify, …/hono) in shared/dist/.
+const { buildCurrentUserPackage } = await import('../shared/build-current-user.mjs')
+await buildCurrentUserPackage()
+console.log('shared/dist: the CurrentUser package for origin APIs (Express, Fastify, Hono)')

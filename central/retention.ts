@@ -1,7 +1,9 @@
 import type { Sql } from 'postgres'
 import { purgeAuditEvents } from './audit/store'
+import { purgeExpiredClientState } from './clients/store'
 import type { Config } from './config'
 import { purgeExpiredConsoleSessions } from './console-sessions/store'
+import { feedWindowSeconds } from './revocations/build-feed'
 import { purgeEndedSessions } from './sessions/store'
 import { purgeLoginAttempts } from './users/store'
 
@@ -18,6 +20,8 @@ export async function purgeEndedState(sql: Sql, config: Config, now: Date): Prom
     const sessions = await purgeEndedSessions(sql, { olderThan: ago(config.SESSION_RETENTION_SECONDS) })
     await purgeLoginAttempts(sql, ago(config.LOGIN_THROTTLE_WINDOW_SECONDS))
     await purgeExpiredConsoleSessions(sql, now)
+    // Client assertion and DPoP proof ids past their window; deleted clients whose tokens have all expired.
+    await purgeExpiredClientState(sql, { now, feedWindowSeconds: feedWindowSeconds(config.ACCESS_TOKEN_TTL_SECONDS, config.CLOCK_TOLERANCE_SECONDS) })
     const events = await purgeAuditEvents(sql, {
       routineBefore: ago(config.AUDIT_RETENTION_SECONDS),
       securityBefore: ago(config.AUDIT_SECURITY_RETENTION_SECONDS),

@@ -333,3 +333,13 @@ export async function purgeExpiredReplayEntries(sql: Queryable, now: Date): Prom
   await sql`delete from client_assertion_jtis where expires_at <= ${now}`
   await sql`delete from dpop_proof_jtis where expires_at <= ${now}`
 }
+
+/**
+ * The clients' part of the retention purge: assertion and proof identifiers past their window, and
+ * deleted clients once their last token has expired (deleted longer ago than the feed's window,
+ * so the feed no longer needs their marker). Returns the clients removed.
+ */
+export async function purgeExpiredClientState(sql: Queryable, input: { now: Date; feedWindowSeconds: number }): Promise<number> {
+  await purgeExpiredReplayEntries(sql, input.now)
+  return await purgeDeletedClients(sql, new Date(input.now.getTime() - input.feedWindowSeconds * 1000))
+}

@@ -13,6 +13,7 @@ import {
   findClientRevocationsVersionInputs,
   listClients,
   purgeDeletedClients,
+  purgeExpiredClientState,
   purgeExpiredReplayEntries,
   recordClientAssertionJti,
   rotateClientSecret,
@@ -146,6 +147,17 @@ describe('client registry', () => {
     expect(await purgeDeletedClients(db.sql, later(100))).toBe(0)
     expect(await purgeDeletedClients(db.sql, later(101))).toBe(1)
     await expect(create({ client_id: 'doomed', token_endpoint_auth_method: 'client_secret_post' }, later(200))).resolves.toBeDefined()
+  })
+
+  it('the retention purge keeps a deleted client for the feed window, then removes it with its expired assertion ids', async () => {
+    await create({ client_id: 'retired', token_endpoint_auth_method: 'client_secret_post' })
+    await deleteClient(db.sql, { clientId: 'retired', actor: 'admin:ops', now: later(300) })
+    await recordClientAssertionJti(db.sql, { clientId: 'retired', jti: 'old', expiresAt: later(310) })
+    expect(await purgeExpiredClientState(db.sql, { now: later(300 + 900), feedWindowSeconds: 930 })).toBe(0)
+    expect(await findClientNotBeforesSince(db.sql, later(299))).toContainEqual({ clientId: 'retired', notBefore: later(300) })
+    expect(await purgeExpiredClientState(db.sql, { now: later(300 + 931), feedWindowSeconds: 930 })).toBe(1)
+    const [left] = await db.sql<{ n: number }[]>`select count(*)::int as n from client_assertion_jtis where client_id = 'retired'`
+    expect(left!.n).toBe(0)
   })
 })
 

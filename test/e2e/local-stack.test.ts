@@ -1,69 +1,37 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { execFile, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { get } from 'node:http'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { findFreePort } from '../../central/db/embedded-postgres'
 import { CookieJar, signInAtProvider } from '../support/upstream-provider'
+import { findFreeStackPorts, REPO_ROOT, spawnLocalStack, startLocalStackProcess, type LocalStackProcess } from './local-stack-process'
 
-// `npm start` as a newcomer runs it: central on its embedded database, the edge in workerd via
-// wrangler dev, the demo API and the demo identity provider — here on free ports and a throwaway
-// data folder, with ADMIN_TOKEN set as README's "Creating the first user" suggests.
+// `npm start` as a newcomer runs it (see local-stack-process.ts), with ADMIN_TOKEN set as README's
+// "Creating the first user" suggests.
 const ADMIN_TOKEN = randomBytes(24).toString('base64url')
-const repoRoot = new URL('../..', import.meta.url).pathname
+const repoRoot = REPO_ROOT
 
+let local: LocalStackProcess
 let stack: ChildProcess
-let output = ''
-let workDir: string
 let dataDir: string
 let edgeUrl: string
 let centralUrl: string
 let stackEnv: Record<string, string>
 
 beforeAll(async () => {
-  workDir = await mkdtemp(join(tmpdir(), 'portcullis-local-stack-'))
-  // As root the embedded server runs as `postgres`, which must enter the folder (mkdtemp makes it 700).
-  await chmod(workDir, 0o755)
-  dataDir = join(workDir, '.portcullis')
-  const [central, edge, demo, idp, inspector] = await Promise.all([findFreePort(), findFreePort(), findFreePort(), findFreePort(), findFreePort()])
-  edgeUrl = `http://127.0.0.1:${edge}`
-  centralUrl = `http://127.0.0.1:${central}`
-  stackEnv = {
-    PORTCULLIS_DATA_DIR: dataDir,
-    PORT: String(central),
-    LOCAL_EDGE_PORT: String(edge),
-    LOCAL_DEMO_ORIGIN_PORT: String(demo),
-    LOCAL_IDP_PORT: String(idp),
-    LOCAL_EDGE_INSPECTOR_PORT: String(inspector),
-  }
-  stack = startLocalStack({ ...stackEnv, ADMIN_TOKEN })
-  stack.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  stack.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`local stack did not come up:\n${output}`)), 90_000)
-    const check = () => {
-      if (output.includes('Ctrl-C stops everything.')) {
-        clearTimeout(timer)
-        resolve()
-      }
-    }
-    stack.stdout!.on('data', check)
-    stack.once('exit', (code) => reject(new Error(`local stack exited (${code}):\n${output}`)))
-  })
+  local = await startLocalStackProcess({ ADMIN_TOKEN })
+  stack = local.child
+  ;({ dataDir, edgeUrl, centralUrl } = local)
+  stackEnv = local.env
 }, 120_000)
 
 afterAll(async () => {
-  if (stack.exitCode === null) {
-    stack.kill('SIGTERM')
-    await new Promise((resolve) => stack.once('exit', resolve))
-  }
-  await rm(workDir, { recursive: true, force: true })
+  await local?.stop()
 }, 60_000)
 
 function startLocalStack(env: Record<string, string>): ChildProcess {
-  return spawn('tsx', ['central/dev/local-stack.ts'], { cwd: repoRoot, env: { ...process.env, ADMIN_TOKEN: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  return spawnLocalStack(env)
 }
 
 /** Runs a command the welcome text printed, in bash from `cwd`, as a person pasting it would. */
@@ -77,9 +45,9 @@ function runPrinted(command: string, options: { cwd?: string; env?: Record<strin
 
 /** The printed lines after `heading`, up to the next line that does not start with two spaces. */
 function printedBlock(heading: string): string {
-  const lines = output.split('\n')
+  const lines = local.output().split('\n')
   const start = lines.findIndex((line) => line.startsWith(heading))
-  expect(start, `no "${heading}" in the welcome text:\n${output}`).toBeGreaterThanOrEqual(0)
+  expect(start, `no "${heading}" in the welcome text:\n${local.output()}`).toBeGreaterThanOrEqual(0)
   const block: string[] = []
   for (const line of lines.slice(start + 1)) {
     if (!line.startsWith('  ')) break
@@ -92,9 +60,9 @@ const navigate = { 'Sec-Fetch-Mode': 'navigate', 'Sec-Fetch-Dest': 'document', A
 
 describe('npm start (local stack)', () => {
   it('prints the edge URL, the demo app and how to log in', () => {
-    expect(output).toContain(`edge (use this)   ${edgeUrl}`)
-    expect(output).toContain(`open ${edgeUrl}/app/ → Sign in with Demo IdP → log in as alice (any password)`)
-    expect(output).toContain('/auth/login')
+    expect(local.output()).toContain(`edge (use this)   ${edgeUrl}`)
+    expect(local.output()).toContain(`open ${edgeUrl}/app/ → Sign in with Demo IdP → log in as alice (any password)`)
+    expect(local.output()).toContain('/auth/login')
   })
 
   it('lets the demo user log in through the edge and call the protected demo API', async () => {
@@ -122,8 +90,8 @@ describe('npm start (local stack)', () => {
   it('prints the admin token central uses (ADMIN_TOKEN, not the generated one), and its "create another user" command works', async () => {
     const secrets = JSON.parse(await readFile(join(dataDir, 'local-secrets.json'), 'utf8')) as { adminToken: string }
     expect(secrets.adminToken).not.toBe(ADMIN_TOKEN)
-    expect(output).toContain(`ADMIN_TOKEN       ${ADMIN_TOKEN}   (from $ADMIN_TOKEN)`)
-    expect(output).not.toContain(secrets.adminToken)
+    expect(local.output()).toContain(`ADMIN_TOKEN       ${ADMIN_TOKEN}   (from $ADMIN_TOKEN)`)
+    expect(local.output()).not.toContain(secrets.adminToken)
     const created = await runPrinted(printedBlock('Create another user:'))
     expect(created.code).toBe(0)
     expect(JSON.parse(created.stdout)).toMatchObject({ username: 'bob' })
@@ -140,7 +108,7 @@ describe('npm start (local stack)', () => {
 
   it('prints the metrics token and a scrape command that works', async () => {
     const secrets = JSON.parse(await readFile(join(dataDir, 'local-secrets.json'), 'utf8')) as { metricsToken: string }
-    expect(output).toContain(`METRICS_TOKEN     ${secrets.metricsToken}`)
+    expect(local.output()).toContain(`METRICS_TOKEN     ${secrets.metricsToken}`)
     const scraped = await runPrinted(printedBlock('Metrics'))
     expect(scraped.code).toBe(0)
     expect(scraped.stdout).toContain('# TYPE')
@@ -150,7 +118,7 @@ describe('npm start (local stack)', () => {
     const path = `/api/once-${randomBytes(6).toString('hex')}`
     const refused = await fetch(`${edgeUrl}${path}`)
     expect(refused.status).toBe(401)
-    const lines = () => output.split('\n').filter((line) => line.includes(`"path":"${path}"`))
+    const lines = () => local.output().split('\n').filter((line) => line.includes(`"path":"${path}"`))
     await expect.poll(() => lines().length, { timeout: 10_000 }).toBeGreaterThan(0)
     await new Promise((resolve) => setTimeout(resolve, 500))
     expect(lines()).toHaveLength(1)
@@ -207,16 +175,9 @@ describe('npm start (local stack)', () => {
   }, 60_000)
 
   it('a second npm start on free ports but the same data folder says the folder is in use', async () => {
-    const [central, edge, demo, idp, inspector] = await Promise.all([findFreePort(), findFreePort(), findFreePort(), findFreePort(), findFreePort()])
+    const ports = await findFreeStackPorts()
     const second = await runToExit(
-      startLocalStack({
-        PORTCULLIS_DATA_DIR: dataDir,
-        PORT: String(central),
-        LOCAL_EDGE_PORT: String(edge),
-        LOCAL_DEMO_ORIGIN_PORT: String(demo),
-        LOCAL_IDP_PORT: String(idp),
-        LOCAL_EDGE_INSPECTOR_PORT: String(inspector),
-      }),
+      startLocalStack({ PORTCULLIS_DATA_DIR: dataDir, ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)])) }),
     )
     expect(second.code).toBe(1)
     expect(second.output).toContain(`the data folder ${dataDir} is in use by a running PostgreSQL`)

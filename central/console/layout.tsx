@@ -1,6 +1,6 @@
 import type { Child } from 'hono/jsx'
 
-export type ConsoleSection = 'overview' | 'users' | 'audit' | 'keys'
+export type ConsoleSection = 'overview' | 'users' | 'audit' | 'keys' | 'clients'
 
 export interface LayoutProps {
   title: string
@@ -15,6 +15,7 @@ const sections: [ConsoleSection, string, string][] = [
   ['users', 'Users', '/console/users'],
   ['audit', 'Audit trail', '/console/audit'],
   ['keys', 'Signing keys', '/console/keys'],
+  ['clients', 'Clients', '/console/clients'],
 ]
 
 /** The page shell: skip link, landmark header with navigation, one `main`. No external assets. */

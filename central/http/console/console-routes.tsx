@@ -2,6 +2,7 @@ import type { AppDeps } from '../../app-deps'
 import { CONSOLE_CSS } from '../../console/console-styles'
 import { allowedOrigins, decideSameOrigin, requestSite } from '../require-same-origin'
 import { consoleAuditRoutes } from './audit'
+import { consoleClientRoutes } from './clients'
 import { createConsoleRouter } from './console-env'
 import { ConsolePageError, handleConsoleError } from './console-errors'
 import { consoleKeyRoutes } from './keys'
@@ -62,5 +63,6 @@ export function consoleRoutes(deps: AppDeps) {
   router.route('/', consoleUserRoutes(deps))
   router.route('/', consoleAuditRoutes(deps))
   router.route('/', consoleKeyRoutes(deps))
+  router.route('/', consoleClientRoutes(deps))
   return router
 }

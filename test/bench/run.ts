@@ -1,7 +1,7 @@
 /**
  * `npm run bench [section…]`: every section measures portcullis side by side with its baseline
- * in one run and prints ratios. Sections: central, edge, revocation (default: these three), and
- * edge-instructions (only when named).
+ * in one run and prints ratios. Sections: central, edge, revocation, client-credentials (default:
+ * these four), and edge-instructions (only when named).
  *
  * Sections live in their own modules, written by different people at different times. They are
  * imported by a computed URL, so a section whose module does not exist yet is skipped with a
@@ -20,6 +20,8 @@ const sections: Record<string, Section> = {
   central: { file: './central.ts', entry: 'runCentralBench' },
   edge: { file: './edge.ts', entry: 'runEdgeBench' },
   revocation: { file: './revocation.ts', entry: 'runRevocationBench' },
+  // Client-credentials tokens/s against oidc-provider's grant (central's machine clients).
+  'client-credentials': { file: './client-credentials.ts', entry: 'runClientCredentialsBench' },
   // Opt-in (needs valgrind, takes minutes): only when named.
   'edge-instructions': { file: './edge-instructions.ts', entry: 'runEdgeInstructionsBench' },
 }

@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose'
 import { WORKER_BUNDLE_OPTIONS } from '../support/edge-worker'
+import { benchDpopProofCost, benchDpopRequests } from './edge-dpop'
 import { percentile, printTable } from './report'
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
@@ -176,6 +177,8 @@ export async function runEdgeBench(): Promise<void> {
   try {
     await benchVerify(ports.verify, tokens)
     await benchRequests(ports, tokens, () => processCpuMs(workerd.pid!))
+    await benchDpopRequests(ports.edge, privateKey, ISSUER, () => processCpuMs(workerd.pid!))
+    await benchDpopProofCost()
   } finally {
     workerd.kill('SIGTERM')
     await rm(dir, { recursive: true, force: true })

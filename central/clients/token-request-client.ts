@@ -1,6 +1,6 @@
 import type { Sql } from 'postgres'
-import { checkDpopProofReplay, verifyDpopProof } from '../../shared/dpop-proof'
-import { InvalidDpopProof } from '../../shared/dpop-errors'
+import { checkDpopProofReplay, DPOP_ALGORITHMS, verifyDpopProof } from '../../shared/dpop-proof'
+import { DpopTokenRequired, InvalidDpopProof } from '../../shared/dpop-errors'
 import { UnauthorizedClient } from '../../shared/client-errors'
 import type { Clock } from '../clock'
 import type { Config } from '../config'
@@ -91,4 +91,39 @@ export async function verifyRequestDpopProof(
 /** Whether the client is registered with `require_dpop`. */
 export function clientRequiresDpop(client: AuthenticatedClient): boolean {
   return client.kind === 'registered' && client.client.requireDpop
+}
+
+/**
+ * RFC 9449 §7 at central's own Bearer-protected routes (`/auth/*`): a DPoP-bound access token is
+ * accepted only with the `DPoP` scheme and a proof for this request (method, public URL, `ath`,
+ * signed by the bound key, not seen before); an unbound token not with the `DPoP` scheme. Failures
+ * are 401 with a `DPoP` challenge, as at the edge.
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-7.1
+ */
+export async function checkResourceDpopBinding(
+  deps: ClientEndpointDeps,
+  request: { scheme: 'bearer' | 'dpop' | 'cookie'; accessToken: string; boundJkt: string | undefined; proof: string | undefined; method: string; url: string },
+): Promise<void> {
+  if (request.boundJkt === undefined) {
+    if (request.scheme === 'dpop') throw new DpopTokenRequired('the DPoP scheme needs a DPoP-bound token; send this one as Bearer', { reason: 'not_dpop_bound', algorithms: DPOP_ALGORITHMS })
+    return
+  }
+  if (request.scheme !== 'dpop') {
+    throw new DpopTokenRequired('a DPoP-bound token must be sent with the DPoP scheme and a proof', { reason: 'dpop_required', algorithms: DPOP_ALGORITHMS })
+  }
+  const window = { maxAgeSeconds: deps.config.DPOP_PROOF_MAX_AGE_SECONDS, clockToleranceSeconds: deps.config.CLOCK_TOLERANCE_SECONDS }
+  try {
+    const verified = await verifyDpopProof(request.proof, {
+      method: request.method,
+      url: request.url,
+      accessToken: request.accessToken,
+      boundJkt: request.boundJkt,
+      now: deps.clock(),
+      ...window,
+    })
+    await checkDpopProofReplay(dpopProofReplayGuard(deps.sql), verified, window)
+  } catch (error) {
+    if (error instanceof InvalidDpopProof) throw error.atResource(DPOP_ALGORITHMS)
+    throw error
+  }
 }

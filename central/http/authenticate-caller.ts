@@ -2,6 +2,7 @@ import type { Context } from 'hono'
 import type { AccessTokenClaims } from '../../shared/access-token-claims'
 import { InvalidToken } from '../../shared/errors'
 import { clientSessionId } from '../clients/client-credentials'
+import { checkResourceDpopBinding, publicEndpointUrl } from '../clients/token-request-client'
 import { findSession } from '../sessions/store'
 import { verifyAccessToken } from '../tokens/verify-access-token'
 import type { AppDeps } from '../app-deps'
@@ -24,9 +25,12 @@ export async function authenticateCaller(c: Context, deps: AppDeps): Promise<Cal
   const header = c.req.header('Authorization')
   let token: string | undefined
   let viaCookie = false
+  let scheme: 'bearer' | 'dpop' | 'cookie' = 'cookie'
   if (header) {
-    token = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header)?.[1]
-    if (!token) throw new InvalidToken('Authorization header must be "Bearer <token>"')
+    const match = /^(Bearer|DPoP) ([A-Za-z0-9._~+/-]+=*)$/i.exec(header)
+    if (!match) throw new InvalidToken('Authorization header must be "Bearer <token>" or "DPoP <token>"')
+    scheme = match[1]!.toLowerCase() === 'dpop' ? 'dpop' : 'bearer'
+    token = match[2]
   } else {
     token = readAccessCookie(c)
     viaCookie = token !== undefined
@@ -37,6 +41,15 @@ export async function authenticateCaller(c: Context, deps: AppDeps): Promise<Cal
   const claims = await verifyAccessToken(deps, token, now)
   // A client-credentials token names a client, not a session or a user: nothing here is its to act on.
   if (claims.sid === clientSessionId(claims.client_id)) throw new InvalidToken('a client-credentials token has no session')
+  // A DPoP-bound token proves nothing without a proof of its key (RFC 9449 §7), here as at the edge.
+  await checkResourceDpopBinding(deps, {
+    scheme,
+    accessToken: token,
+    boundJkt: claims.cnf?.jkt,
+    proof: c.req.header('DPoP'),
+    method: c.req.method,
+    url: publicEndpointUrl(deps.config, c.req.path),
+  })
   const session = await findSession(deps.sql, claims.sid, now)
   if (!session || session.revokedAt) throw new InvalidToken('the session of this access token is revoked')
   return { claims, viaCookie }

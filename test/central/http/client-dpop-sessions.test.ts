@@ -70,6 +70,25 @@ describe('a session started with a DPoP proof is bound to its key', () => {
     expect(decodeJwt(again.access_token).sid).toBe(decodeJwt(started.access_token).sid)
   })
 
+  it('accepts the bound token at central\'s own session endpoints only with a proof of its key', async () => {
+    const key = await oauth.generateKeyPair('ES256')
+    const response = await login(central, { username: user.username, password: PASSWORD }, { DPoP: await loginProof(key) })
+    const { access_token } = (await response.json()) as { access_token: string }
+    const asBearer = await central.t.app.request('/auth/sessions', { headers: bearer(access_token) })
+    expect(asBearer.status).toBe(401)
+    expect(asBearer.headers.get('WWW-Authenticate')).toMatch(/^DPoP error="invalid_token"/)
+    const withProof = await oauth.protectedResourceRequest(access_token, 'GET', new URL(`${TEST_ISSUER}/auth/sessions`), new Headers(), null, {
+      ...options(central),
+      DPoP: oauth.DPoP({}, key),
+    })
+    expect(withProof.status).toBe(200)
+    const otherKey = await oauth.protectedResourceRequest(access_token, 'GET', new URL(`${TEST_ISSUER}/auth/sessions`), new Headers(), null, {
+      ...options(central),
+      DPoP: oauth.DPoP({}, await oauth.generateKeyPair('ES256')),
+    }).catch((error: unknown) => error)
+    expect(otherKey).toMatchObject({ status: 401 })
+  })
+
   it('keeps a session started without DPoP a Bearer session', async () => {
     const response = await login(central, { username: user.username, password: PASSWORD })
     const started = (await response.json()) as { access_token: string; token_type: string }

@@ -11,7 +11,8 @@ const revocationFeedRoute = createRoute({
   path: REVOCATION_FEED_PATH,
   summary: 'Revocation feed for edges (Bearer EDGE_FEED_TOKEN)',
   description:
-    'Sessions revoked, and users logged out everywhere, within the last access-token lifetime plus clock tolerance. ' +
+    'Sessions revoked, users logged out everywhere, and machine clients disabled, deleted, rotated or narrowed (`clients`), ' +
+    'within the last access-token lifetime plus clock tolerance. ' +
     'Send the last `version` as `If-None-Match` to get 304 when nothing changed.',
   security: [{ bearerAuth: [] }],
   request: { headers: z.object({ 'if-none-match': z.string().optional() }) },

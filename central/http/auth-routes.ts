@@ -8,6 +8,7 @@ import {
   requireClientGrant,
   verifyRequestDpopProof,
 } from '../clients/token-request-client'
+import { findProvidersOfSessions } from '../federation/linked-identities'
 import { DEFAULT_CLIENT_ID, startSession } from '../sessions/start-session'
 import { hashRefreshToken, looksLikeRefreshToken } from '../sessions/refresh-token'
 import { findSessionIdByTokenHash, listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
@@ -168,7 +169,8 @@ export function authRoutes(deps: AppDeps) {
   router.openapi(listRoute, async (c) => {
     const { claims } = await authenticateCaller(c, deps)
     const sessions = await listUserSessions(sql, claims.sub, deps.clock())
-    return c.json({ sessions: sessions.map((s) => toSessionJson(s, claims.sid)) }, 200)
+    const providers = await findProvidersOfSessions(sql, sessions.map((s) => s.id))
+    return c.json({ sessions: sessions.map((s) => toSessionJson(s, providers.get(s.id) ?? null, claims.sid)) }, 200)
   })
 
   router.openapi(revokeOwnRoute, async (c) => {

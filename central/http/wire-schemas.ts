@@ -34,12 +34,13 @@ export const SessionSchema = z
     state: z.enum(['active', 'revoked', 'expired']),
     revoked_at: z.string().nullable(),
     revoked_reason: z.string().nullable(),
+    provider: z.string().nullable().openapi({ description: 'Id of the upstream provider the session was signed in through; null for password and admin-started sessions' }),
     current: z.boolean().optional(),
   })
   .openapi('Session')
 
-/** Wire shape of a session (RFC-style snake_case at the HTTP boundary). */
-export function toSessionJson(s: SessionView, currentSessionId?: string) {
+/** Wire shape of a session (RFC-style snake_case at the HTTP boundary); `provider` as findProvidersOfSessions gives it. */
+export function toSessionJson(s: SessionView, provider: string | null, currentSessionId?: string) {
   return {
     id: s.id,
     created_at: s.createdAt.toISOString(),
@@ -52,6 +53,7 @@ export function toSessionJson(s: SessionView, currentSessionId?: string) {
     state: s.state,
     revoked_at: s.revokedAt?.toISOString() ?? null,
     revoked_reason: s.revokedReason,
+    provider,
     ...(currentSessionId !== undefined ? { current: s.id === currentSessionId } : {}),
   }
 }

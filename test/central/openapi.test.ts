@@ -15,6 +15,8 @@ const CONTRACT = [
   'delete /auth/sessions/{id}',
   'post /admin/users',
   'patch /admin/users/{username}',
+  'get /admin/users/{username}',
+  'delete /admin/users/{username}/identities',
   'get /admin/users/{username}/sessions',
   'delete /admin/sessions/{id}',
   'delete /admin/users/{username}/sessions',
@@ -119,6 +121,18 @@ describe('GET /openapi.json', () => {
     const admin = operations().filter(({ path }) => path.startsWith('/admin/'))
     expect(admin.length).toBeGreaterThanOrEqual(11)
     for (const { method, path, op } of admin) expect({ method, path, security: op.security }).toEqual({ method, path, security: [{ bearerAuth: [] }] })
+  })
+
+  it('shows linked identities on a user and the provider of each session', () => {
+    type Schema = { required?: string[]; allOf?: Schema[]; $ref?: string }
+    const schemas = doc.components!.schemas! as Record<string, Schema>
+    // The user with identities is the User schema and one more required list.
+    expect(schemas.UserWithIdentities!.allOf).toEqual([{ $ref: '#/components/schemas/User' }, expect.objectContaining({ required: ['identities'] })])
+    expect(schemas.LinkedIdentity!.required).toEqual(expect.arrayContaining(['provider', 'issuer', 'subject', 'email', 'linked_at']))
+    expect(schemas.Session!.required).toContain('provider')
+    const unlink = doc.paths['/admin/users/{username}/identities']!.delete!
+    expect((unlink.parameters ?? []).filter((p) => p.in === 'query').map((p) => [p.name, p.required])).toEqual([['issuer', true], ['subject', true]])
+    expect(Object.keys(unlink.responses!)).toContain('204')
   })
 
   it('documents that cookie-mode login and refresh keep the tokens out of the body', () => {

@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import { NotFound } from '../../../shared/errors'
 import type { AppDeps } from '../../app-deps'
+import { findProvidersOfSessions } from '../../federation/linked-identities'
 import { listUserSessions, revokeAllUserSessions, revokeSession } from '../../sessions/store'
 import { findUserByUsername } from '../../users/store'
 import { createRouter } from '../create-router'
@@ -32,7 +33,8 @@ export function adminSessionRoutes(deps: AppDeps) {
       const user = await findUserByUsername(sql, c.req.valid('param').username)
       if (!user) throw new NotFound('no such user')
       const sessions = await listUserSessions(sql, user.id, deps.clock())
-      return c.json({ sessions: sessions.map((s) => toSessionJson(s)) }, 200)
+      const providers = await findProvidersOfSessions(sql, sessions.map((s) => s.id))
+      return c.json({ sessions: sessions.map((s) => toSessionJson(s, providers.get(s.id) ?? null)) }, 200)
     },
   )
 

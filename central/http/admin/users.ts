@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi'
 import type { MiddlewareHandler } from 'hono'
 import { InvalidRequest, NotFound } from '../../../shared/errors'
 import type { AppDeps } from '../../app-deps'
+import { listLinkedIdentities, unlinkIdentity, type LinkedIdentity } from '../../federation/linked-identities'
 import { changeUser } from '../../users/change-user'
 import { contradictoryValues, type GrantChange, type PartialGrant } from '../../users/grant-change'
 import { hashPassword, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../users/passwords'
@@ -35,6 +36,27 @@ const UserSchema = z
     updated_at: z.string(),
   })
   .openapi('User')
+
+const LinkedIdentitySchema = z
+  .object({
+    provider: z.string().openapi({ description: 'Id of the provider (IDENTITY_PROVIDERS) the identity was linked through' }),
+    issuer: z.string(),
+    subject: z.string().openapi({ description: 'The provider\'s `sub` for this person' }),
+    email: z.string().nullable().openapi({ description: 'The email the provider last asserted, if any' }),
+    linked_at: z.string(),
+    last_used_at: z.string(),
+  })
+  .openapi('LinkedIdentity')
+
+const UserWithIdentitiesSchema = UserSchema.extend({
+  identities: z.array(LinkedIdentitySchema).openapi({ description: 'Upstream provider identities that sign in as this user, oldest first' }),
+}).openapi('UserWithIdentities')
+
+/** Query, not path: an issuer is a URL, and its slashes would not survive as a path segment. */
+const IdentityQuerySchema = z.object({
+  issuer: z.string().min(1).max(2000),
+  subject: z.string().min(1).max(2000),
+})
 
 const CreateUserSchema = z
   .object({
@@ -131,6 +153,17 @@ function toUserBody(user: UserRecord): z.infer<typeof UserSchema> {
   }
 }
 
+function toIdentityBody(identity: LinkedIdentity): z.infer<typeof LinkedIdentitySchema> {
+  return {
+    provider: identity.providerId,
+    issuer: identity.issuer,
+    subject: identity.subject,
+    email: identity.email,
+    linked_at: identity.createdAt.toISOString(),
+    last_used_at: identity.lastUsedAt.toISOString(),
+  }
+}
+
 /**
  * `/admin/users`: create, read, search and change users (Bearer ADMIN_TOKEN).
  * Every change lands in the audit trail and reaches the user's sessions (see changeUser).
@@ -201,18 +234,45 @@ export function adminUserRoutes({ sql, config, clock }: AppDeps) {
     createRoute({
       method: 'get',
       path: '/admin/users/{username}',
-      summary: 'Show one user',
+      summary: 'Show one user, with its linked provider identities',
       tags: ['admin'],
       security: ADMIN_SECURITY,
       middleware: [adminOnly] as const,
       request: { params: UsernameParamSchema },
-      responses: { 200: { description: 'The user', content: { 'application/json': { schema: UserSchema } } }, ...ADMIN_ERRORS },
+      responses: { 200: { description: 'The user', content: { 'application/json': { schema: UserWithIdentitiesSchema } } }, ...ADMIN_ERRORS },
     }),
     async (c) => {
       const { username } = c.req.valid('param')
       const user = await findUserByUsername(sql, username)
       if (!user) throw new NotFound('no user with this username')
-      return c.json(toUserBody(user), 200)
+      const identities = await listLinkedIdentities(sql, user.id)
+      return c.json({ ...toUserBody(user), identities: identities.map(toIdentityBody) }, 200)
+    },
+  )
+
+  router.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/admin/users/{username}/identities',
+      summary: 'Unlink a provider identity from a user',
+      description:
+        'Removes the link `(issuer, subject) → user`, audited as `user.updated` with `identity_unlinked`. The user\'s ' +
+        'sessions stay (revoke them separately); the next sign-in through that identity is treated as a first one, ' +
+        'by the provider\'s rules (a new user just in time, a link by email, or a refusal).',
+      tags: ['admin'],
+      security: ADMIN_SECURITY,
+      middleware: [adminOnly] as const,
+      request: { params: UsernameParamSchema, query: IdentityQuerySchema },
+      responses: { 204: { description: 'Unlinked' }, ...ADMIN_ERRORS },
+    }),
+    async (c) => {
+      const { username } = c.req.valid('param')
+      const { issuer, subject } = c.req.valid('query')
+      const user = await findUserByUsername(sql, username)
+      if (!user) throw new NotFound('no user with this username')
+      const unlinked = await unlinkIdentity(sql, { userId: user.id, issuer, subject, actor: ADMIN_API_ACTOR, now: clock() })
+      if (!unlinked) throw new NotFound('the user has no identity with this issuer and subject')
+      return c.body(null, 204)
     },
   )
 

@@ -93,10 +93,21 @@ function buildProgram(io: CliIo): Command {
     })
   users
     .command('show <username>')
-    .description('show a user: grants, enabled flag, dates')
+    .description('show a user: grants, enabled flag, dates, linked provider identities')
     .action(async (username: string) => {
-      const found = await client().get<Row>(user(username))
-      print(found, () => formatUser(found))
+      const found = await client().get<Row & { identities?: Row[] }>(user(username))
+      print(found, () => `${formatUser(found)}\n\n${found.identities?.length ? formatTable(found.identities, identityColumns) : 'no linked identities'}`)
+    })
+  users
+    .command('unlink <username>')
+    .description('unlink a provider identity from a user; their sessions stay, and the next sign-in through it counts as a first one')
+    .requiredOption('--issuer <url>', 'the identity\'s issuer (see `users show`)')
+    .requiredOption('--subject <sub>', 'the identity\'s subject at that issuer')
+    .action(async (username: string, options: { issuer: string; subject: string }) => {
+      const query = new URLSearchParams({ issuer: options.issuer, subject: options.subject })
+      await client().delete(`${user(username)}/identities?${query}`)
+      const unlinked = { username, issuer: options.issuer, subject: options.subject }
+      print({ unlinked }, () => `unlinked ${options.subject} at ${options.issuer} from ${username}`)
     })
   // Grants change by explicit additions and removals (PATCH add/remove); nothing here replaces a whole list.
   for (const [name, operation, description] of [
@@ -342,11 +353,21 @@ const sessionColumns: Column<Row>[] = [
   { header: 'id', value: (s) => s.id },
   { header: 'state', value: (s) => s.state },
   { header: 'client', value: (s) => s.client_id },
+  { header: 'provider', value: (s) => s.provider },
   { header: 'ip', value: (s) => s.ip },
   { header: 'created', value: (s) => s.created_at },
   { header: 'last used', value: (s) => s.last_used_at },
   { header: 'audiences', value: (s) => s.audiences },
   { header: 'user agent', value: (s) => truncate(s.user_agent, 48) },
+]
+
+const identityColumns: Column<Row>[] = [
+  { header: 'provider', value: (i) => i.provider },
+  { header: 'issuer', value: (i) => i.issuer },
+  { header: 'subject', value: (i) => i.subject },
+  { header: 'email', value: (i) => i.email },
+  { header: 'linked', value: (i) => i.linked_at },
+  { header: 'last used', value: (i) => i.last_used_at },
 ]
 
 const keyColumns: Column<Row>[] = [

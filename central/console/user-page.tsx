@@ -1,3 +1,4 @@
+import type { LinkedIdentity } from '../federation/linked-identities'
 import type { SessionView } from '../sessions/session-record'
 import type { LoginFailures } from '../users/store'
 import type { UserRecord } from '../users/user-record'
@@ -8,6 +9,10 @@ export interface UserPageProps {
   admin: NonNullable<LayoutProps['admin']>
   user: UserRecord
   sessions: SessionView[]
+  /** The provider each session came from (absent: password or admin-started). */
+  sessionProviders: ReadonlyMap<string, string>
+  /** Upstream provider identities that sign in as this user. */
+  identities: LinkedIdentity[]
   /** The last time every session of the user was revoked (log out everywhere, disable, new password). */
   lastLogoutAll?: { at: Date; reason: string | null }
   /** Failed sign-ins counted against the username in the current throttle window. */
@@ -24,10 +29,10 @@ const GRANT_LISTS = [
 
 /**
  * One user: grants (add; remove with confirmation), enabled flag (disable with confirmation,
- * enable), failed sign-ins (unlock with confirmation), sessions with revoke and revoke all (both
- * confirmed). Every destructive button leads to a confirmation page first.
+ * enable), failed sign-ins (unlock with confirmation), linked identities (unlink with confirmation),
+ * sessions with their provider, revoke and revoke all (both confirmed). Every destructive button leads to a confirmation page first.
  */
-export function UserPage({ admin, user, sessions, lastLogoutAll, loginFailures, notice, error }: UserPageProps) {
+export function UserPage({ admin, user, sessions, sessionProviders, identities, lastLogoutAll, loginFailures, notice, error }: UserPageProps) {
   const base = userPath(user.username)
   const active = sessions.filter((s) => s.state === 'active')
   return (
@@ -118,6 +123,52 @@ export function UserPage({ admin, user, sessions, lastLogoutAll, loginFailures, 
           <a href={`/console/audit?user=${encodeURIComponent(user.username)}`}>Audit trail of {user.username}</a>
         </div>
       </section>
+      <section aria-labelledby="identities-heading">
+        <h2 id="identities-heading">Linked identities</h2>
+        {identities.length === 0 ? (
+          <p>No linked identities: {user.username} does not sign in through an upstream provider.</p>
+        ) : (
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Provider</th>
+                  <th scope="col">Issuer</th>
+                  <th scope="col">Subject</th>
+                  <th scope="col">Email</th>
+                  <th scope="col">Linked</th>
+                  <th scope="col">Last used</th>
+                  <th scope="col">
+                    <span class="skip">Action</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {identities.map((identity) => (
+                  <tr>
+                    <td>{identity.providerId}</td>
+                    <td class="mono">{identity.issuer}</td>
+                    <td class="mono">{identity.subject}</td>
+                    <td>{identity.email ?? '—'}</td>
+                    <td>{formatInstant(identity.createdAt)}</td>
+                    <td>{formatInstant(identity.lastUsedAt)}</td>
+                    <td>
+                      <form class="inline" method="post" action={`${base}/identities/unlink`}>
+                        <CsrfField token={admin.csrfToken} />
+                        <input type="hidden" name="issuer" value={identity.issuer} />
+                        <input type="hidden" name="subject" value={identity.subject} />
+                        <button class="danger" type="submit" aria-label={`Unlink ${identity.subject} at ${identity.providerId}`}>
+                          Unlink
+                        </button>
+                      </form>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
       <section aria-labelledby="sessions-heading">
         <div class="row center">
           <h2 id="sessions-heading">
@@ -144,6 +195,7 @@ export function UserPage({ admin, user, sessions, lastLogoutAll, loginFailures, 
                   <th scope="col">Device / user agent</th>
                   <th scope="col">IP</th>
                   <th scope="col">Client</th>
+                  <th scope="col">Provider</th>
                   <th scope="col">Audiences</th>
                   <th scope="col">Created</th>
                   <th scope="col">Last used</th>
@@ -167,6 +219,7 @@ export function UserPage({ admin, user, sessions, lastLogoutAll, loginFailures, 
                     <td class="ua">{s.userAgent ?? '—'}</td>
                     <td class="mono">{s.ip ?? '—'}</td>
                     <td>{s.clientId}</td>
+                    <td>{sessionProviders.get(s.id) ?? <span class="muted">password / admin</span>}</td>
                     <td>{formatList(s.audiences)}</td>
                     <td>{formatInstant(s.createdAt)}</td>
                     <td>{formatInstant(s.lastUsedAt)}</td>

@@ -5,6 +5,7 @@ import { userPath } from '../../console/layout'
 import { UserPage } from '../../console/user-page'
 import { UsersPage } from '../../console/users-page'
 import type { AppDeps } from '../../app-deps'
+import { findProvidersOfSessions, listLinkedIdentities, unlinkIdentity } from '../../federation/linked-identities'
 import { findSession, listUserSessions, revokeAllUserSessions, revokeSession } from '../../sessions/store'
 import { changeUser } from '../../users/change-user'
 import { GRANT_PARTS } from '../../users/grant-change'
@@ -20,8 +21,8 @@ const NO_SUCH_USER = new ConsolePageError(404, 'No such user', 'No user has this
 type GrantPart = (typeof GRANT_PARTS)[number]
 
 /**
- * `/console/users`: find users, see one with their sessions; revoke sessions, disable or enable,
- * add and remove grants, clear failed sign-ins. Every destructive action asks for confirmation
+ * `/console/users`: find users, see one with their sessions and linked identities; revoke sessions,
+ * disable or enable, add and remove grants, clear failed sign-ins, unlink an identity. Every destructive action asks for confirmation
  * first (confirmFirst).
  */
 export function consoleUserRoutes({ sql, config, clock }: AppDeps) {
@@ -37,17 +38,21 @@ export function consoleUserRoutes({ sql, config, clock }: AppDeps) {
     const user = await findUserByUsername(sql, c.req.param('username'))
     if (!user) throw NO_SUCH_USER
     const now = clock()
-    const [sessions, [lastLogoutAll], loginFailures] = await Promise.all([
+    const [sessions, identities, [lastLogoutAll], loginFailures] = await Promise.all([
       listUserSessions(sql, user.id, now),
+      listLinkedIdentities(sql, user.id),
       // "Logged out everywhere" is the last revoke-all, not `not_before`: removing a grant moves that marker too.
       listAuditEvents(sql, { userId: user.id, type: 'user.sessions_revoked', limit: 1 }),
       loginFailuresOf(sql, user.username, { windowSeconds: config.LOGIN_THROTTLE_WINDOW_SECONDS, now }),
     ])
+    const sessionProviders = await findProvidersOfSessions(sql, sessions.map((s) => s.id))
     return c.html(
       <UserPage
         admin={layoutAdmin(c)}
         user={user}
         sessions={sessions}
+        sessionProviders={sessionProviders}
+        identities={identities}
         lastLogoutAll={lastLogoutAll && { at: lastLogoutAll.at, reason: lastLogoutAll.reason }}
         loginFailures={loginFailures}
         notice={noticeFor(c.req.query('done'), c.req.query(), config)}
@@ -143,6 +148,28 @@ export function consoleUserRoutes({ sql, config, clock }: AppDeps) {
     return c.redirect(`${userPath(username)}?done=${removed ? 'grant-removed' : 'not-held'}&count=${result.sessionsNarrowed}`, 303)
   })
 
+  router.post('/console/users/:username/identities/unlink', async (c) => {
+    const username = c.req.param('username')
+    const form = await c.req.parseBody()
+    const issuer = typeof form.issuer === 'string' ? form.issuer : ''
+    const subject = typeof form.subject === 'string' ? form.subject : ''
+    const user = await findUserByUsername(sql, username)
+    if (!user) throw NO_SUCH_USER
+    // An identity of another user is not found through this user's page, before any confirmation.
+    const identity = (await listLinkedIdentities(sql, user.id)).find((i) => i.issuer === issuer && i.subject === subject)
+    if (!identity) throw NO_SUCH_IDENTITY
+    const confirm = await confirmFirst(c, {
+      title: `Unlink ${identity.email ?? identity.subject} (${identity.providerId}) from ${username}?`,
+      text: `Signing in through ${identity.providerId} as ${identity.email ?? identity.subject} no longer reaches ${username}: the next such sign-in counts as a first one, and the provider's rules decide (a new user, a link by email, or a refusal). Sessions ${username} already holds stay; revoke them separately if needed.`,
+      confirmLabel: 'Unlink identity',
+      cancelHref: userPath(username),
+      section: 'users',
+    })
+    if (confirm) return confirm
+    if (!(await unlinkIdentity(sql, { userId: user.id, issuer, subject, actor: actorOf(c), now: clock() }))) throw NO_SUCH_IDENTITY
+    return c.redirect(`${userPath(username)}?done=unlinked`, 303)
+  })
+
   router.post('/console/users/:username/unlock', async (c) => {
     const username = c.req.param('username')
     if (!(await findUserByUsername(sql, username))) throw NO_SUCH_USER
@@ -163,6 +190,7 @@ export function consoleUserRoutes({ sql, config, clock }: AppDeps) {
 }
 
 const NO_SUCH_SESSION = new ConsolePageError(404, 'No such session', 'This user has no session with this id.')
+const NO_SUCH_IDENTITY = new ConsolePageError(404, 'No such identity', 'This user has no linked identity with this issuer and subject.')
 
 const PART_NAMES: Record<GrantPart, string> = { audiences: 'audience', scopes: 'scope', roles: 'role' }
 
@@ -209,6 +237,8 @@ function noticeFor(done: string | undefined, query: Record<string, string>, conf
       return `Grant removed; ${count} live session(s) lost it. Edges reject access tokens that still carry it within ${poll}.`
     case 'not-held':
       return 'Nothing to remove: the user does not hold this grant.'
+    case 'unlinked':
+      return 'Identity unlinked. Its next sign-in counts as a first one; sessions the user holds stay.'
     case 'unlocked':
       return count ? `Failed sign-ins cleared (${count} counter(s)). The user can sign in again now.` : 'There were no failed sign-ins to clear.'
     default:

@@ -45,8 +45,11 @@ const ConfigSchema = z.object({
   EDGE_FEED_TOKEN: optionalSecret(24),
   /** Bearer token for GET /metrics. Unset: metrics off. */
   METRICS_TOKEN: optionalSecret(16),
-  /** How often edges poll the revocation feed; used to tell ops when a revocation takes effect. */
-  REVOCATION_POLL_SECONDS: seconds(5),
+  /**
+   * The edges' revocation bound (their REVOCATION_TRUST_SECONDS): how long until a revocation is
+   * enforced everywhere. Central only quotes it to ops (console); set both to the same value.
+   */
+  REVOCATION_TRUST_SECONDS: z.coerce.number().positive().max(3600).default(1.5),
   /** Edge clock tolerance; the feed keeps entries for ACCESS_TOKEN_TTL + this. */
   CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).default(30),
   /** Failed logins per username from one client address within the window (one guesser's budget). */

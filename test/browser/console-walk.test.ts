@@ -34,7 +34,7 @@ const adminApi = (path: string) => fetch(`${base}${path}`, { headers: { Authoriz
 beforeAll(async () => {
   db = await createTestDatabase()
   // The whole stack: central (its real main), the edge Worker in workerd, an origin API.
-  stack = await startWholeStack({ databaseUrl: db.url, centralEnv: { COOKIE_SECURE: 'true', REVOCATION_POLL_SECONDS: '1' }, edgeVars: { REVOCATION_POLL_SECONDS: '1' } })
+  stack = await startWholeStack({ databaseUrl: db.url, centralEnv: { COOKIE_SECURE: 'true', REVOCATION_TRUST_SECONDS: '1' }, edgeVars: { REVOCATION_POLL_SECONDS: '1' } })
   // `localhost` is a secure context for Chromium, so the production cookie settings
   // (Secure, __Host- prefix) work over plain http here.
   base = stack.central.url.replace('127.0.0.1', 'localhost')

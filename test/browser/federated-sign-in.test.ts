@@ -66,7 +66,6 @@ beforeAll(async () => {
       ISSUER: centralUrl,
       ADMIN_TOKEN,
       EDGE_FEED_TOKEN,
-      REVOCATION_POLL_SECONDS: '1',
       COOKIE_SECURE: 'false',
       TRUST_PROXY: 'true',
       PUBLIC_URL: edgeUrl,

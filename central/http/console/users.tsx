@@ -69,7 +69,7 @@ export function consoleUserRoutes({ sql, config, clock }: AppDeps) {
     if ((await findSession(sql, sessionId, clock()))?.userId !== user.id) throw NO_SUCH_SESSION
     const confirm = await confirmFirst(c, {
       title: 'Revoke this session?',
-      text: `Session ${sessionId.slice(0, 8)} of ${username} ends now: its refresh token stops working and edges reject its access tokens within ${pollText(config)}. The user must sign in again on that device.`,
+      text: `Session ${sessionId.slice(0, 8)} of ${username} ends now: its refresh token stops working and edges reject its access tokens within ${revocationBoundText(config)}. The user must sign in again on that device.`,
       confirmLabel: 'Revoke session',
       cancelHref: userPath(username),
       section: 'users',
@@ -86,7 +86,7 @@ export function consoleUserRoutes({ sql, config, clock }: AppDeps) {
     if (!user) throw NO_SUCH_USER
     const confirm = await confirmFirst(c, {
       title: `Revoke every session of ${username}?`,
-      text: `Every session of ${username} ends now ("log out everywhere"): on every device they must sign in again, and edges reject every access token issued before now within ${pollText(config)}.`,
+      text: `Every session of ${username} ends now ("log out everywhere"): on every device they must sign in again, and edges reject every access token issued before now within ${revocationBoundText(config)}.`,
       confirmLabel: 'Revoke all sessions',
       cancelHref: userPath(username),
       section: 'users',
@@ -102,7 +102,7 @@ export function consoleUserRoutes({ sql, config, clock }: AppDeps) {
     if (!(await findUserByUsername(sql, username))) throw NO_SUCH_USER
     const confirm = await confirmFirst(c, {
       title: `Disable ${username}?`,
-      text: `${username} can no longer sign in, and every session they hold is revoked now; edges reject their access tokens within ${pollText(config)}. Enabling them again later does not bring the sessions back.`,
+      text: `${username} can no longer sign in, and every session they hold is revoked now; edges reject their access tokens within ${revocationBoundText(config)}. Enabling them again later does not bring the sessions back.`,
       confirmLabel: 'Disable user',
       cancelHref: userPath(username),
       section: 'users',
@@ -136,7 +136,7 @@ export function consoleUserRoutes({ sql, config, clock }: AppDeps) {
     if (!(await findUserByUsername(sql, username))) throw NO_SUCH_USER
     const confirm = await confirmFirst(c, {
       title: `Remove ${PART_NAMES[part]} “${value}” from ${username}?`,
-      text: `${username} loses ${PART_NAMES[part]} “${value}”: live sessions lose it at once, and edges reject access tokens that still carry it within ${pollText(config)} (clients refresh into narrower ones). Every other grant stays.`,
+      text: `${username} loses ${PART_NAMES[part]} “${value}”: live sessions lose it at once, and edges reject access tokens that still carry it within ${revocationBoundText(config)} (clients refresh into narrower ones). Every other grant stays.`,
       confirmLabel: `Remove ${PART_NAMES[part]}`,
       cancelHref: userPath(username),
       section: 'users',
@@ -213,11 +213,11 @@ function refuseOwnConsoleAccess(c: ConsoleContext, username: string): void {
   throw new ConsolePageError(409, 'Not on your own account', 'You cannot disable yourself or remove your own portcullis:admin role here: ask another admin, or use the admin API.')
 }
 
-const pollText = (config: Config) => `${config.REVOCATION_POLL_SECONDS} second${config.REVOCATION_POLL_SECONDS === 1 ? '' : 's'} (the revocation feed poll interval)`
+const revocationBoundText = (config: Config) => `${config.REVOCATION_TRUST_SECONDS} second${config.REVOCATION_TRUST_SECONDS === 1 ? '' : 's'} (the edges' revocation bound)`
 
 /** The message after a post-redirect-get; built here from known codes, never echoed from the URL. */
 function noticeFor(done: string | undefined, query: Record<string, string>, config: Config): string | undefined {
-  const poll = pollText(config)
+  const poll = revocationBoundText(config)
   const enforced = `Its refresh token is dead now; edges reject its access tokens within ${poll}.`
   const count = /^\d+$/.test(query.count ?? '') ? Number(query.count) : 0
   switch (done) {

@@ -19,7 +19,7 @@ let alice: TestUser
 
 beforeAll(async () => {
   db = await createTestDatabase()
-  t = await buildCentralApp(db.sql, { env: { REVOCATION_POLL_SECONDS: '7' } })
+  t = await buildCentralApp(db.sql, { env: { REVOCATION_TRUST_SECONDS: '7' } })
   admin = await insertTestUser(db.sql, { username: 'ops-admin', password: PASSWORD, roles: [ADMIN_ROLE] })
 })
 afterAll(() => db.drop())

@@ -14,6 +14,7 @@ import {
   startFederatedSession,
   type FederationDeps,
   type FederationSettings,
+  type Sql,
   type TokenSet,
 } from './ports'
 import { RelyingParty } from './relying-party'
@@ -29,6 +30,7 @@ import {
   insertFederationFlow,
   insertIdentityLink,
   recordLogoutTokenJti,
+  type NewIdentityLink,
   touchIdentityLink,
 } from './store'
 
@@ -188,7 +190,25 @@ async function writeIdentity(
     await touchIdentityLink(sql, { issuer, subject: claims.sub, email: claims.email ?? null, now })
     return { userId: decision.userId, createdUser: false, createdLink: false }
   }
-  const outcome = await sql.begin(async (tx) => {
+  try {
+    return await writeUserAndLink(sql, { provider, issuer, claims, decision, now, link })
+  } catch (error) {
+    if (!(error instanceof LinkedConcurrently)) throw error
+  }
+  const winner = await findLinkedUser(sql, issuer, claims.sub)
+  if (!winner) throw new SignInFailed('the identity link changed during sign-in; try again')
+  return { userId: winner.id, createdUser: false, createdLink: false }
+}
+
+/** Thrown inside the transaction so that it rolls back: returning would commit the user we just created. */
+class LinkedConcurrently extends Error {}
+
+async function writeUserAndLink(
+  sql: Sql,
+  input: { provider: IdentityProvider; issuer: string; claims: ProviderClaims; decision: Exclude<IdentityDecision, { kind: 'refused' | 'linked' }>; now: Date; link: Omit<NewIdentityLink, 'userId'> },
+): Promise<WrittenIdentity> {
+  const { provider, issuer, claims, decision, now, link } = input
+  return await sql.begin(async (tx) => {
     let userId: string
     if (decision.kind === 'link_existing') {
       userId = decision.userId
@@ -202,14 +222,10 @@ async function writeIdentity(
       userId = created
     }
     // A concurrent first sign-in of the same person linked it first: roll back ours, use theirs.
-    if (!(await insertIdentityLink(tx, { ...link, userId }))) return undefined
+    if (!(await insertIdentityLink(tx, { ...link, userId }))) throw new LinkedConcurrently()
     await recordIdentityChange(tx, { userId, actor: `provider:${provider.id}`, now, change: 'identity_linked', providerId: provider.id, issuer, subject: claims.sub })
     return { userId, createdUser: decision.kind === 'create', createdLink: true }
   })
-  if (outcome) return outcome
-  const winner = await findLinkedUser(sql, issuer, claims.sub)
-  if (!winner) throw new SignInFailed('the identity link changed during sign-in; try again')
-  return { userId: winner.id, createdUser: false, createdLink: false }
 }
 
 /** Compensation when the session could not be started after the identity was written. */

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:net'
 import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../../support/database'
+import { holdRowLock } from '../../support/row-locks'
 import { insertTestUser } from '../../support/users'
 import { CookieJar, signInAtProvider, startUpstreamProvider, type UpstreamProvider } from '../../support/upstream-provider'
 import { browse, buildFederationApp, CENTRAL, CLIENT_SECRET, countRows, signIn, startAndAuthenticate, type FederationTestApp } from './federation-harness'
@@ -25,6 +26,7 @@ const accounts = [
   { login: 'gina', email: 'gina@example.com', email_verified: true },
   { login: 'hank', email: 'hank@example.com', email_verified: true },
   { login: 'ivan', email: 'ivan@example.com', email_verified: true },
+  { login: 'jack', email: 'jack@example.com', email_verified: true },
 ]
 
 const client = {
@@ -66,6 +68,12 @@ let jar: CookieJar
 beforeEach(() => {
   jar = new CookieJar()
 })
+
+async function lockWaiters(): Promise<number> {
+  const [row] = await db.sql<{ waiting: number }[]>`
+    select count(*)::int as waiting from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`
+  return row!.waiting
+}
 
 /** Asserts a failed callback wrote nothing: same user, link and session counts as before. */
 async function expectNothingWritten(before: Awaited<ReturnType<typeof countRows>>) {
@@ -258,6 +266,25 @@ describe('sign-in through an upstream provider', () => {
     expect(frankSub).not.toBe(frank.id)
     const [created] = await db.sql<{ username: string }[]>`select username from users where id = ${frankSub!}`
     expect(created!.username).toBe('linking.frank')
+  })
+
+  it('leaves one user and one link when two first sign-ins of the same person race', async () => {
+    const [first, second] = [new CookieJar(), new CookieJar()]
+    const callbacks = [await startAndAuthenticate(f, first, 'demo', 'jack'), await startAndAuthenticate(f, second, 'demo', 'jack')]
+    // Both callbacks reach their writes before either commits: one creates jack@example.com and
+    // links it, the other finds the name taken, creates jack@example.com-2 and then loses the link.
+    const lock = holdRowLock(db.url, async (tx) => await tx`lock table identity_links in exclusive mode`)
+    await lock.locked
+    const responses = Promise.all([browse(f, first, callbacks[0]!), browse(f, second, callbacks[1]!)])
+    await expect.poll(async () => await lockWaiters(), { timeout: 10_000 }).toBe(2)
+    lock.release()
+    await lock.done
+    expect((await responses).map((r) => r.status)).toEqual([302, 302])
+    expect(decodeJwt(first.get('portcullis_at')!).sub).toBe(decodeJwt(second.get('portcullis_at')!).sub)
+    const users = await db.sql`select username from users where username like 'jack@%'`
+    expect(users).toEqual([{ username: 'jack@example.com' }])
+    const links = await db.sql`select 1 from identity_links where subject = 'jack'`
+    expect(links).toHaveLength(1)
   })
 
   it('answers 502 when the provider cannot be reached', async () => {

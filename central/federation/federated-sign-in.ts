@@ -104,7 +104,8 @@ export interface CompletedSignIn {
  * The provider's callback. Order matters for "nothing half-written": the flow is consumed (single
  * use), the browser binding and the code/ID token are checked, and the identity is decided —
  * every refusal happens before the first write. Then user + link commit together, then the
- * session (its own transaction); should that fail, the just-created user (or link) is removed.
+ * session with its provider record (one transaction); should that fail, the just-created user
+ * (or link) is removed.
  */
 export async function completeFederatedSignIn(
   federation: Federation,
@@ -154,17 +155,20 @@ export async function completeFederatedSignIn(
       providerId: provider.id,
       ip: input.ip,
       userAgent: input.userAgent,
+      // In the session's transaction: a back-channel logout that arrives right after the commit
+      // must find the session by its provider sid or subject.
+      recordProviderSession: async (tx, sessionId) =>
+        await insertFederatedSession(tx, {
+          sessionId,
+          providerId: provider.id,
+          issuer,
+          subject: claims.sub,
+          providerSid: claims.sid ?? null,
+          idTokenSealed: sealing.seal(sealing.key(federation.settings.keyEncryptionSecret, ID_TOKEN_PURPOSE), Buffer.from(verified.idToken), sessionId),
+          now,
+        }),
     })
     if (started.kind === 'refused') throw new SignInRefused('this account is disabled')
-    await insertFederatedSession(deps.sql, {
-      sessionId: started.tokens.sessionId,
-      providerId: provider.id,
-      issuer,
-      subject: claims.sub,
-      providerSid: claims.sid ?? null,
-      idTokenSealed: sealing.seal(sealing.key(federation.settings.keyEncryptionSecret, ID_TOKEN_PURPOSE), Buffer.from(verified.idToken), started.tokens.sessionId),
-      now,
-    })
     return { tokens: started.tokens, returnTo: flow.returnTo, userId: written.userId, created: written.createdUser }
   } catch (error) {
     await undoIdentity(federation, { issuer, subject: claims.sub, ...written })

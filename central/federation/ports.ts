@@ -46,10 +46,20 @@ export function federationSettingsFrom(config: Config, overrides: Partial<Federa
 
 export type SessionStartOutcome = { kind: 'started'; tokens: TokenSet } | { kind: 'refused' }
 
-/** Calls sessions/start-session `startSession` (its own transaction; audit `session.created`). */
+/**
+ * Calls sessions/start-session `startSession` (its own transaction; audit `session.created`);
+ * `recordProviderSession` runs in that transaction, so the session commits with it or not at all.
+ */
 export async function startFederatedSession(
   deps: FederationDeps,
-  input: { userId: string; grant: FullGrantLike; providerId: string; ip: string | null; userAgent: string | null },
+  input: {
+    userId: string
+    grant: FullGrantLike
+    providerId: string
+    ip: string | null
+    userAgent: string | null
+    recordProviderSession: (tx: Queryable, sessionId: string) => Promise<void>
+  },
 ): Promise<SessionStartOutcome> {
   return await startSession(deps, {
     user: { id: input.userId, ...input.grant },
@@ -57,6 +67,7 @@ export async function startFederatedSession(
     userAgent: input.userAgent,
     ip: input.ip,
     actor: 'user',
+    afterInsert: input.recordProviderSession,
   })
 }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { recordAuditEvent } from '../audit/store'
+import type { Queryable } from '../db/pool'
 import { mintAccessToken } from '../tokens/mint-access-token'
 import { getSigningKey } from '../tokens/signing-keys'
 import { lockUserForSignIn } from '../users/store'
@@ -40,6 +41,11 @@ export interface SessionStart {
    * @see https://www.rfc-editor.org/rfc/rfc9449#section-5
    */
   dpopJkt?: string
+  /**
+   * Writes that must commit with the session or not at all (a federated session's provider
+   * record, which back-channel logout looks sessions up by), run in its transaction.
+   */
+  afterInsert?: (tx: Queryable, sessionId: string) => Promise<void>
 }
 
 export type SessionStartResult =
@@ -86,6 +92,7 @@ export async function startSession(deps: SessionDeps, start: SessionStart): Prom
       tokenHash: sha256RefreshToken(refreshToken),
       dpopJkt: start.dpopJkt ?? null,
     })
+    await start.afterInsert?.(tx, sessionId)
     await recordAuditEvent(tx, {
       type: 'session.created',
       at: now,

@@ -27,6 +27,7 @@ const accounts = [
   { login: 'hank', email: 'hank@example.com', email_verified: true },
   { login: 'ivan', email: 'ivan@example.com', email_verified: true },
   { login: 'jack', email: 'jack@example.com', email_verified: true },
+  { login: 'kate', email: 'kate@example.com', email_verified: true },
 ]
 
 const client = {
@@ -285,6 +286,22 @@ describe('sign-in through an upstream provider', () => {
     expect(users).toEqual([{ username: 'jack@example.com' }])
     const links = await db.sql`select 1 from identity_links where subject = 'jack'`
     expect(links).toHaveLength(1)
+  })
+
+  it('starts no session when its provider record cannot be written (a back-channel logout could not find it)', async () => {
+    expect((await signIn(f, jar, 'demo', 'kate')).status).toBe(302)
+    const userId = decodeJwt(jar.get('portcullis_at')!).sub!
+    await db.sql`create function refuse_kate() returns trigger language plpgsql as $$ begin raise exception 'refused for the test'; end $$`
+    await db.sql`create trigger refuse_kate before insert on federated_sessions for each row when (new.subject = 'kate') execute function refuse_kate()`
+    try {
+      const response = await signIn(f, new CookieJar(), 'demo', 'kate')
+      expect(response.status).toBe(500)
+    } finally {
+      await db.sql`drop trigger refuse_kate on federated_sessions`
+      await db.sql`drop function refuse_kate()`
+    }
+    const live = await db.sql`select id from sessions where user_id = ${userId} and revoked_at is null`
+    expect(live).toHaveLength(1)
   })
 
   it('answers 502 when the provider cannot be reached', async () => {

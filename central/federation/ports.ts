@@ -12,7 +12,7 @@ import type { Queryable } from '../db/pool'
 import { refreshSession } from '../sessions/refresh-session'
 import { hashRefreshToken, looksLikeRefreshToken } from '../sessions/refresh-token'
 import { startSession } from '../sessions/start-session'
-import { findSessionIdByTokenHash, revokeSession } from '../sessions/store'
+import { findSession, findSessionIdByTokenHash, revokeSession } from '../sessions/store'
 import type { TokenSet } from '../sessions/token-set'
 import { deriveKey, open, seal } from '../tokens/seal'
 import { authenticateUser, INVALID_CREDENTIALS } from '../users/authenticate-user'
@@ -71,18 +71,27 @@ export async function startFederatedSession(
   })
 }
 
+export type SilentRenewal =
+  | { kind: 'rotated'; tokens: TokenSet }
+  /** The session is over (revoked, expired, reused) or the token names none: its cookies are dead. */
+  | { kind: 'ended' }
+  /** Refused though the session lives on (bound to another client or a DPoP key): not ours to end. */
+  | { kind: 'refused' }
+
 /**
  * Calls sessions/refresh-session `refreshSession`: the same retry-safe rotation as /oauth/token
- * (a retry within the grace window gets the same successor). Undefined when the token is not
- * usable any more (expired, revoked, reused).
+ * (a retry within the grace window gets the same successor). On a refusal, sessions/store
+ * `findSession` tells whether the session still lives.
  */
-export async function rotateRefreshToken(deps: FederationDeps, input: { refreshToken: string; ip: string | null; userAgent: string | null }): Promise<TokenSet | undefined> {
+export async function rotateRefreshToken(deps: FederationDeps, input: { refreshToken: string; ip: string | null; userAgent: string | null }): Promise<SilentRenewal> {
   try {
-    return await refreshSession(deps, { refreshToken: input.refreshToken, ip: input.ip, userAgent: input.userAgent })
+    return { kind: 'rotated', tokens: await refreshSession(deps, { refreshToken: input.refreshToken, ip: input.ip, userAgent: input.userAgent }) }
   } catch (error) {
-    if (error instanceof InvalidGrant) return undefined
-    throw error
+    if (!(error instanceof InvalidGrant)) throw error
   }
+  const sessionId = await findSessionIdByRefreshToken(deps.sql, input.refreshToken)
+  const session = sessionId === undefined ? undefined : await findSession(deps.sql, sessionId, deps.clock())
+  return session?.state === 'active' ? { kind: 'refused' } : { kind: 'ended' }
 }
 
 /** Calls sessions/refresh-token `hashRefreshToken` and sessions/store `findSessionIdByTokenHash`. */

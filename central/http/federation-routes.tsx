@@ -71,12 +71,14 @@ export function federationRoutes(deps: FederationDeps, providers: readonly Ident
     const refreshToken = sessionCookies.readRefresh(c)
     if (refreshToken) {
       const { ip, userAgent } = requestClient(c, deps)
-      const tokens = await rotateRefreshToken(deps, { refreshToken, ip, userAgent })
-      if (tokens) {
-        sessionCookies.set(c, deps, tokens)
+      const renewal = await rotateRefreshToken(deps, { refreshToken, ip, userAgent })
+      if (renewal.kind === 'rotated') {
+        sessionCookies.set(c, deps, renewal.tokens)
         return c.redirect(returnTo, 302)
       }
-      sessionCookies.clear(c, deps)
+      // Only a session that is over loses its cookies: a refusal for the client or DPoP key
+      // proves nothing about the session, and any site can send a browser here.
+      if (renewal.kind === 'ended') sessionCookies.clear(c, deps)
     }
     return renderSignIn(c, federation, { returnTo })
   })

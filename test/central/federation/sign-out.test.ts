@@ -3,6 +3,8 @@ import { decodeJwt, generateKeyPair, SignJWT, type CryptoKey } from 'jose'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../../support/database'
 import { edgeWouldReject } from '../../support/central-requests'
+import { startTestSession } from '../../support/central-sessions'
+import { insertTestUser } from '../../support/users'
 import { CookieJar, startUpstreamProvider, type UpstreamProvider } from '../../support/upstream-provider'
 import { browse, buildFederationApp, CENTRAL, CLIENT_SECRET, EDGE_FEED_TOKEN, signIn, type FederationTestApp } from './federation-harness'
 
@@ -88,6 +90,24 @@ describe('silent renewal at /auth/sign-in', () => {
     expect([a.status, b.status]).toEqual([302, 302])
     expect(tabA.get('portcullis_rt')).toBe(tabB.get('portcullis_rt'))
     expect(await sessionRevoked(decodeJwt(jar.get('portcullis_at')!).sid as string)).toBe(false)
+  })
+
+  it('keeps the cookies of a session it may not renew (bound to a DPoP key) and shows the sign-in page', async () => {
+    const user = await insertTestUser(db.sql)
+    const tokens = await startTestSession(f.deps, { user, actor: 'user', dpopJkt: 'A'.repeat(43) })
+    const response = await f.request('/auth/sign-in?return_to=/x', { headers: { cookie: `portcullis_rt=${tokens.refreshToken}` } })
+    expect(response.status).toBe(200)
+    expect(response.headers.getSetCookie()).toEqual([])
+    expect(await sessionRevoked(tokens.sessionId)).toBe(false)
+  })
+
+  it('clears the cookies of a session that is over', async () => {
+    const user = await insertTestUser(db.sql)
+    const tokens = await startTestSession(f.deps, { user, actor: 'user' })
+    await db.sql`update sessions set revoked_at = now(), revoked_reason = 'test' where id = ${tokens.sessionId}`
+    const response = await f.request('/auth/sign-in?return_to=/x', { headers: { cookie: `portcullis_rt=${tokens.refreshToken}` } })
+    expect(response.status).toBe(200)
+    expect(response.headers.getSetCookie().filter((c) => c.startsWith('portcullis_rt=;'))).not.toHaveLength(0)
   })
 
   it('shows the sign-in page when the refresh cookie is no longer valid', async () => {

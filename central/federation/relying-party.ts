@@ -94,6 +94,21 @@ export class RelyingParty {
     return oidc.buildEndSessionUrl(config, { client_id: provider.client_id, ...parameters })
   }
 
+  /** Origins of these providers' end_session_endpoints, for those whose metadata can be read. */
+  async endSessionOrigins(providers: readonly IdentityProvider[]): Promise<string[]> {
+    const origins = await Promise.all(
+      providers.map(async (provider) => {
+        try {
+          const endpoint = (await this.discover(provider)).server.end_session_endpoint
+          return endpoint ? new URL(endpoint).origin : undefined
+        } catch {
+          return undefined
+        }
+      }),
+    )
+    return origins.filter((origin): origin is string => origin !== undefined)
+  }
+
   /** What a logout token is verified against: the provider's issuer, keys and ID-token algorithms. */
   async logoutTokenVerification(provider: IdentityProvider): Promise<{ issuer: string; keys: JWTVerifyGetKey; algorithms: string[] | undefined }> {
     const discovered = await this.discover(provider)

@@ -20,7 +20,7 @@ import { clientIp, clientUserAgent } from './client-info'
 import { createRouter } from './create-router'
 import { assertSameOrigin } from './require-same-origin'
 import { clearSessionCookies, readRefreshCookie, setSessionCookies } from './session-cookies'
-import { SIGN_IN_CSS, SIGN_IN_CSS_PATH, SignInPage, SignInProblemPage } from './sign-in-pages'
+import { SIGN_IN_CSS, SIGN_IN_CSS_PATH, SignInPage, SignInProblemPage, SignOutConfirmPage } from './sign-in-pages'
 
 /**
  * Binds a started sign-in to this browser. SameSite=Lax: the provider's redirect back is a
@@ -153,12 +153,32 @@ export function federationRoutes(deps: FederationDeps, providers: readonly Ident
   })
 
   router.get('/auth/sign-out', async (c) => {
-    c.header('Cache-Control', 'no-store')
     const returnTo = safeReturnTo(c.req.query('return_to'), settings.allowedOrigins)
+    // A link on our own pages (Sec-Fetch-Site: same-origin) or one typed or bookmarked (none)
+    // signs out at once. From anywhere else, any site could end the session, and the provider's
+    // with it (id_token_hint): the person confirms with a form that posts back here.
+    const site = c.req.header('Sec-Fetch-Site')
+    if (site === 'same-origin' || site === 'none') return await signOut(c, returnTo)
+    await signOutPage(c, federation)
+    return c.html(<SignOutConfirmPage returnTo={returnTo} />, 200)
+  })
+
+  router.post('/auth/sign-out', async (c) => {
+    const form = await c.req.parseBody()
+    const returnTo = safeReturnTo(typeof form.return_to === 'string' ? form.return_to : undefined, settings.allowedOrigins)
+    if (!isFromAllowedOrigin(c, deps)) {
+      page(c, settings)
+      return c.html(<SignInProblemPage title="Request refused" text="Cross-site form submissions are not accepted." retryHref="/" />, 403)
+    }
+    return await signOut(c, returnTo)
+  })
+
+  async function signOut(c: Context, returnTo: string) {
+    c.header('Cache-Control', 'no-store')
     const next = await endFederatedSession(federation, { refreshToken: sessionCookies.readRefresh(c), returnTo })
     sessionCookies.clear(c, deps)
     return c.redirect(next, 302)
-  })
+  }
 
   router.post('/auth/backchannel-logout/:provider', async (c) => {
     c.header('Cache-Control', 'no-store')
@@ -202,6 +222,15 @@ function page(c: Context, settings: FederationSettings): void {
   c.header('Cache-Control', 'no-store')
   c.header('X-Content-Type-Options', 'nosniff')
   c.header('Referrer-Policy', 'no-referrer')
+}
+
+/**
+ * The sign-out confirmation's headers: its form is answered with a redirect to a provider's
+ * end_session_endpoint, and browsers hold redirects after a form post to `form-action` too.
+ */
+async function signOutPage(c: Context, federation: Federation): Promise<void> {
+  const providerOrigins = await federation.relyingParty.endSessionOrigins([...federation.providers.values()])
+  page(c, { ...federation.settings, allowedOrigins: [...new Set([...federation.settings.allowedOrigins, ...providerOrigins])] })
 }
 
 async function renderSignIn(c: Context, federation: Federation, input: { returnTo: string; error?: string; username?: string }, status: 200 | 400 | 401 | 429 = 200) {

@@ -95,3 +95,22 @@ export function SignInProblemPage({ title, text, retryHref }: { title: string; t
     </Page>
   )
 }
+
+/**
+ * Asked when a sign-out link was followed from another site (or a browser that does not say
+ * where from): the form posts back here, so only a click on this page signs the person out.
+ */
+export function SignOutConfirmPage({ returnTo }: { returnTo: string }) {
+  return (
+    <Page title="Sign out">
+      <h1>Sign out?</h1>
+      <p>You followed a link that signs you out of this site.</p>
+      <form method="post" action="/auth/sign-out">
+        <input type="hidden" name="return_to" value={returnTo} />
+        <button class="primary" type="submit">
+          Sign out
+        </button>
+      </form>
+    </Page>
+  )
+}

@@ -122,7 +122,7 @@ describe('sign-out', () => {
   it('revokes the session, clears the cookies and continues to the provider\'s end_session_endpoint', async () => {
     await signIn(f, jar, 'demo', 'alice')
     const sid = decodeJwt(jar.get('portcullis_at')!).sid as string
-    const response = await browse(f, jar, '/auth/sign-out?return_to=%2Fbye')
+    const response = await browse(f, jar, '/auth/sign-out?return_to=%2Fbye', { headers: { 'Sec-Fetch-Site': 'same-origin' } })
     expect(response.status).toBe(302)
     const location = new URL(response.headers.get('location')!)
     expect(location.origin).toBe(upstream.issuer)
@@ -137,8 +137,49 @@ describe('sign-out', () => {
   })
 
   it('without a session just redirects to return_to', async () => {
-    const response = await browse(f, jar, '/auth/sign-out?return_to=https://evil.example/')
+    const response = await browse(f, jar, '/auth/sign-out?return_to=https://evil.example/', { headers: { 'Sec-Fetch-Site': 'none' } })
     expect(response.headers.get('location')).toBe('/')
+  })
+
+  it.each([['cross-site'], ['same-site'], [undefined]])('asks before signing out when the link came from elsewhere (Sec-Fetch-Site: %s)', async (site) => {
+    await signIn(f, jar, 'demo', 'alice')
+    const sid = decodeJwt(jar.get('portcullis_at')!).sid as string
+    const response = await browse(f, jar, '/auth/sign-out?return_to=%2Fbye', { headers: site ? { 'Sec-Fetch-Site': site } : {} })
+    expect(response.status).toBe(200)
+    expect(response.headers.getSetCookie()).toEqual([])
+    const html = await response.text()
+    expect(html).toContain('<form method="post" action="/auth/sign-out">')
+    expect(html).toContain('name="return_to" value="/bye"')
+    expect(response.headers.get('content-security-policy')).toContain(`form-action 'self'`)
+    expect(response.headers.get('content-security-policy')).toContain(new URL(upstream.issuer).origin)
+    expect(await sessionRevoked(sid)).toBe(false)
+  })
+
+  it('signs out when the confirmation is posted from this origin', async () => {
+    await signIn(f, jar, 'demo', 'alice')
+    const sid = decodeJwt(jar.get('portcullis_at')!).sid as string
+    const response = await browse(f, jar, '/auth/sign-out', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Sec-Fetch-Site': 'same-origin', Origin: CENTRAL },
+      body: 'return_to=%2Fbye',
+    })
+    expect(response.status).toBe(302)
+    expect(new URL(response.headers.get('location')!).searchParams.get('post_logout_redirect_uri')).toBe(`${CENTRAL}/bye`)
+    expect(await sessionRevoked(sid)).toBe(true)
+    expect(jar.get('portcullis_rt')).toBeUndefined()
+  })
+
+  it('refuses a sign-out posted from another site', async () => {
+    await signIn(f, jar, 'demo', 'alice')
+    const sid = decodeJwt(jar.get('portcullis_at')!).sid as string
+    const response = await browse(f, jar, '/auth/sign-out', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Sec-Fetch-Site': 'cross-site', Origin: 'https://evil.example' },
+      body: 'return_to=%2Fbye',
+    })
+    expect(response.status).toBe(403)
+    expect(await sessionRevoked(sid)).toBe(false)
+    expect(jar.get('portcullis_rt')).toBeTruthy()
   })
 })
 

@@ -1,3 +1,4 @@
+import { ADMIN_ROLE } from '../../shared/access-token-claims'
 import type { IdentityProvider } from './identity-providers'
 
 /** What a validated ID token says about the person (the library has checked it). */
@@ -54,6 +55,15 @@ export interface KnownUser {
   grant: FullGrantLike
 }
 
+/** The user whose username is the verified email, with what decides whether a provider may take it over. */
+export interface EmailLinkCandidate extends KnownUser {
+  hasPassword: boolean
+  /** The provider that created the user just in time, if one did. */
+  createdByProvider: string | null
+  /** Issuers the user has an identity linked from already. */
+  linkedIssuers: string[]
+}
+
 export type IdentityDecision =
   | { kind: 'refused'; reason: string }
   /** The identity is linked already. */
@@ -70,8 +80,10 @@ export type IdentityDecision =
 export function decideIdentity(input: {
   provider: IdentityProvider
   claims: ProviderClaims
+  /** The ID token's `iss`. */
+  issuer: string
   linkedUser: KnownUser | undefined
-  userWithEmail: KnownUser | undefined
+  userWithEmail: EmailLinkCandidate | undefined
 }): IdentityDecision {
   const { provider, claims } = input
   if (provider.require_verified_email && claims.email !== undefined && !claims.emailVerified) {
@@ -92,6 +104,8 @@ export function decideIdentity(input: {
   })
   if (input.linkedUser) return { kind: 'linked', userId: input.linkedUser.id, grant: sessionGrant(input.linkedUser.grant) }
   if (provider.link_by_email && claims.emailVerified && input.userWithEmail) {
+    const refusal = emailLinkRefusal(input.userWithEmail, provider, input.issuer)
+    if (refusal) return { kind: 'refused', reason: refusal }
     return { kind: 'link_existing', userId: input.userWithEmail.id, grant: sessionGrant(input.userWithEmail.grant) }
   }
   if (provider.require_existing_user) return { kind: 'refused', reason: 'no portcullis user is linked to this identity' }
@@ -104,6 +118,21 @@ export function decideIdentity(input: {
       roles: [...new Set([...provider.grant.roles, ...asserted])],
     },
   }
+}
+
+/**
+ * Linking by email trusts the provider's `email_verified` with a whole account, so it is kept to
+ * accounts nobody else vouches for: not one with a password (its owner signs in with it), not a
+ * console admin, not one that has an identity from this issuer already (another person there),
+ * and not one another provider created (that provider's person).
+ */
+function emailLinkRefusal(user: EmailLinkCandidate, provider: IdentityProvider, issuer: string): string | undefined {
+  const reason = (why: string) => `a user with this email exists and ${why}; an administrator must link it`
+  if (user.hasPassword) return reason('has a password')
+  if (user.grant.roles.includes(ADMIN_ROLE)) return reason('is an administrator')
+  if (user.linkedIssuers.includes(issuer)) return reason('is linked to another identity at this provider')
+  if (user.createdByProvider !== null && user.createdByProvider !== provider.id) return reason('was created by another provider')
+  return undefined
 }
 
 /** Usernames stay path-safe (the admin API puts them in URLs) and at most 200 characters. */

@@ -142,6 +142,7 @@ export async function completeFederatedSignIn(
   const decision = decideIdentity({
     provider,
     claims,
+    issuer,
     linkedUser: linked && { id: linked.id, enabled: linked.enabled, grant: linked },
     userWithEmail,
   })

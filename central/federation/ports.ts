@@ -16,8 +16,9 @@ import { findSession, findSessionIdByTokenHash, revokeSession } from '../session
 import type { TokenSet } from '../sessions/token-set'
 import { deriveKey, open, seal } from '../tokens/seal'
 import { authenticateUser, INVALID_CREDENTIALS } from '../users/authenticate-user'
-import { findOrCreateExternalUser, findUserByUsername } from '../users/store'
-import type { FullGrantLike, KnownUser } from './decide-identity'
+import { findOrCreateExternalUser, findUserForLinking } from '../users/store'
+import { listIdentityLinks } from './store'
+import type { EmailLinkCandidate, FullGrantLike } from './decide-identity'
 
 export type FederationDeps = AppDeps
 export type { TokenSet }
@@ -115,7 +116,7 @@ export async function createUserInTransaction(
   tx: Queryable,
   input: { username: string; grant: FullGrantLike; now: Date; providerId: string; issuer: string; subject: string },
 ): Promise<string | undefined> {
-  const subject = await findOrCreateExternalUser(tx, { username: input.username, grant: input.grant, now: input.now })
+  const subject = await findOrCreateExternalUser(tx, { username: input.username, grant: input.grant, now: input.now, createdByProvider: input.providerId })
   if (!subject.created) return undefined
   await recordAuditEvent(tx, {
     type: 'user.created',
@@ -141,10 +142,12 @@ export async function recordIdentityChange(
   })
 }
 
-/** Calls users/store `findUserByUsername`. */
-export async function findUserForEmailLink(sql: Queryable, username: string): Promise<KnownUser | undefined> {
-  const user = await findUserByUsername(sql, username)
-  return user && { id: user.id, enabled: user.enabled, grant: { audiences: user.audiences, scopes: user.scopes, roles: user.roles } }
+/** Calls users/store `findUserForLinking` and federation/store `listIdentityLinks`. */
+export async function findUserForEmailLink(sql: Queryable, username: string): Promise<EmailLinkCandidate | undefined> {
+  const user = await findUserForLinking(sql, username)
+  if (!user) return undefined
+  const links = await listIdentityLinks(sql, user.id)
+  return { ...user, linkedIssuers: links.map((link) => link.issuer) }
 }
 
 /**

@@ -246,18 +246,37 @@ export async function publishUserNotBefore(tx: Queryable, input: { userId: strin
  */
 export async function findOrCreateExternalUser(
   sql: Queryable,
-  input: { username: string; grant: FullGrant; now: Date },
+  input: { username: string; grant: FullGrant; now: Date; createdByProvider?: string },
 ): Promise<UserRecord & { created: boolean }> {
   const { username, grant, now } = input
   const [inserted]: [UserRow?] = await sql`
-    insert into users (username, password_hash, audiences, scopes, roles, created_at, updated_at)
-    values (${username}, null, ${grant.audiences}, ${grant.scopes}, ${grant.roles}, ${now}, ${now})
+    insert into users (username, password_hash, audiences, scopes, roles, created_by_provider, created_at, updated_at)
+    values (${username}, null, ${grant.audiences}, ${grant.scopes}, ${grant.roles}, ${input.createdByProvider ?? null}, ${now}, ${now})
     on conflict (username) do nothing
     returning ${sql(userColumns)}`
   if (inserted) return { ...toUserRecord(inserted), created: true }
   const existing = await findUserByUsername(sql, username)
   if (!existing) throw new Error('user vanished between insert and select')
   return { ...existing, created: false }
+}
+
+/** What linking an identity to this user by email needs to know: how the account was made and what it holds. */
+export interface UserForLinking {
+  id: string
+  enabled: boolean
+  hasPassword: boolean
+  /** The identity provider that created the user just in time, if one did. */
+  createdByProvider: string | null
+  grant: FullGrant
+}
+
+export async function findUserForLinking(sql: Queryable, username: string): Promise<UserForLinking | undefined> {
+  const [row]: [(FullGrant & { id: string; enabled: boolean; hasPassword: boolean; createdByProvider: string | null })?] = await sql`
+    select id, enabled, password_hash is not null as "hasPassword", created_by_provider as "createdByProvider", audiences, scopes, roles
+    from users where username = ${username}`
+  if (!row) return undefined
+  const { audiences, scopes, roles, ...rest } = row
+  return { ...rest, grant: { audiences, scopes, roles } }
 }
 
 // --- Login attempts ---------------------------------------------------------------------------

@@ -28,6 +28,10 @@ const accounts = [
   { login: 'ivan', email: 'ivan@example.com', email_verified: true },
   { login: 'jack', email: 'jack@example.com', email_verified: true },
   { login: 'kate', email: 'kate@example.com', email_verified: true },
+  { login: 'liam', email: 'liam@example.com', email_verified: true },
+  { login: 'mona', email: 'mona@example.com', email_verified: true },
+  { login: 'nina', email: 'nina@example.com', email_verified: true },
+  { login: 'oscar', email: 'oscar@example.com', email_verified: true },
 ]
 
 const client = {
@@ -257,7 +261,7 @@ describe('sign-in through an upstream provider', () => {
   })
 
   it('links to an existing user by email only when the provider verified it', async () => {
-    const erin = await insertTestUser(db.sql, { username: 'erin@example.com', password: 'erin-password-1' })
+    const erin = await insertTestUser(db.sql, { username: 'erin@example.com' })
     const frank = await insertTestUser(db.sql, { username: 'frank@example.com', password: 'frank-password-1' })
     expect((await signIn(f, jar, 'linking', 'erin')).status).toBe(302)
     expect(decodeJwt(jar.get('portcullis_at')!).sub).toBe(erin.id)
@@ -267,6 +271,45 @@ describe('sign-in through an upstream provider', () => {
     expect(frankSub).not.toBe(frank.id)
     const [created] = await db.sql<{ username: string }[]>`select username from users where id = ${frankSub!}`
     expect(created!.username).toBe('linking.frank')
+  })
+
+  describe('refuses to link by email', () => {
+    async function expectLinkRefused(login: string, why: string) {
+      const before = await countRows(db.sql)
+      const response = await signIn(f, jar, 'linking', login)
+      expect(response.status).toBe(403)
+      expect(await response.text()).toContain(why)
+      await expectNothingWritten(before)
+    }
+
+    it('a user with a password', async () => {
+      await insertTestUser(db.sql, { username: 'liam@example.com', password: 'liam-password-1' })
+      await expectLinkRefused('liam', 'has a password')
+    })
+
+    it('an administrator', async () => {
+      await insertTestUser(db.sql, { username: 'mona@example.com', roles: ['portcullis:admin'] })
+      await expectLinkRefused('mona', 'is an administrator')
+    })
+
+    it('a user linked to another identity at the same issuer', async () => {
+      const nina = await insertTestUser(db.sql, { username: 'nina@example.com' })
+      await db.sql`insert into identity_links (issuer, subject, user_id, provider_id, created_at, last_used_at)
+                   values (${upstream.issuer}, 'someone-else', ${nina.id}, 'demo', now(), now())`
+      await expectLinkRefused('nina', 'linked to another identity at this provider')
+    })
+
+    it('a user another provider created just in time', async () => {
+      const oscar = await insertTestUser(db.sql, { username: 'oscar@example.com' })
+      await db.sql`update users set created_by_provider = 'other' where id = ${oscar.id}`
+      await expectLinkRefused('oscar', 'was created by another provider')
+    })
+  })
+
+  it('records which provider created a user just in time', async () => {
+    await signIn(f, jar, 'demo', 'bob')
+    const [row] = await db.sql`select created_by_provider from users where id = ${decodeJwt(jar.get('portcullis_at')!).sub!}`
+    expect(row).toEqual({ created_by_provider: 'demo' })
   })
 
   it('leaves one user and one link when two first sign-ins of the same person race', async () => {

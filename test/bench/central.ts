@@ -15,12 +15,10 @@
  * must be a 200 and every chain must end with exactly one live refresh token, the one its
  * worker holds, or the section fails: a bench that silently measures errors is worthless.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { Agent, request } from 'node:http'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import postgres, { type Sql } from 'postgres'
 import { createAppDeps } from '../../central/app-deps'
 import { systemClock } from '../../central/clock'
@@ -37,6 +35,7 @@ import { createUser } from '../../central/users/store'
 import { descendantsCpuMs, processCpuMs } from './cpu-usage'
 import { MeasuredCell, ownCpuMs, postForm, type CellResult } from './load-generator'
 import { countForkedSuccessors, createPeerRefreshCell, describeFork, startCountedPeer, startOidcProviderPeer } from './oidc-provider-peer'
+import { startCentralProcess, type ServiceProcess } from './service-process'
 import { createPhysicalLimitCell, measureStatementsPerRequest, startPhysicalLimitParty, type StatementsPerRequest } from './refresh-physical-limit'
 import { printTable } from './report'
 
@@ -57,7 +56,6 @@ const [STORAGE_SESSIONS, STORAGE_REFRESHES] = (process.env.BENCH_STORAGE ?? '100
 const LOGIN_CONCURRENCY = 4
 const USER_AGENT = 'portcullis-bench/1'
 const BENCH_PASSWORD = 'bench-password-correct-horse'
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
 /** One refresh chain = one session; `token` is the live refresh token its worker holds. */
 interface Chain {
@@ -87,7 +85,7 @@ export async function runCentralBench(): Promise<void> {
   }
   const config = loadConfig(env)
   const sql = createPool(database.url, { max: config.DATABASE_POOL_MAX })
-  let central: CentralProcess | undefined
+  let central: ServiceProcess | undefined
   let peer: Awaited<ReturnType<typeof startOidcProviderPeer>> | undefined
   try {
     await migrateDatabase(sql)
@@ -409,58 +407,5 @@ async function assertSingleLiveChains(sql: Sql, chains: Chain[]): Promise<void> 
     if (!row.token_hash?.equals(sha256RefreshToken(chain.token))) {
       throw new Error(`session ${chain.sessionId}: the live refresh token is not the one the client holds`)
     }
-  }
-}
-
-// --- the service process --------------------------------------------------------------------
-
-interface CentralProcess {
-  url: string
-  pid: number
-  stop(): Promise<void>
-}
-
-/**
- * Starts `central/main.ts` in its own Node process, as `npm start` does, so the service gets its
- * own event loop instead of sharing one with the load generator.
- */
-async function startCentralProcess(env: Record<string, string>): Promise<CentralProcess> {
-  // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of the service (open it in Chrome DevTools).
-  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []
-  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', 'central/main.ts'], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let output = ''
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`central did not start within 30 s:\n${output}`)), 30_000)
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString('utf8')
-      const match = /listening on (http:\/\/\S+)/.exec(output)
-      if (match) {
-        clearTimeout(timer)
-        resolve(match[1]!)
-      }
-    }
-    child.stdout!.on('data', onData)
-    child.stderr!.on('data', onData)
-    child.once('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`central exited with ${code} before listening:\n${output}`))
-    })
-  })
-  // Keep draining its output (a full pipe would block the service); show only errors.
-  child.stdout!.removeAllListeners('data').resume()
-  child.stderr!.removeAllListeners('data').on('data', (chunk: Buffer) => process.stderr.write(`[central] ${chunk}`))
-  return {
-    url,
-    pid: child.pid!,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve()
-        child.once('exit', () => resolve())
-        child.kill('SIGTERM')
-      }),
   }
 }

@@ -6,12 +6,10 @@
  * (a fresh proof each time, as a real client sends, made by the load generator and counted in its
  * CPU). Every measured answer is a 200 with an access token, or the section fails.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { Agent } from 'node:http'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import { createClient } from '../../central/clients/store'
 import { loadConfig } from '../../central/config'
@@ -22,13 +20,13 @@ import { ensureSigningKeys } from '../../central/tokens/signing-keys'
 import { descendantsCpuMs, processCpuMs } from './cpu-usage'
 import { MeasuredCell, ownCpuMs, postForm, type CellResult } from './load-generator'
 import { clientCredentialsOnce, startOidcProviderPeer } from './oidc-provider-peer'
+import { startCentralProcess } from './service-process'
 import { printTable } from './report'
 
 const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,8,32').split(',').map(Number)
 const MEASURE_MS = Number(process.env.BENCH_SECONDS ?? 5) * 1000
 const WARMUP_MS = 1000
 const ROUNDS = 3
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const CLIENT_ID = 'bench-batch'
 const AUDIENCE = 'https://api.example.test'
 
@@ -145,43 +143,4 @@ function expectToken(answer: { status: number; text: string }, tokenType: 'Beare
   if (answer.status !== 200) throw new Error(`portcullis client_credentials answered ${answer.status}: ${answer.text.slice(0, 300)}`)
   const body = JSON.parse(answer.text) as { access_token?: string; token_type?: string }
   if (typeof body.access_token !== 'string' || body.token_type !== tokenType) throw new Error(`unexpected token response: ${answer.text.slice(0, 300)}`)
-}
-
-/** `central/main.ts` in its own Node process, as `npm start` runs it. */
-async function startCentralProcess(env: Record<string, string>): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'central/main.ts'], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let output = ''
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`central did not start within 30 s:\n${output}`)), 30_000)
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString('utf8')
-      const match = /listening on (http:\/\/\S+)/.exec(output)
-      if (match) {
-        clearTimeout(timer)
-        resolve(match[1]!)
-      }
-    }
-    child.stdout!.on('data', onData)
-    child.stderr!.on('data', onData)
-    child.once('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`central exited with ${code} before listening:\n${output}`))
-    })
-  })
-  child.stdout!.removeAllListeners('data').resume()
-  child.stderr!.removeAllListeners('data').on('data', (chunk: Buffer) => process.stderr.write(`[central] ${chunk}`))
-  return {
-    url,
-    pid: child.pid!,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve()
-        child.once('exit', () => resolve())
-        child.kill('SIGTERM')
-      }),
-  }
 }

@@ -15,7 +15,6 @@
  * on a throwaway embedded PostgreSQL (BENCH_SECONDS per cell, default 5).
  * @see https://github.com/panva/node-oidc-provider/blob/v9.x/docs/README.md
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, Agent, type IncomingMessage, type ServerResponse } from 'node:http'
@@ -34,9 +33,9 @@ import {
   type PhysicalLimitResult,
   type StatementsPerRequest,
 } from './refresh-physical-limit'
+import { startServiceProcess } from './service-process'
 import { printTable } from './report'
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const SERVE_FLAG = '--serve'
 const CLIENT_ID = 'portcullis-bench'
 const RESOURCE = 'https://api.example.test'
@@ -73,40 +72,15 @@ export interface OidcProviderPeer {
  */
 export async function startOidcProviderPeer(options: { databaseUrl: string; poolMax: number }): Promise<OidcProviderPeer> {
   const clientSecret = randomBytes(32).toString('base64url')
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), SERVE_FLAG], {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      PEER_DATABASE_URL: options.databaseUrl,
-      PEER_POOL_MAX: String(options.poolMax),
-      PEER_CLIENT_SECRET: clientSecret,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const service = await startServiceProcess({
+    name: 'oidc-provider',
+    args: [fileURLToPath(import.meta.url), SERVE_FLAG],
+    env: { PEER_DATABASE_URL: options.databaseUrl, PEER_POOL_MAX: String(options.poolMax), PEER_CLIENT_SECRET: clientSecret },
   })
-  let output = ''
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`oidc-provider did not start within 30 s:\n${output}`)), 30_000)
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString('utf8')
-      const match = /listening on (http:\/\/\S+)/.exec(output)
-      if (match) {
-        clearTimeout(timer)
-        resolve(match[1]!)
-      }
-    }
-    child.stdout!.on('data', onData)
-    child.stderr!.on('data', onData)
-    child.once('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`oidc-provider exited with ${code} before listening:\n${output}`))
-    })
-  })
-  // Keep draining its output (a full pipe would block it); show only what it says on stderr.
-  child.stdout!.removeAllListeners('data').resume()
-  child.stderr!.removeAllListeners('data').on('data', (chunk: Buffer) => process.stderr.write(`[oidc-provider] ${chunk}`))
+  const url = service.url
   const peer: OidcProviderPeer = {
     url,
-    pid: child.pid!,
+    pid: service.pid,
     tokenEndpoint: `${url}/token`,
     clientId: CLIENT_ID,
     clientSecret,
@@ -124,17 +98,7 @@ export async function startOidcProviderPeer(options: { databaseUrl: string; pool
       )
       return tokens
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve()
-        // It drains connections and its pool on SIGTERM; a peer stuck past that is killed.
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
-        child.once('exit', () => {
-          clearTimeout(timer)
-          resolve()
-        })
-        child.kill('SIGTERM')
-      }),
+    stop: () => service.stop(),
   }
   return peer
 }

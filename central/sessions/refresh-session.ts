@@ -45,9 +45,10 @@ const MAX_STATEMENT_RUNS = 4
  */
 export async function refreshSession(deps: SessionDeps, request: RefreshRequest): Promise<TokenSet> {
   const settings = deps.sessions
-  // Garbage, truncated or oversized tokens never reach the database.
+  // Garbage, truncated, oversized, non-canonical or forged tokens never reach the database: every
+  // token of the current format central issued carries a tag that verifies under the chain key.
   const presented = parseRefreshToken(request.refreshToken, settings.chainKey)
-  if (!presented) throw new InvalidGrant(UNKNOWN_TOKEN_REASON)
+  if (!presented || (presented.kind === 'chained' && !presented.genuine)) throw new InvalidGrant(UNKNOWN_TOKEN_REASON)
   const now = deps.clock()
   const clientId = request.clientId ?? DEFAULT_CLIENT_ID
 

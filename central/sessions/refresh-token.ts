@@ -23,6 +23,12 @@ const TOKEN_BYTES = BODY_BYTES + TAG_BYTES
 const CHAINED_TOKEN_PATTERN = /^[A-Za-z0-9_-]{91}$/
 const LEGACY_TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/
 
+/**
+ * The highest generation a token may name: `sessions.generation` is a PostgreSQL integer, and the
+ * successor of a token is at `generation + 1`, which must fit too.
+ */
+export const MAX_REFRESH_TOKEN_GENERATION = 2 ** 31 - 2
+
 /** What a refresh token says about itself before any lookup. */
 export type PresentedRefreshToken =
   /** Current format: names its session and position; `genuine` when the tag verifies. */
@@ -72,23 +78,33 @@ export function sha256RefreshToken(token: string): Buffer {
 }
 
 /**
- * Reads a presented token. The tag is checked only here, in constant time; a token whose tag
- * fails may still be the session's current token (its hash decides that), but it cannot prove
- * reuse. Undefined when the string is no token of ours.
+ * Reads a presented token. The tag is checked only here, in constant time (`genuine`). Undefined
+ * when the string is no token of ours: wrong shape, a spelling other than the canonical base64url
+ * one (base64url leaves unused trailing bits, so one token would have several spellings, each with
+ * its own SHA-256), or a generation past `MAX_REFRESH_TOKEN_GENERATION`.
  */
 export function parseRefreshToken(token: string, chainKey: Buffer): PresentedRefreshToken | undefined {
-  if (LEGACY_TOKEN_PATTERN.test(token)) return { kind: 'legacy', tokenHash: sha256RefreshToken(token) }
+  if (LEGACY_TOKEN_PATTERN.test(token)) {
+    if (!isCanonicalBase64url(token)) return undefined
+    return { kind: 'legacy', tokenHash: sha256RefreshToken(token) }
+  }
   if (!CHAINED_TOKEN_PATTERN.test(token)) return undefined
   const bytes = Buffer.from(token, 'base64url')
-  if (bytes.length !== TOKEN_BYTES) return undefined
+  if (bytes.length !== TOKEN_BYTES || bytes.toString('base64url') !== token) return undefined
+  const generation = bytes.readUInt32BE(SESSION_ID_BYTES)
+  if (generation > MAX_REFRESH_TOKEN_GENERATION) return undefined
   const body = bytes.subarray(0, BODY_BYTES)
   return {
     kind: 'chained',
     sessionId: uuidFromBytes(bytes.subarray(0, SESSION_ID_BYTES)),
-    generation: bytes.readUInt32BE(SESSION_ID_BYTES),
+    generation,
     tokenHash: sha256RefreshToken(token),
     genuine: timingSafeEqual(tagOf(chainKey, body), bytes.subarray(BODY_BYTES)),
   }
+}
+
+function isCanonicalBase64url(token: string): boolean {
+  return Buffer.from(token, 'base64url').toString('base64url') === token
 }
 
 /**

@@ -37,7 +37,18 @@ export type ClientType = 'user' | 'machine'
 /** How the request proved it holds the token; only DPoP (RFC 9449) so far. */
 export type SenderConstraint = 'dpop'
 
-/** RFC 9068 §2.2: with no resource owner (client credentials), `sub` is the client's own id. */
-export function clientTypeOf(claims: { sub: string; client_id: string }): ClientType {
-  return claims.sub === claims.client_id ? 'machine' : 'user'
+/**
+ * The `sid` of a client-credentials token. Every access token carries one (the edge's rules
+ * require it) but a machine client has no session: this stable value names the client instead.
+ * Session ids are UUIDs central chooses, so no person's token can carry this `sid`.
+ */
+export const clientSessionId = (clientId: string) => `client:${clientId}`
+
+/**
+ * A token is a machine client's when its `sid` is the one only central's client-credentials grant
+ * mints (`clientSessionId`). Not `sub === client_id` (RFC 9068 §2.2 for client credentials):
+ * a person's login names its client, so a person could name their own id and pass as a machine.
+ */
+export function clientTypeOf(claims: { sid: string; client_id: string }): ClientType {
+  return claims.sid === clientSessionId(claims.client_id) ? 'machine' : 'user'
 }

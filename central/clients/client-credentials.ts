@@ -1,4 +1,5 @@
 import { UnauthorizedClient } from '../../shared/client-errors'
+import { clientSessionId } from '../../shared/identity-headers'
 import { InvalidDpopProof } from '../../shared/dpop-errors'
 import { InvalidScope, InvalidTarget } from '../../shared/errors'
 import type { Config } from '../config'
@@ -27,11 +28,10 @@ export interface ClientCredentialsGrant {
 }
 
 /**
- * The `sid` of a client-credentials token. Every access token carries one (the edge's rules
- * require it) but a machine client has no session: this stable value names the client instead,
- * is never a UUID (so never a session the feed lists) and tells readers there is no refresh chain.
+ * The `sid` of a client-credentials token (defined beside the identity headers, which tell machine
+ * tokens by it): never a UUID, so never a session the feed lists, and no refresh chain behind it.
  */
-export const clientSessionId = (clientId: string) => `client:${clientId}`
+export { clientSessionId }
 
 /**
  * What a client-credentials request may get: the client must be allowed the grant

@@ -95,6 +95,12 @@ describe('a DPoP-bound token at the edge (RFC 9449 §7)', () => {
     expect(origin.requests[0]!.headers['x-portcullis-client-type']).toBe('machine')
   })
 
+  it("marks a person's token whose client_id names the person's own id as a user, not a machine", async () => {
+    const token = await boundToken({ sub: 'user-123', client_id: 'user-123' })
+    expect((await call(token, await proof(token))).status).toBe(200)
+    expect(origin.requests[0]!.headers['x-portcullis-client-type']).toBe('user')
+  })
+
   it('refuses a proof signed by another key', async () => {
     const token = await boundToken()
     await expectDpopRefusal(await call(token, await proof(token, { key: await generateKeyPair('ES256') })), 'invalid_dpop_proof', /another key/)

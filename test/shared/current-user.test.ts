@@ -66,6 +66,15 @@ describe('createCurrentUserVerifier', () => {
     expect(user.hasRole('support')).toBe(true)
   })
 
+  it('calls a person a user even when their client_id names their own id; only the client-credentials sid makes a machine', async () => {
+    const key = await createSigningKey('key-1')
+    const verify = createCurrentUserVerifier({ issuer: TEST_ISSUER, audience: 'demo-api', keys: createLocalJWKSet({ keys: [key.publicJwk] }) })
+    const person = await verify(await signAccessToken(key, { sub: 'user-123', client_id: 'user-123', sid: 'session-456' }))
+    expect(person.clientType).toBe('user')
+    const machine = await verify(await signAccessToken(key, { sub: 'orders-batch', client_id: 'orders-batch', sid: 'client:orders-batch' }))
+    expect(machine.clientType).toBe('machine')
+  })
+
   it('rejects a token for another audience', async () => {
     const key = await createSigningKey('key-1')
     const verify = createCurrentUserVerifier({ issuer: TEST_ISSUER, audience: 'billing-api', keys: createLocalJWKSet({ keys: [key.publicJwk] }) })

@@ -89,6 +89,17 @@ export function describeCurrentUserMiddleware(framework: string, load: () => Pro
         expect(await (await fetch(`${url}/public`, { headers: identity })).json()).toBeNull()
       })
 
+      it('refuses a DPoP-bound token, as Bearer or with the DPoP scheme, with 401 naming the missing proof', async () => {
+        const { url } = await verifying()
+        const token = await signAccessToken(key, { cnf: { jkt: 'thumbprint-of-the-bound-key' } })
+        for (const scheme of ['Bearer', 'DPoP']) {
+          const response = await fetch(`${url}/public`, { headers: { Authorization: `${scheme} ${token}` } })
+          expect(response.status).toBe(401)
+          expect(response.headers.get('WWW-Authenticate')).toContain('error="invalid_token"')
+          expect(await response.json()).toMatchObject({ error: 'invalid_token', error_description: expect.stringMatching(/DPoP proof/) })
+        }
+      })
+
       it('answers a token signed by another key, or for another audience, with 401 invalid_token', async () => {
         const { url } = await verifying()
         const stranger = await createSigningKey('origin-key')

@@ -2,6 +2,7 @@ import { decodeJwt, errors, jwtVerify } from 'jose'
 import { InvalidClient, InvalidRequest } from '../../shared/errors'
 import type { ClientKeySets } from './client-key-sets'
 import type { ClientRecord, TokenEndpointAuthMethod } from './client-record'
+import { ClientIdSchema } from './client-schema'
 import { clientSecretMatches } from './client-secret'
 
 /** RFC 7523 §2.2: the `client_assertion_type` of a JWT client assertion. */
@@ -133,9 +134,15 @@ export type AuthenticatedClient =
   /** An unregistered id with no credentials, allowed for the password, cookie and refresh flows only. */
   | { kind: 'implicit'; clientId: string }
 
+/** What the registry holds under a presented client id: a live registration, a deleted one, or nothing. */
+export type ClientRegistration = ClientRecord | 'deleted' | undefined
+
 /**
  * Authenticates the client of a token request against its registration (`client`, looked up by
- * `presented.clientId`; undefined when unregistered). The method must be the one registered
+ * `presented.clientId`; undefined when unregistered, `'deleted'` when the id belonged to a client
+ * that was deleted: that id is never free for implicit use, or the deleted client's sessions and
+ * name would live on without credentials). An implicit id follows the registered ids' rule
+ * (`ClientIdSchema`: never UUID-shaped, so never a user's id). The method must be the one registered
  * (RFC 7591 §2 `token_endpoint_auth_method`). Throws `InvalidClient`, with `WWW-Authenticate: Basic`
  * when Basic credentials were tried.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-3.2.1
@@ -143,14 +150,17 @@ export type AuthenticatedClient =
  */
 export async function authenticateClient(
   presented: PresentedClientCredentials,
-  client: ClientRecord | undefined,
+  client: ClientRegistration,
   context: ClientAuthenticationContext,
 ): Promise<AuthenticatedClient> {
-  if (!client) {
-    if (presented.kind === 'none' && !context.requireRegisteredClients) return { kind: 'implicit', clientId: presented.clientId }
-    // One answer for an unknown id and wrong credentials: a caller learns nothing from the difference.
-    throw failure(presented, 'client authentication failed')
+  if (client === undefined && presented.kind === 'none' && !context.requireRegisteredClients) {
+    if (!ClientIdSchema.safeParse(presented.clientId).success) {
+      throw failure(presented, 'client_id must be letters, digits and ._~- (up to 128), and not a UUID')
+    }
+    return { kind: 'implicit', clientId: presented.clientId }
   }
+  // One answer for an unknown or deleted id and wrong credentials: a caller learns nothing from the difference.
+  if (client === undefined || client === 'deleted') throw failure(presented, 'client authentication failed')
   if (client.clientId !== presented.clientId) throw new Error('client record does not match the presented client_id')
   const registered = client.tokenEndpointAuthMethod
   switch (presented.kind) {

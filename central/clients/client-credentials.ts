@@ -1,11 +1,13 @@
 import { UnauthorizedClient } from '../../shared/client-errors'
 import { clientSessionId } from '../../shared/identity-headers'
 import { InvalidDpopProof } from '../../shared/dpop-errors'
-import { InvalidScope, InvalidTarget } from '../../shared/errors'
+import type { Sql } from 'postgres'
+import { InvalidClient, InvalidScope, InvalidTarget } from '../../shared/errors'
 import type { Config } from '../config'
 import { mintAccessToken } from '../tokens/mint-access-token'
 import type { SigningKey } from '../tokens/signing-keys'
 import type { ClientRecord } from './client-record'
+import { lockClientForIssue } from './store'
 
 export interface ClientCredentialsRequest {
   /** RFC 6749 §3.3 `scope`, split; undefined: every scope the client is allowed. */
@@ -113,4 +115,28 @@ export async function mintClientCredentialsToken(
   // expires_in counts from now, so a token issued up to a second ahead is not reported as longer-lived.
   const expiresIn = Math.floor(issuedAt.getTime() / 1000) + grant.ttlSeconds - Math.floor(now.getTime() / 1000)
   return { accessToken, expiresIn, tokenType: grant.jkt === undefined ? 'Bearer' : 'DPoP', scope: grant.scopes.join(' ') }
+}
+
+/**
+ * Signs the client's token while holding a share lock on its row (`lockClientForIssue`), after
+ * checking the row still says what the request was authenticated and decided against: enabled,
+ * not deleted, the same not-before marker (a secret rotation, narrowing, key removal or token
+ * revocation moves it). A change that committed since is refused (`invalid_client`); one that
+ * comes later waits for this transaction and takes its marker after it, past this token's `iat`.
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4.2
+ */
+export async function issueClientCredentialsToken(
+  deps: { sql: Sql; config: Pick<Config, 'ISSUER' | 'ACCESS_TOKEN_TTL_SECONDS'>; signingKey: SigningKey },
+  client: Pick<ClientRecord, 'clientId' | 'notBefore'>,
+  grant: ClientCredentialsGrant,
+  now: Date,
+): Promise<Awaited<ReturnType<typeof mintClientCredentialsToken>>> {
+  return await deps.sql.begin(async (tx) => {
+    const state = await lockClientForIssue(tx, client.clientId)
+    if (!state || state.deleted || !state.enabled) throw new InvalidClient('client is disabled')
+    if ((state.notBefore?.getTime() ?? null) !== (client.notBefore?.getTime() ?? null)) {
+      throw new InvalidClient('client registration changed during this request; authenticate again')
+    }
+    return await mintClientCredentialsToken(deps, state, grant, now)
+  })
 }

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi'
 import type { JSONWebKeySet } from 'jose'
 import { InvalidRequest } from '../../shared/errors'
+import { DEFAULT_CLIENT_ID } from '../sessions/start-session'
 import {
   CLIENT_GRANT_TYPES,
   CLIENT_TYPES,
@@ -26,6 +27,19 @@ export const ClientIdSchema = z
   .string()
   .regex(CLIENT_ID_SHAPE, 'letters, digits and ._~- (up to 128), starting with a letter or digit')
   .refine((id) => !UUID_SHAPE.test(id), 'must not be a UUID (user ids are UUIDs)')
+
+/**
+ * Ids central uses for implicit clients (the `web` client of browser and federated sign-ins). A
+ * registered client of that name would share its `client_id` claim, so its not-before marker
+ * (secret rotated, client disabled) would end every such session's access tokens at the edge.
+ */
+export const RESERVED_CLIENT_IDS: readonly string[] = [DEFAULT_CLIENT_ID]
+
+/** A client id an admin may register: `ClientIdSchema`, and not one central uses implicitly. */
+export const RegisteredClientIdSchema = ClientIdSchema.refine(
+  (id) => !RESERVED_CLIENT_IDS.includes(id),
+  `is reserved for central's implicit clients (${RESERVED_CLIENT_IDS.join(', ')})`,
+)
 
 /** RFC 6749 §3.3 scope-token: printable ASCII without space, `"` or `\`. */
 const ScopeTokenSchema = z.string().min(1).max(200).regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'printable ASCII without space, " or \\')
@@ -60,7 +74,7 @@ const TtlSchema = z.number().int().min(1).max(86_400)
 
 export const CreateClientBodySchema = z
   .object({
-    client_id: ClientIdSchema,
+    client_id: RegisteredClientIdSchema,
     /** Follows from the method when absent: `none` is public, the others confidential. */
     client_type: z.enum(CLIENT_TYPES).optional(),
     token_endpoint_auth_method: z.enum(TOKEN_ENDPOINT_AUTH_METHODS),

@@ -4,7 +4,10 @@ import { Conflict, InvalidRequest } from '../../shared/errors'
 import type { ReplayGuard } from '../../shared/dpop-proof'
 import type { AuditEventInput, AuditEventType } from '../audit/audit-event'
 import { recordAuditEvent } from '../audit/store'
+import type { Clock } from '../clock'
 import type { Queryable } from '../db/pool'
+import { revokeClientSessions } from '../sessions/store'
+import type { ClientRegistration } from './authenticate-client'
 import { SECRET_AUTH_METHODS, type ClientGrantType, type ClientRecord, type ClientType, type TokenEndpointAuthMethod } from './client-record'
 import { applyClientPatch, type ClientPatch, type NewClient } from './client-schema'
 import { generateClientSecret, hashClientSecret } from './client-secret'
@@ -101,13 +104,32 @@ export async function createClient(
         ${secret === null ? null : now}, ${input.jwks === null ? null : tx.json(input.jwks as never)}, ${input.jwksUri},
         ${input.grantTypes}, ${input.audiences}, ${input.scopes}, ${input.roles}, ${input.accessTokenTtlSeconds},
         ${input.requireDpop}, ${input.enabled}, ${now}, ${now})
-      on conflict (client_id) do nothing
+      on conflict (client_id) do update set
+        client_type = excluded.client_type, token_endpoint_auth_method = excluded.token_endpoint_auth_method,
+        secret_hash = excluded.secret_hash, secret_rotated_at = excluded.secret_rotated_at, jwks = excluded.jwks,
+        jwks_uri = excluded.jwks_uri, grant_types = excluded.grant_types, audiences = excluded.audiences,
+        scopes = excluded.scopes, roles = excluded.roles, access_token_ttl_seconds = excluded.access_token_ttl_seconds,
+        require_dpop = excluded.require_dpop, enabled = excluded.enabled, not_before = null,
+        created_at = excluded.created_at, updated_at = excluded.updated_at, deleted_at = null
+      -- Only a purged tombstone (see purgeDeletedClients) is taken over: its tokens have all expired.
+      where oauth_clients.deleted_at is not null and oauth_clients.not_before is null
       returning ${tx(clientColumns)}`
     if (!row) throw new Conflict('client_id is already taken (a deleted client keeps its id until its tokens have expired)')
     const client = toClientRecord(row)
     await recordAuditEvent(tx, clientEvent('client.created', { ...input, details: { type: client.type, token_endpoint_auth_method: client.tokenEndpointAuthMethod, ...auditedSettings(client) } }))
     return { client, secret }
   })
+}
+
+/**
+ * What the registry holds under this id for authentication: the live client, `'deleted'` for a
+ * deleted one (also after the purge, which keeps a tombstone), or undefined when never registered.
+ */
+export async function findClientRegistration(sql: Queryable, clientId: string): Promise<ClientRegistration> {
+  const [row]: [(ClientRow & { deleted: boolean })?] = await sql`
+    select ${sql(clientColumns)}, deleted_at is not null as deleted from oauth_clients where client_id = ${clientId}`
+  if (!row) return undefined
+  return row.deleted ? 'deleted' : toClientRecord(row)
 }
 
 /** The registered (not deleted) client with this id, or undefined. */
@@ -136,8 +158,55 @@ export function narrowsClient(before: ClientRecord, after: ClientRecord): boolea
     lost(before.roles, after.roles) ||
     lost(before.grantTypes, after.grantTypes) ||
     (!before.requireDpop && after.requireDpop) ||
-    (before.enabled && !after.enabled)
+    (before.enabled && !after.enabled) ||
+    removesKeys(before, after)
   )
+}
+
+/**
+ * Whether a `private_key_jwt` key the client could sign assertions with is gone: an inline key
+ * dropped, or the key set URL changed or removed (what the old URL served is unknown). A key is
+ * removed because it leaked, so tokens obtained with it must die too.
+ */
+function removesKeys(before: ClientRecord, after: ClientRecord): boolean {
+  if (before.jwksUri !== null && before.jwksUri !== after.jwksUri) return true
+  if (!before.jwks) return false
+  const kept = new Set((after.jwks?.keys ?? []).map((key) => JSON.stringify(canonicalJwk(key as Record<string, unknown>))))
+  return before.jwks.keys.some((key) => !kept.has(JSON.stringify(canonicalJwk(key as Record<string, unknown>))))
+}
+
+/** A JWK with its members in a fixed order, so two spellings of one key compare equal. */
+function canonicalJwk(jwk: Record<string, unknown>): [string, unknown][] {
+  return Object.entries(jwk).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+}
+
+/**
+ * A client's not-before marker: the next whole second after the later of `now` and the clock read
+ * after the client's row lock. A token endpoint issuing for this client holds a share lock on the
+ * row until its token is signed (`lockClientForIssue`), so every token minted with the old
+ * registration has `iat` at or before that reading; JWT `iat` is whole seconds and the edge drops
+ * `iat < not_before`, so the next second puts all of them below the marker.
+ */
+function markerAfterLock(now: Date, clock: Clock | undefined): Date {
+  const lockedAt = Math.max(now.getTime(), (clock ?? (() => now))().getTime())
+  return new Date((Math.floor(lockedAt / 1000) + 1) * 1000)
+}
+
+/** Locks the live client's row for a change; false when there is none. */
+async function lockLiveClient(tx: Queryable, clientId: string): Promise<ClientRow | undefined> {
+  const [row]: [ClientRow?] = await tx`
+    select ${tx(clientColumns)} from oauth_clients where client_id = ${clientId} and deleted_at is null for update`
+  return row
+}
+
+/** The change input of the registry's writes: `clock` is read again after the row lock, for the marker. */
+interface ClientChangeInput {
+  clientId: string
+  actor: string
+  /** When the change was asked for: audit and `updated_at`. */
+  now: Date
+  /** The app's clock; absent: `now` (tests that do not race). */
+  clock?: Clock
 }
 
 /**
@@ -148,22 +217,22 @@ export function narrowsClient(before: ClientRecord, after: ClientRecord): boolea
  */
 export async function updateClient(
   sql: Sql,
-  input: { clientId: string; patch: ClientPatch; actor: string; now: Date },
+  input: ClientChangeInput & { patch: ClientPatch },
 ): Promise<ClientRecord | undefined> {
   const { clientId, actor, now } = input
   return await sql.begin(async (tx) => {
-    const [row]: [ClientRow?] = await tx`
-      select ${tx(clientColumns)} from oauth_clients where client_id = ${clientId} and deleted_at is null for update`
+    const row = await lockLiveClient(tx, clientId)
     if (!row) return undefined
     const before = toClientRecord(row)
     const after = applyClientPatch(before, input.patch)
     const narrowed = narrowsClient(before, after)
+    const marker = markerAfterLock(now, input.clock)
     const [updated]: [ClientRow?] = await tx`
       update oauth_clients set
         jwks = ${after.jwks === null ? null : tx.json(after.jwks as never)}, jwks_uri = ${after.jwksUri},
         grant_types = ${after.grantTypes}, audiences = ${after.audiences}, scopes = ${after.scopes}, roles = ${after.roles},
         access_token_ttl_seconds = ${after.accessTokenTtlSeconds}, require_dpop = ${after.requireDpop}, enabled = ${after.enabled},
-        ${narrowed ? tx`not_before = greatest(not_before, ${now}),` : tx``}
+        ${narrowed ? tx`not_before = greatest(not_before, ${marker}),` : tx``}
         updated_at = ${now}
       where client_id = ${clientId}
       returning ${tx(clientColumns)}`
@@ -174,15 +243,18 @@ export async function updateClient(
     if (before.enabled !== client.enabled) {
       await recordAuditEvent(tx, clientEvent(client.enabled ? 'client.enabled' : 'client.disabled', { clientId, actor, now }))
     }
+    // Disabled: the sessions people started through it end too, so enabling it again revives none.
+    if (before.enabled && !client.enabled) await revokeClientSessions(tx, { clientId, actor, reason: 'client disabled', now })
     return client
   })
 }
 
 /**
- * Disables a client: it can no longer authenticate, and its access tokens die at the edge
- * through the revocation feed (the not-before marker moves). Undefined when there is no such client.
+ * Disables a client: it can no longer authenticate, its access tokens die at the edge through the
+ * revocation feed (the not-before marker moves), and the sessions started through it are revoked.
+ * Undefined when there is no such client.
  */
-export async function disableClient(sql: Sql, input: { clientId: string; actor: string; now: Date }): Promise<ClientRecord | undefined> {
+export async function disableClient(sql: Sql, input: ClientChangeInput): Promise<ClientRecord | undefined> {
   return await updateClient(sql, { ...input, patch: { enabled: false } })
 }
 
@@ -194,22 +266,21 @@ export async function disableClient(sql: Sql, input: { clientId: string; actor: 
  */
 export async function rotateClientSecret(
   sql: Sql,
-  input: { clientId: string; actor: string; now: Date },
+  input: ClientChangeInput,
 ): Promise<{ client: ClientRecord; secret: string } | undefined> {
   const { clientId, actor, now } = input
   const secret = generateClientSecret()
   return await sql.begin(async (tx) => {
+    const locked = await lockLiveClient(tx, clientId)
+    if (!locked) return undefined
+    if (!SECRET_AUTH_METHODS.includes(locked.token_endpoint_auth_method)) throw new InvalidRequest('this client does not authenticate with a secret')
+    const marker = markerAfterLock(now, input.clock)
     const [row]: [ClientRow?] = await tx`
       update oauth_clients set secret_hash = ${hashClientSecret(secret)}, secret_rotated_at = ${now},
-        not_before = greatest(not_before, ${now}), updated_at = ${now}
-      where client_id = ${clientId} and deleted_at is null
-        and token_endpoint_auth_method in ('client_secret_basic', 'client_secret_post')
+        not_before = greatest(not_before, ${marker}), updated_at = ${now}
+      where client_id = ${clientId}
       returning ${tx(clientColumns)}`
-    if (!row) {
-      const exists = await findClient(tx, clientId)
-      if (exists) throw new InvalidRequest('this client does not authenticate with a secret')
-      return undefined
-    }
+    if (!row) throw new Error('locked client row vanished')
     await recordAuditEvent(tx, clientEvent('client.secret_rotated', { clientId, actor, now, details: { tokens_revoked: true } }))
     return { client: toClientRecord(row), secret }
   })
@@ -219,44 +290,72 @@ export async function rotateClientSecret(
  * Ends every access token the client holds now (the not-before marker moves; RFC 7009 revocation
  * of a client-credentials token, which has no session to end). False when there is no such client.
  */
-export async function revokeClientTokens(sql: Sql, input: { clientId: string; actor: string; now: Date }): Promise<boolean> {
+export async function revokeClientTokens(sql: Sql, input: ClientChangeInput): Promise<boolean> {
   const { clientId, actor, now } = input
   return await sql.begin(async (tx) => {
-    const rows = await tx`
-      update oauth_clients set not_before = greatest(not_before, ${now}), updated_at = ${now}
-      where client_id = ${clientId} and deleted_at is null
-      returning 1`
-    if (rows.length === 0) return false
+    if (!(await lockLiveClient(tx, clientId))) return false
+    const marker = markerAfterLock(now, input.clock)
+    await tx`update oauth_clients set not_before = greatest(not_before, ${marker}), updated_at = ${now} where client_id = ${clientId}`
     await recordAuditEvent(tx, clientEvent('client.tokens_revoked', { clientId, actor, now, details: { tokens_revoked: true } }))
     return true
   })
 }
 
 /**
- * Deletes a client as far as anyone can tell: it stops authenticating, disappears from lists,
- * and its tokens die at the edge. The row stays (disabled) until `purgeDeletedClients` removes it
- * once its last token has expired, so the revocation feed keeps its marker that long.
+ * Deletes a client as far as anyone can tell: it stops authenticating, disappears from lists, its
+ * tokens die at the edge and the sessions started through it are revoked, in one transaction. The
+ * row stays (disabled) so the revocation feed keeps its marker until its last token has expired,
+ * and after that as a tombstone (`purgeDeletedClients`): the id never becomes an implicit client.
  */
-export async function deleteClient(sql: Sql, input: { clientId: string; actor: string; now: Date }): Promise<boolean> {
+export async function deleteClient(sql: Sql, input: ClientChangeInput): Promise<boolean> {
   const { clientId, actor, now } = input
   return await sql.begin(async (tx) => {
-    const rows = await tx`
-      update oauth_clients set enabled = false, deleted_at = ${now}, not_before = greatest(not_before, ${now}), updated_at = ${now}
-      where client_id = ${clientId} and deleted_at is null
-      returning 1`
-    if (rows.length === 0) return false
+    if (!(await lockLiveClient(tx, clientId))) return false
+    const marker = markerAfterLock(now, input.clock)
+    await tx`
+      update oauth_clients set enabled = false, deleted_at = ${now}, not_before = greatest(not_before, ${marker}), updated_at = ${now}
+      where client_id = ${clientId}`
     await recordAuditEvent(tx, clientEvent('client.deleted', { clientId, actor, now, details: { tokens_revoked: true } }))
+    await revokeClientSessions(tx, { clientId, actor, reason: 'client deleted', now })
     return true
   })
 }
 
-/** Removes clients deleted before `before` (pass now less the feed window) and their assertion ids. */
+/**
+ * Reduces clients deleted before `before` (pass now less the feed window) to tombstones and drops
+ * their assertion ids: keys, secret, grant and marker go (the feed no longer needs it), the id
+ * stays, so it still answers `invalid_client` rather than passing as an implicit client. An admin
+ * may register the id again (`createClient` takes a tombstone over). Returns the clients reduced.
+ */
 export async function purgeDeletedClients(sql: Queryable, before: Date): Promise<number> {
   const [row] = await sql<{ n: number }[]>`
-    with purged as (delete from oauth_clients where deleted_at < ${before} returning client_id),
+    with purged as (
+      update oauth_clients set client_type = 'public', token_endpoint_auth_method = 'none', secret_hash = null,
+        secret_rotated_at = null, jwks = null, jwks_uri = null, grant_types = '{}', audiences = '{}', scopes = '{}',
+        roles = '{}', access_token_ttl_seconds = null, require_dpop = false, not_before = null
+      where deleted_at < ${before} and not_before is not null
+      returning client_id),
       jtis as (delete from client_assertion_jtis where client_id in (select client_id from purged))
     select count(*)::int as n from purged`
   return row!.n
+}
+
+export interface ClientIssueState {
+  enabled: boolean
+  deleted: boolean
+  notBefore: Date | null
+}
+
+/**
+ * Reads the client's row under a share lock, for a token endpoint about to sign a token for it:
+ * a disable, secret rotation, narrowing or delete waits until the transaction ends, and takes its
+ * marker after that (`markerAfterLock`), so the token cannot outlive the change. Undefined when
+ * the row is gone.
+ */
+export async function lockClientForIssue(tx: Queryable, clientId: string): Promise<ClientIssueState | undefined> {
+  const [row]: [{ enabled: boolean; deleted: boolean; not_before: Date | null }?] = await tx`
+    select enabled, deleted_at is not null as deleted, not_before from oauth_clients where client_id = ${clientId} for share`
+  return row && { enabled: row.enabled, deleted: row.deleted, notBefore: row.not_before }
 }
 
 // --- Revocation feed ----------------------------------------------------------------------

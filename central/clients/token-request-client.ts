@@ -7,7 +7,7 @@ import type { Config } from '../config'
 import { authenticateClient, readClientCredentials, type AuthenticatedClient, type TokenRequestClientParts } from './authenticate-client'
 import type { ClientKeySets } from './client-key-sets'
 import type { ClientGrantType } from './client-record'
-import { dpopProofReplayGuard, findClient, recordClientAssertionJti } from './store'
+import { dpopProofReplayGuard, findClientRegistration, recordClientAssertionJti } from './store'
 
 /** What authenticating a client and checking its DPoP proof need; `AppDeps` has all of it. */
 export interface ClientEndpointDeps {
@@ -28,7 +28,7 @@ export function publicEndpointUrl(config: Pick<Config, 'PUBLIC_URL' | 'ISSUER'>,
 
 /**
  * Reads the client's credentials from a token (or revocation) request, looks the client up and
- * authenticates it: `readClientCredentials` → `findClient` → `authenticateClient`.
+ * authenticates it: `readClientCredentials` → `findClientRegistration` → `authenticateClient`.
  * `endpointUrl` is the public URL of the endpoint the request went to (an assertion's `aud`).
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3
  */
@@ -38,7 +38,7 @@ export async function authenticateRequestClient(
   options: { endpointUrl: string; defaultClientId: string },
 ): Promise<AuthenticatedClient> {
   const presented = readClientCredentials(parts, options.defaultClientId)
-  const client = await findClient(deps.sql, presented.clientId)
+  const client = await findClientRegistration(deps.sql, presented.clientId)
   return await authenticateClient(presented, client, {
     tokenEndpointUrl: options.endpointUrl,
     issuer: deps.config.ISSUER,

@@ -313,6 +313,21 @@ export async function revokeAllUserSessions(
 }
 
 /**
+ * Revokes every live session started through the client (`sessions.client_id`), with a
+ * `session.revoked` event each: a deleted or disabled client's sessions must not refresh on.
+ * Call inside the transaction that changes the client (its row locked first, then these rows).
+ * Returns how many sessions were revoked.
+ */
+export async function revokeClientSessions(tx: Queryable, input: { clientId: string; actor: string; reason: string; now: Date }): Promise<number> {
+  const rows = await tx<{ id: string; user_id: string }[]>`
+    update sessions set revoked_at = ${input.now}, revoked_reason = ${input.reason}, revoked_by = ${input.actor}
+    where client_id = ${input.clientId} and revoked_at is null
+    returning id, user_id`
+  await recordAuditEvents(tx, rows.map((row) => ({ type: 'session.revoked' as const, at: input.now, actor: input.actor, userId: row.user_id, sessionId: row.id, reason: input.reason })))
+  return rows.length
+}
+
+/**
  * Takes from every live session of the user whatever lies outside `grant` (order kept), so the
  * session rows say what they can still grant and a grant given back to the user later does not
  * return to them. Call with the users row locked (lock order). Returns how many sessions changed.

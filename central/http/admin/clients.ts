@@ -104,6 +104,7 @@ export function adminClientRoutes({ sql, config, clock }: AppDeps) {
         patch: toClientPatch(c.req.valid('json')),
         actor: ADMIN_API_ACTOR,
         now: clock(),
+        clock,
       })
       if (!client) throw new NotFound('no such client')
       return c.json(toClientJson(toClientView(client)), 200)
@@ -123,7 +124,7 @@ export function adminClientRoutes({ sql, config, clock }: AppDeps) {
       responses: { 200: json(ClientWithSecretSchema, 'The client and its new secret'), ...ADMIN_ERRORS },
     }),
     async (c) => {
-      const rotated = await rotateClientSecret(sql, { clientId: c.req.valid('param').client_id, actor: ADMIN_API_ACTOR, now: clock() })
+      const rotated = await rotateClientSecret(sql, { clientId: c.req.valid('param').client_id, actor: ADMIN_API_ACTOR, now: clock(), clock })
       if (!rotated) throw new NotFound('no such client')
       c.header('Cache-Control', 'no-store')
       return c.json({ client: toClientJson(toClientView(rotated.client)), client_secret: rotated.secret }, 200)
@@ -143,7 +144,7 @@ export function adminClientRoutes({ sql, config, clock }: AppDeps) {
       responses: { 200: json(ClientSchema, 'The disabled client'), ...ADMIN_ERRORS },
     }),
     async (c) => {
-      const client = await disableClient(sql, { clientId: c.req.valid('param').client_id, actor: ADMIN_API_ACTOR, now: clock() })
+      const client = await disableClient(sql, { clientId: c.req.valid('param').client_id, actor: ADMIN_API_ACTOR, now: clock(), clock })
       if (!client) throw new NotFound('no such client')
       return c.json(toClientJson(toClientView(client)), 200)
     },
@@ -162,7 +163,7 @@ export function adminClientRoutes({ sql, config, clock }: AppDeps) {
       responses: { 204: { description: 'Deleted' }, ...ADMIN_ERRORS },
     }),
     async (c) => {
-      const deleted = await deleteClient(sql, { clientId: c.req.valid('param').client_id, actor: ADMIN_API_ACTOR, now: clock() })
+      const deleted = await deleteClient(sql, { clientId: c.req.valid('param').client_id, actor: ADMIN_API_ACTOR, now: clock(), clock })
       if (!deleted) throw new NotFound('no such client')
       return c.body(null, 204)
     },

@@ -89,7 +89,7 @@ export function consoleClientRoutes({ sql, clock }: AppDeps) {
     })
     if (confirm) return confirm
     try {
-      const rotated = await rotateClientSecret(sql, { clientId, actor: actorOf(c), now: clock() })
+      const rotated = await rotateClientSecret(sql, { clientId, actor: actorOf(c), now: clock(), clock })
       if (!rotated) throw notFound()
       return page(c, { notice: `New secret for ${clientId}.`, secret: { clientId, value: rotated.secret } })
     } catch (error) {
@@ -108,13 +108,13 @@ export function consoleClientRoutes({ sql, clock }: AppDeps) {
       section: 'clients',
     })
     if (confirm) return confirm
-    if (!(await disableClient(sql, { clientId, actor: actorOf(c), now: clock() }))) throw notFound()
+    if (!(await disableClient(sql, { clientId, actor: actorOf(c), now: clock(), clock }))) throw notFound()
     return c.redirect('/console/clients?done=disabled', 303)
   })
 
   router.post('/console/clients/:clientId/enable', async (c) => {
     const clientId = clientIdParam(c)
-    if (!(await updateClient(sql, { clientId, patch: { enabled: true }, actor: actorOf(c), now: clock() }))) throw notFound()
+    if (!(await updateClient(sql, { clientId, patch: { enabled: true }, actor: actorOf(c), now: clock(), clock }))) throw notFound()
     return c.redirect('/console/clients?done=enabled', 303)
   })
 
@@ -128,7 +128,7 @@ export function consoleClientRoutes({ sql, clock }: AppDeps) {
       section: 'clients',
     })
     if (confirm) return confirm
-    if (!(await deleteClient(sql, { clientId, actor: actorOf(c), now: clock() }))) throw notFound()
+    if (!(await deleteClient(sql, { clientId, actor: actorOf(c), now: clock(), clock }))) throw notFound()
     return c.redirect('/console/clients?done=deleted', 303)
   })
 

@@ -1,5 +1,5 @@
 import { InvalidClient } from '../../../shared/errors'
-import { decideClientCredentials, mintClientCredentialsToken } from '../../clients/client-credentials'
+import { decideClientCredentials, issueClientCredentialsToken } from '../../clients/client-credentials'
 import { getSigningKey } from '../../tokens/signing-keys'
 import type { GrantHandler } from './grant-handler'
 
@@ -21,7 +21,7 @@ export const clientCredentialsGrant: GrantHandler = async (c, deps, form, { clie
     { accessTokenTtlSeconds: deps.config.ACCESS_TOKEN_TTL_SECONDS },
   )
   const signingKey = await getSigningKey(deps.sql, deps.config, now)
-  const token = await mintClientCredentialsToken({ config: deps.config, signingKey }, client.client, grant, now)
+  const token = await issueClientCredentialsToken({ sql: deps.sql, config: deps.config, signingKey }, client.client, grant, now)
   c.header('Cache-Control', 'no-store')
   c.header('Pragma', 'no-cache')
   // RFC 6749 §4.4.3: no refresh token; the client authenticates again for a new access token.

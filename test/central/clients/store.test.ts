@@ -82,7 +82,8 @@ describe('client registry', () => {
     const { secret: old } = await create({ client_id: 'rotating', token_endpoint_auth_method: 'client_secret_basic' })
     const rotated = await rotateClientSecret(db.sql, { clientId: 'rotating', actor: 'admin:ops', now: later(60) })
     expect(rotated!.secret).not.toBe(old)
-    expect(rotated!.client.notBefore).toEqual(later(60))
+    // The marker is the next whole second: tokens stamped in the rotation's own second die too.
+    expect(rotated!.client.notBefore).toEqual(later(61))
     expect(rotated!.client.secretRotatedAt).toEqual(later(60))
     const client = await findClient(db.sql, 'rotating')
     expect(clientSecretMatches(client!.secretHash!, old!)).toBe(false)
@@ -101,10 +102,10 @@ describe('client registry', () => {
   it('disabling moves not_before and audits client.updated and client.disabled', async () => {
     await create({ client_id: 'to-disable', token_endpoint_auth_method: 'client_secret_post' })
     const client = await disableClient(db.sql, { clientId: 'to-disable', actor: 'admin:ops', now: later(30) })
-    expect(client).toMatchObject({ enabled: false, notBefore: later(30) })
+    expect(client).toMatchObject({ enabled: false, notBefore: later(31) })
     expect((await clientEvents('to-disable')).map((e) => e.type)).toEqual(['client.created', 'client.updated', 'client.disabled'])
     const enabled = await updateClient(db.sql, { clientId: 'to-disable', patch: { enabled: true }, actor: 'admin:ops', now: later(90) })
-    expect(enabled).toMatchObject({ enabled: true, notBefore: later(30) })
+    expect(enabled).toMatchObject({ enabled: true, notBefore: later(31) })
     expect((await clientEvents('to-disable')).at(-1)!.type).toBe('client.enabled')
   })
 
@@ -113,9 +114,9 @@ describe('client registry', () => {
     const widened = await updateClient(db.sql, { clientId: 'narrowing', patch: toClientPatch(UpdateClientBodySchema.parse({ scopes: ['a', 'b', 'c'] })), actor: 'admin:ops', now: later(10) })
     expect(widened).toMatchObject({ scopes: ['a', 'b', 'c'], notBefore: null })
     const narrowed = await updateClient(db.sql, { clientId: 'narrowing', patch: { scopes: ['a'] }, actor: 'admin:ops', now: later(20) })
-    expect(narrowed).toMatchObject({ scopes: ['a'], notBefore: later(20) })
+    expect(narrowed).toMatchObject({ scopes: ['a'], notBefore: later(21) })
     const dpop = await updateClient(db.sql, { clientId: 'narrowing', patch: { requireDpop: true }, actor: 'admin:ops', now: later(40) })
-    expect(dpop!.notBefore).toEqual(later(40))
+    expect(dpop!.notBefore).toEqual(later(41))
     const [, , narrowedEvent] = await clientEvents('narrowing')
     expect(narrowedEvent!.details).toMatchObject({ changed: ['scopes'], tokens_revoked: true, scopes: ['a'] })
   })
@@ -135,13 +136,27 @@ describe('client registry', () => {
     expect(client).toMatchObject({ jwks: null, jwksUri: 'https://switching.example.com/jwks' })
   })
 
-  it('deleting hides the client, revokes its tokens, keeps the id reserved until purged', async () => {
+  it('moves not_before when a signing key of the client is removed, not when one is added', async () => {
+    const first = { kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' }
+    const second = { kty: 'OKP', crv: 'Ed25519', x: 'IKD8ihtvdRbjtNIhJFIyXmCFCzRGDdmuY8mhKOvf3uA' }
+    await create({ client_id: 'keyed-rotation', token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [first] } })
+    const added = await updateClient(db.sql, { clientId: 'keyed-rotation', patch: { jwks: { keys: [{ x: first.x, crv: 'Ed25519', kty: 'OKP' }, second] } }, actor: 'admin:ops', now: later(10) })
+    expect(added!.notBefore).toBeNull()
+    const removed = await updateClient(db.sql, { clientId: 'keyed-rotation', patch: { jwks: { keys: [second] } }, actor: 'admin:ops', now: later(20) })
+    expect(removed!.notBefore).toEqual(later(21))
+    const moved = await updateClient(db.sql, { clientId: 'keyed-rotation', patch: { jwksUri: 'https://keyed.example.com/jwks' }, actor: 'admin:ops', now: later(30) })
+    expect(moved!.notBefore).toEqual(later(31))
+    const urlChanged = await updateClient(db.sql, { clientId: 'keyed-rotation', patch: { jwksUri: 'https://keyed.example.com/jwks-2' }, actor: 'admin:ops', now: later(40) })
+    expect(urlChanged!.notBefore).toEqual(later(41))
+  })
+
+  it('deleting hides the client, revokes its tokens, keeps the id reserved, and after the purge a tombstone an admin may register again', async () => {
     await create({ client_id: 'doomed', token_endpoint_auth_method: 'client_secret_post' })
     expect(await deleteClient(db.sql, { clientId: 'doomed', actor: 'admin:ops', now: later(100) })).toBe(true)
     expect(await deleteClient(db.sql, { clientId: 'doomed', actor: 'admin:ops', now: later(101) })).toBe(false)
     expect(await findClient(db.sql, 'doomed')).toBeUndefined()
     expect((await listClients(db.sql)).map((c) => c.clientId)).not.toContain('doomed')
-    expect(await findClientNotBeforesSince(db.sql, later(99))).toContainEqual({ clientId: 'doomed', notBefore: later(100) })
+    expect(await findClientNotBeforesSince(db.sql, later(99))).toContainEqual({ clientId: 'doomed', notBefore: later(101) })
     await expect(create({ client_id: 'doomed', token_endpoint_auth_method: 'client_secret_post' })).rejects.toBeInstanceOf(Conflict)
     expect((await clientEvents('doomed')).map((e) => e.type)).toEqual(['client.created', 'client.deleted'])
     expect(await purgeDeletedClients(db.sql, later(100))).toBe(0)
@@ -149,12 +164,12 @@ describe('client registry', () => {
     await expect(create({ client_id: 'doomed', token_endpoint_auth_method: 'client_secret_post' }, later(200))).resolves.toBeDefined()
   })
 
-  it('the retention purge keeps a deleted client for the feed window, then removes it with its expired assertion ids', async () => {
+  it('the retention purge keeps a deleted client for the feed window, then reduces it to a tombstone and drops its expired assertion ids', async () => {
     await create({ client_id: 'retired', token_endpoint_auth_method: 'client_secret_post' })
     await deleteClient(db.sql, { clientId: 'retired', actor: 'admin:ops', now: later(300) })
     await recordClientAssertionJti(db.sql, { clientId: 'retired', jti: 'old', expiresAt: later(310) })
     expect(await purgeExpiredClientState(db.sql, { now: later(300 + 900), feedWindowSeconds: 930 })).toBe(0)
-    expect(await findClientNotBeforesSince(db.sql, later(299))).toContainEqual({ clientId: 'retired', notBefore: later(300) })
+    expect(await findClientNotBeforesSince(db.sql, later(299))).toContainEqual({ clientId: 'retired', notBefore: later(301) })
     expect(await purgeExpiredClientState(db.sql, { now: later(300 + 931), feedWindowSeconds: 930 })).toBe(1)
     const [left] = await db.sql<{ n: number }[]>`select count(*)::int as n from client_assertion_jtis where client_id = 'retired'`
     expect(left!.n).toBe(0)
@@ -170,12 +185,12 @@ describe('client revocation markers', () => {
     await disableClient(db.sql, { clientId: 'feed-b', actor: 'admin:ops', now: later(1_001) })
     await rotateClientSecret(db.sql, { clientId: 'feed-a', actor: 'admin:ops', now: later(1_002) })
     expect(await findClientNotBeforesSince(db.sql, since)).toEqual([
-      { clientId: 'feed-b', notBefore: later(1_001) },
-      { clientId: 'feed-a', notBefore: later(1_002) },
+      { clientId: 'feed-b', notBefore: later(1_002) },
+      { clientId: 'feed-a', notBefore: later(1_003) },
     ])
     const listed = await findClientRevocationsVersionInputs(db.sql, since)
     expect(listed).not.toBe(before)
-    await rotateClientSecret(db.sql, { clientId: 'feed-b', actor: 'admin:ops', now: later(1_001.5) })
+    await rotateClientSecret(db.sql, { clientId: 'feed-b', actor: 'admin:ops', now: later(1_002.5) })
     expect(await findClientRevocationsVersionInputs(db.sql, since)).not.toBe(listed)
   })
 })

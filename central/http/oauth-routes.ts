@@ -3,6 +3,7 @@ import type { Context } from 'hono'
 import { UnauthorizedClient } from '../../shared/client-errors'
 import { InvalidClient, InvalidRequest, UnsupportedGrantType } from '../../shared/errors'
 import { clientSessionId } from '../clients/client-credentials'
+import { mayRevokeToken } from '../clients/revocation-rights'
 import { revokeClientTokens } from '../clients/store'
 import {
   authenticatedClientId,
@@ -13,7 +14,7 @@ import {
 } from '../clients/token-request-client'
 import { hashRefreshToken, looksLikeRefreshToken } from '../sessions/refresh-token'
 import { DEFAULT_CLIENT_ID } from '../sessions/start-session'
-import { findSessionIdByTokenHash, revokeSession } from '../sessions/store'
+import { findRefreshTokenHolder, revokeSession } from '../sessions/store'
 import { verifyAccessToken } from '../tokens/verify-access-token'
 import type { AppDeps } from '../app-deps'
 import { createRouter } from './create-router'
@@ -84,8 +85,11 @@ const revokeRoute = createRoute({
   path: '/oauth/revoke',
   summary: 'RFC 7009 token revocation: ends the session of a refresh token or access token',
   description:
-    'Confidential clients authenticate as at the token endpoint. A client-credentials access token is revoked only by its own ' +
-    'authenticated client, and revoking it ends every access token of that client (its not-before marker moves).',
+    'Confidential clients authenticate as at the token endpoint. A session ends only when the caller is the client it was ' +
+    'issued to (a public or implicit client names itself with `client_id`, default `web`) and, for a DPoP-bound token or ' +
+    'session, sends a `DPoP` proof by the bound key; otherwise the answer is 200 and nothing is revoked (RFC 7009 §2.2). ' +
+    'A client-credentials access token is revoked only by its own authenticated client, and revoking it ends every access ' +
+    'token of that client (its not-before marker moves).',
   middleware: [requireContentType(FORM)] as const,
   request: { body: { required: true, content: { [FORM]: { schema: RevokeRequestSchema } } } },
   responses: {
@@ -139,10 +143,13 @@ export function oauthRoutes(deps: AppDeps) {
     if (!form.token) throw new InvalidRequest('token is required')
     // RFC 7009 §2.1: confidential clients authenticate; a public or implicit one names itself.
     const client = await authenticate(c, form, revocationEndpointUrl)
+    const proofJkt = await verifyRequestDpopProof(deps, c.req.header('DPoP'), { method: 'POST', url: revocationEndpointUrl, required: false })
+    const caller = { clientId: authenticatedClientId(client), proofJkt }
     const now = deps.clock()
     let sessionId: string | undefined
     if (looksLikeRefreshToken(form.token)) {
-      sessionId = await findSessionIdByTokenHash(deps.sql, hashRefreshToken(form.token))
+      const holder = await findRefreshTokenHolder(deps.sql, hashRefreshToken(form.token))
+      if (holder && mayRevokeToken({ clientId: holder.clientId, boundJkt: holder.dpopJkt }, caller)) sessionId = holder.sessionId
     } else {
       // An access token: revoke its session only if we really signed it (a forged sid must not
       // end someone else's session). Anything unverifiable is "unknown" → 200 (RFC 7009 §2.2).
@@ -152,9 +159,9 @@ export function oauthRoutes(deps: AppDeps) {
         // and that ends all of the client's tokens (RFC 7009 §2.1: the token was issued to the caller).
         if (client.kind !== 'registered' || client.method === 'none') throw new InvalidClient('authenticate as the client this token was issued to')
         if (authenticatedClientId(client) !== claims.client_id) throw new UnauthorizedClient('this token was issued to another client')
-        await revokeClientTokens(deps.sql, { clientId: claims.client_id, actor: `client:${claims.client_id}`, now })
-      } else {
-        sessionId = claims?.sid
+        await revokeClientTokens(deps.sql, { clientId: claims.client_id, actor: `client:${claims.client_id}`, now, clock: deps.clock })
+      } else if (claims && mayRevokeToken({ clientId: claims.client_id, boundJkt: claims.cnf?.jkt ?? null }, caller)) {
+        sessionId = claims.sid
       }
     }
     if (sessionId) await revokeSession(deps.sql, { sessionId, actor: 'user', reason: 'revoked by client (RFC 7009)', now })

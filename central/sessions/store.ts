@@ -447,3 +447,18 @@ export async function findSessionIdByTokenHash(sql: Queryable, digest: Buffer): 
     select id from sessions where id = ${sessionId} and (token_hash = ${tokenHash} or previous_token_hash = ${tokenHash})`
   return row?.id
 }
+
+/** Who may end a session by one of its refresh tokens (RFC 7009): its client, and its DPoP key if bound. */
+export interface RefreshTokenHolder {
+  sessionId: string
+  clientId: string
+  dpopJkt: string | null
+}
+
+/** `findSessionIdByTokenHash`, with the session's client and DPoP key (RFC 7009 revocation checks them). */
+export async function findRefreshTokenHolder(sql: Queryable, digest: Buffer): Promise<RefreshTokenHolder | undefined> {
+  const sessionId = await findSessionIdByTokenHash(sql, digest)
+  if (sessionId === undefined) return undefined
+  const [row]: [{ client_id: string; dpop_jkt: string | null }?] = await sql`select client_id, dpop_jkt from sessions where id = ${sessionId}`
+  return row && { sessionId, clientId: row.client_id, dpopJkt: row.dpop_jkt }
+}

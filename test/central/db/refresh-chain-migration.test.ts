@@ -75,7 +75,8 @@ describe(`migration ${MIGRATION}`, () => {
     retried = await insertLegacySession(user, [2])
     await db.sql`update sessions set revoked_at = ${secondsAgo(10)}, revoked_reason = 'logout', revoked_by = 'user' where id = ${ended.sid}`
 
-    expect(await migrateDatabase(db.sql)).toEqual([MIGRATION])
+    // First of whatever later migrations there are.
+    expect((await migrateDatabase(db.sql))[0]).toBe(MIGRATION)
     t = await buildCentralApp(db.sql, { clock, env: { REFRESH_GRACE_SECONDS: '10' } })
   })
 

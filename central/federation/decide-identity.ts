@@ -67,11 +67,18 @@ export interface EmailLinkCandidate extends KnownUser {
 export type IdentityDecision =
   | { kind: 'refused'; reason: string }
   /** The identity is linked already. */
-  | { kind: 'linked'; userId: string; grant: FullGrantLike }
+  | ({ kind: 'linked'; userId: string } & SessionAsk)
   /** Link the identity to this existing user (verified email equals their username). */
-  | { kind: 'link_existing'; userId: string; grant: FullGrantLike }
-  /** Create the user just in time, with this grant, under a username derived from `usernameBase`. */
-  | { kind: 'create'; usernameBase: string; grant: FullGrantLike }
+  | ({ kind: 'link_existing'; userId: string } & SessionAsk)
+  /** Create the user just in time, holding `userGrant`, under a username derived from `usernameBase`. */
+  | ({ kind: 'create'; usernameBase: string; userGrant: FullGrantLike } & SessionAsk)
+
+/** What the session asks for; `assertedRoles` (within `grant.roles`) are the session's alone. */
+export interface SessionAsk {
+  grant: FullGrantLike
+  /** Roles mapped from the provider's claims at this sign-in; never written to the user. */
+  assertedRoles: string[]
+}
 
 /**
  * Who this sign-in is, decided from data only: every refusal happens here, before anything is
@@ -96,28 +103,26 @@ export function decideIdentity(input: {
     if (!provider.allowed_email_domains.includes(domain)) return { kind: 'refused', reason: 'this email domain may not sign in here' }
   }
   const { managed, asserted } = mapRoles(provider, claims.roleValues)
-  // Roles the provider manages are held only while it asserts them; others stay as granted.
-  const sessionGrant = (held: FullGrantLike): FullGrantLike => ({
-    audiences: held.audiences,
-    scopes: held.scopes,
-    roles: held.roles.filter((role) => !managed.has(role) || asserted.has(role) || provider.grant.roles.includes(role)),
+  const assertedRoles = [...asserted]
+  // Mapped roles go to this session only, so a group removed at the provider, or an entry removed
+  // from roles_map, takes them away at the next sign-in. Roles the provider manages that a user
+  // row holds anyway (given by an admin) count only while the provider asserts them.
+  const sessionGrant = (held: FullGrantLike): SessionAsk => ({
+    grant: {
+      audiences: held.audiences,
+      scopes: held.scopes,
+      roles: [...new Set([...held.roles.filter((role) => !managed.has(role) || asserted.has(role) || provider.grant.roles.includes(role)), ...assertedRoles])],
+    },
+    assertedRoles,
   })
-  if (input.linkedUser) return { kind: 'linked', userId: input.linkedUser.id, grant: sessionGrant(input.linkedUser.grant) }
+  if (input.linkedUser) return { kind: 'linked', userId: input.linkedUser.id, ...sessionGrant(input.linkedUser.grant) }
   if (provider.link_by_email && claims.emailVerified && input.userWithEmail) {
     const refusal = emailLinkRefusal(input.userWithEmail, provider, input.issuer)
     if (refusal) return { kind: 'refused', reason: refusal }
-    return { kind: 'link_existing', userId: input.userWithEmail.id, grant: sessionGrant(input.userWithEmail.grant) }
+    return { kind: 'link_existing', userId: input.userWithEmail.id, ...sessionGrant(input.userWithEmail.grant) }
   }
   if (provider.require_existing_user) return { kind: 'refused', reason: 'no portcullis user is linked to this identity' }
-  return {
-    kind: 'create',
-    usernameBase: usernameBase(provider, claims),
-    grant: {
-      audiences: provider.grant.audiences,
-      scopes: provider.grant.scopes,
-      roles: [...new Set([...provider.grant.roles, ...asserted])],
-    },
-  }
+  return { kind: 'create', usernameBase: usernameBase(provider, claims), userGrant: provider.grant, ...sessionGrant(provider.grant) }
 }
 
 /**

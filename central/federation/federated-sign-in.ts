@@ -153,6 +153,7 @@ export async function completeFederatedSignIn(
     const started = await startFederatedSession(deps, {
       userId: written.userId,
       grant: decision.grant,
+      assertedRoles: decision.assertedRoles,
       providerId: provider.id,
       ip: input.ip,
       userAgent: input.userAgent,
@@ -220,9 +221,9 @@ async function writeUserAndLink(
     } else {
       let created: string | undefined
       for (let attempt = 0; attempt < 10 && !created; attempt++) {
-        created = await createUserInTransaction(tx, { username: usernameCandidate(decision.usernameBase, attempt), grant: decision.grant, now, providerId: provider.id, issuer, subject: claims.sub })
+        created = await createUserInTransaction(tx, { username: usernameCandidate(decision.usernameBase, attempt), grant: decision.userGrant, now, providerId: provider.id, issuer, subject: claims.sub })
       }
-      created ??= await createUserInTransaction(tx, { username: `${decision.usernameBase}-${randomBytes(4).toString('hex')}`, grant: decision.grant, now, providerId: provider.id, issuer, subject: claims.sub })
+      created ??= await createUserInTransaction(tx, { username: `${decision.usernameBase}-${randomBytes(4).toString('hex')}`, grant: decision.userGrant, now, providerId: provider.id, issuer, subject: claims.sub })
       if (!created) throw new Error('no free username for a new user')
       userId = created
     }

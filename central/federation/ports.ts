@@ -56,6 +56,7 @@ export async function startFederatedSession(
   input: {
     userId: string
     grant: FullGrantLike
+    assertedRoles: string[]
     providerId: string
     ip: string | null
     userAgent: string | null
@@ -69,6 +70,7 @@ export async function startFederatedSession(
     ip: input.ip,
     actor: 'user',
     afterInsert: input.recordProviderSession,
+    assertedRoles: input.assertedRoles,
   })
 }
 

@@ -46,6 +46,11 @@ export interface SessionStart {
    * record, which back-channel logout looks sessions up by), run in its transaction.
    */
   afterInsert?: (tx: Queryable, sessionId: string) => Promise<void>
+  /**
+   * Roles the identity provider asserted at this sign-in: this session holds them (when
+   * `user.roles` asks for them) without the user holding them. See `NewSession.assertedRoles`.
+   */
+  assertedRoles?: string[]
 }
 
 export type SessionStartResult =
@@ -76,7 +81,8 @@ export async function startSession(deps: SessionDeps, start: SessionStart): Prom
     const holder = await lockUserForSignIn(tx, start.user.id, { verifiedPasswordHash })
     if (!holder) return undefined
     // Within what the user holds now: an admin may have removed a grant since the caller read it.
-    const grant = boundByUserGrant(start.user, holder)
+    const assertedRoles = start.assertedRoles ?? []
+    const grant = boundByUserGrant(start.user, { ...holder, roles: [...holder.roles, ...assertedRoles] })
     await insertSession(tx, {
       id: sessionId,
       userId: start.user.id,
@@ -91,6 +97,7 @@ export async function startSession(deps: SessionDeps, start: SessionStart): Prom
       absoluteExpiresAt,
       tokenHash: sha256RefreshToken(refreshToken),
       dpopJkt: start.dpopJkt ?? null,
+      assertedRoles,
     })
     await start.afterInsert?.(tx, sessionId)
     await recordAuditEvent(tx, {

@@ -57,6 +57,7 @@ type RefreshRow = SessionRow & {
   enabled: boolean
   user_audiences: string[]
   user_scopes: string[]
+  /** The user's roles and the session's asserted ones (see `NewSession.assertedRoles`). */
   user_roles: string[]
 }
 
@@ -139,7 +140,7 @@ export async function refreshSessionRow(sql: Queryable, attempt: RefreshAttempt)
       returning s.id, s.user_id, s.client_id, s.audiences, s.scopes, s.roles, s.created_at, s.last_used_at,
                 s.idle_expires_at, s.absolute_expires_at, s.revoked_at, s.token_hash, s.generation, s.previous_token_hash,
                 s.successor_sealed, host(s.rotated_ip) as rotated_ip, s.rotated_user_agent, s.dpop_jkt,
-                u.enabled, u.audiences as user_audiences, u.scopes as user_scopes, u.roles as user_roles
+                u.enabled, u.audiences as user_audiences, u.scopes as user_scopes, u.roles || s.asserted_roles as user_roles
     ),
     refreshed as (
       insert into audit_events (at, event_type, actor, user_id, session_id, details)
@@ -151,7 +152,7 @@ export async function refreshSessionRow(sql: Queryable, attempt: RefreshAttempt)
     select false, s.id, s.user_id, s.client_id, s.audiences, s.scopes, s.roles, s.created_at, s.last_used_at,
            s.idle_expires_at, s.absolute_expires_at, s.revoked_at, s.token_hash, s.generation, s.previous_token_hash,
            s.successor_sealed, host(s.rotated_ip), s.rotated_user_agent, s.dpop_jkt,
-           u.enabled, u.audiences, u.scopes, u.roles
+           u.enabled, u.audiences, u.scopes, u.roles || s.asserted_roles
     from sessions s join users u on u.id = s.user_id
     where s.id = ${attempt.sessionId} and not exists (select 1 from rotated)`
   const [row] = rows
@@ -226,6 +227,11 @@ export interface NewSession {
   tokenHash: Buffer
   /** RFC 7638 thumbprint of the DPoP key the chain is bound to (RFC 9449 §5). */
   dpopJkt?: string | null
+  /**
+   * Roles an identity provider asserted at this sign-in: the session holds them as if its user
+   * did, and only this session (they are never written to the user). Empty for other sign-ins.
+   */
+  assertedRoles?: string[]
 }
 
 /** Inserts the session with its first refresh token's hash; returns the session id (the `sid`). */
@@ -233,10 +239,10 @@ export async function insertSession(tx: Queryable, session: NewSession): Promise
   const id = session.id ?? randomUUID()
   await tx`
     insert into sessions (id, user_id, client_id, audiences, scopes, roles, user_agent, ip, created_at, last_used_at,
-                          idle_expires_at, absolute_expires_at, token_hash, generation, dpop_jkt)
+                          idle_expires_at, absolute_expires_at, token_hash, generation, dpop_jkt, asserted_roles)
     values (${id}, ${session.userId}, ${session.clientId}, ${session.audiences}, ${session.scopes}, ${session.roles},
             ${session.userAgent}, ${toInet(session.ip)}, ${session.now}, ${session.now}, ${session.idleExpiresAt},
-            ${session.absoluteExpiresAt}, ${session.tokenHash}, 0, ${session.dpopJkt ?? null})`
+            ${session.absoluteExpiresAt}, ${session.tokenHash}, 0, ${session.dpopJkt ?? null}, ${session.assertedRoles ?? []})`
   return id
 }
 
@@ -330,7 +336,8 @@ export async function revokeClientSessions(tx: Queryable, input: { clientId: str
 /**
  * Takes from every live session of the user whatever lies outside `grant` (order kept), so the
  * session rows say what they can still grant and a grant given back to the user later does not
- * return to them. Call with the users row locked (lock order). Returns how many sessions changed.
+ * return to them; a session's asserted roles stay (the user never held them). Call with the users
+ * row locked (lock order). Returns how many sessions changed.
  */
 export async function narrowUserSessions(tx: Queryable, input: { userId: string; grant: FullGrant; now: Date }): Promise<number> {
   const { audiences, scopes, roles } = input.grant
@@ -338,10 +345,10 @@ export async function narrowUserSessions(tx: Queryable, input: { userId: string;
     update sessions set
       audiences = array(select g from unnest(audiences) with ordinality as held(g, i) where g = any(${audiences}::text[]) order by i),
       scopes = array(select g from unnest(scopes) with ordinality as held(g, i) where g = any(${scopes}::text[]) order by i),
-      roles = array(select g from unnest(roles) with ordinality as held(g, i) where g = any(${roles}::text[]) order by i)
+      roles = array(select g from unnest(roles) with ordinality as held(g, i) where g = any(${roles}::text[] || asserted_roles) order by i)
     where user_id = ${input.userId} and revoked_at is null
       and idle_expires_at > ${input.now} and absolute_expires_at > ${input.now}
-      and not (audiences <@ ${audiences}::text[] and scopes <@ ${scopes}::text[] and roles <@ ${roles}::text[])
+      and not (audiences <@ ${audiences}::text[] and scopes <@ ${scopes}::text[] and roles <@ (${roles}::text[] || asserted_roles))
     returning id`
   return rows.length
 }

@@ -100,7 +100,8 @@ describe('sign-in through an upstream provider', () => {
     const [user] = await db.sql<{ id: string; username: string; password_hash: string | null; roles: string[]; audiences: string[] }[]>`
       select id, username, password_hash, roles, audiences from users where id = ${claims.sub}`
     expect(user).toMatchObject({ username: 'alice@example.com', password_hash: null, audiences: GRANT.audiences })
-    expect(user!.roles.sort()).toEqual(['admin', 'member', 'staff'])
+    // Roles mapped from the provider's groups are the session's, not the user's.
+    expect(user!.roles).toEqual(['member'])
     const links = await db.sql`select issuer, subject, provider_id from identity_links where user_id = ${claims.sub}`
     expect(links).toEqual([{ issuer: upstream.issuer, subject: 'alice', provider_id: 'demo' }])
     const [federated] = await db.sql`select provider_id, subject, provider_sid from federated_sessions where session_id = ${claims.sid}`

@@ -20,8 +20,8 @@ export interface UserChange {
 }
 
 /**
- * The change would leave no enabled user holding `portcullis:admin`: nobody could sign in to the
- * console any more (the admin API's token still works, which is how to recover on purpose).
+ * The change would leave no enabled user with a password holding `portcullis:admin`: nobody
+ * could sign in to the console any more (the admin API's token still works, which is how to recover on purpose).
  */
 export class LastAdminConflict extends Conflict {
   constructor() {
@@ -70,8 +70,9 @@ export async function changeUser(
     const { user, previousGrant, grantDiff } = updated
     const change = { userId: user.id, actor: input.actor, now }
 
-    const wasAdmin = updated.wasEnabled && previousGrant.roles.includes(ADMIN_ROLE)
-    const isAdmin = user.enabled && user.roles.includes(ADMIN_ROLE)
+    // Console admins: only a password opens the console.
+    const wasAdmin = updated.wasEnabled && previousGrant.roles.includes(ADMIN_ROLE) && user.passwordHash !== null
+    const isAdmin = user.enabled && user.roles.includes(ADMIN_ROLE) && user.passwordHash !== null
     // Throwing rolls the whole change back.
     if (guardsAdmins && wasAdmin && !isAdmin && (await countEnabledUsersWithRole(tx, ADMIN_ROLE)) === 0) throw new LastAdminConflict()
 

@@ -188,9 +188,13 @@ export async function lockAdminSet(tx: Queryable): Promise<void> {
   await tx`select pg_advisory_xact_lock(hashtextextended('portcullis:admin-set', 0))`
 }
 
-/** Enabled users holding `role` (the console's admin role), as this transaction sees them. */
+/**
+ * Enabled users holding `role` (the console's admin role) who can sign in to the console, as this
+ * transaction sees them: only a password opens the console, so users without one do not count.
+ */
 export async function countEnabledUsersWithRole(sql: Queryable, role: string): Promise<number> {
-  const [row]: [{ count: number }?] = await sql`select count(*)::int as count from users where enabled and ${role} = any(roles)`
+  const [row]: [{ count: number }?] = await sql`
+    select count(*)::int as count from users where enabled and password_hash is not null and ${role} = any(roles)`
   return row?.count ?? 0
 }
 

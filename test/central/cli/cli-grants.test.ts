@@ -9,7 +9,7 @@ const cli = useCliCentral()
 
 describe('portcullis users grant / revoke-grant', () => {
   it('adds a role and a scope, keeping what the user held, and prints what was added', async () => {
-    await insertTestUser(cli.db.sql, { username: 'hana', scopes: ['orders:read'], roles: ['portcullis:admin'] })
+    await insertTestUser(cli.db.sql, { username: 'hana', password: 'hana-password-1', scopes: ['orders:read'], roles: ['portcullis:admin'] })
     const result = await runPortcullis(['users', 'grant', 'hana', '--role', 'support', '--scope', 'orders:write'], cli.env)
     expect(result).toMatchObject({ code: 0, stderr: '' })
     expect(result.stdout).toMatch(/added scopes:\s+orders:write/)

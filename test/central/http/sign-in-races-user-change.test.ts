@@ -34,7 +34,7 @@ const ADMIN_ROLE = 'portcullis:admin'
 
 const central = useCentralTestApp()
 // Another admin, so disabling or demoting the admins these tests create never meets the last-admin rule.
-beforeAll(() => insertTestUser(central.db.sql, { roles: [ADMIN_ROLE] }))
+beforeAll(() => insertTestUser(central.db.sql, { password: 'spare-admin-password', roles: [ADMIN_ROLE] }))
 
 /** Runs `signIn` until its password has been verified, runs `change` to completion, then lets the sign-in finish. */
 async function changeDuringSignIn<T>(signIn: () => Promise<T>, change: () => Promise<unknown>): Promise<T> {

@@ -10,7 +10,7 @@ const CONSOLE_COOKIE = '__Host-portcullis-console'
 
 const central = useCentralTestApp()
 // Another admin, so disabling the admins these tests create never meets the last-admin rule.
-beforeAll(() => insertTestUser(central.db.sql, { roles: [ADMIN_ROLE] }))
+beforeAll(() => insertTestUser(central.db.sql, { password: 'spare-admin-password', roles: [ADMIN_ROLE] }))
 
 
 /** An admin signed in to the console; returns the console cookie value a thief would have copied. */

@@ -10,8 +10,8 @@ const FEED_TOKEN = 'edge-feed-token-0123456789abcdef'
 const ADMIN_ROLE = 'portcullis:admin'
 
 const central = useCentralTestApp({ env: { EDGE_FEED_TOKEN: FEED_TOKEN } })
-// Another admin, so taking the role from the admins these tests create never meets the last-admin rule.
-beforeAll(() => insertTestUser(central.db.sql, { roles: [ADMIN_ROLE] }))
+// Another console admin (with a password), so taking the role from the admins these tests create never meets the last-admin rule.
+beforeAll(() => insertTestUser(central.db.sql, { password: 'spare-admin-password', roles: [ADMIN_ROLE] }))
 
 type Tokens = { access_token: string; refresh_token: string; scope: string }
 type Claims = { aud: string[]; scope: string; roles?: string[]; iat: number; sub: string }

@@ -18,8 +18,8 @@ describe('a refresh racing a change that removes a grant', () => {
   it('has the edge reject the token a refresh minted from the old grant while the change waited for its session lock', async () => {
     const { t, db } = central
     const user = await insertTestUser(db.sql, { password: PASSWORD, roles: [ADMIN_ROLE] })
-    // Another admin: the change below must not meet the last-admin rule.
-    await insertTestUser(db.sql, { roles: [ADMIN_ROLE] })
+    // Another console admin (with a password): the change below must not meet the last-admin rule.
+    await insertTestUser(db.sql, { password: 'spare-admin-password', roles: [ADMIN_ROLE] })
     const response = await login(t, { username: user.username, password: PASSWORD })
     expect(response.status).toBe(200)
     const tokens = (await response.json()) as Tokens

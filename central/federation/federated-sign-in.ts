@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { NotFound } from '../../shared/errors'
 import { verifyLogoutToken } from './backchannel-logout'
 import { decideIdentity, readProviderClaims, usernameCandidate, type IdentityDecision, type ProviderClaims } from './decide-identity'
@@ -17,26 +17,24 @@ import {
   type Sql,
   type TokenSet,
 } from './ports'
+import { FLOW_TTL_SECONDS, MAX_RETURN_TO_BYTES, openPendingFlow, sealPendingFlow } from './pending-flow'
 import { RelyingParty } from './relying-party'
 import { absoluteReturnTo } from './return-to'
 import {
-  consumeFederationFlow,
   deleteIdentityLink,
   deleteJustInTimeUser,
   findFederatedSession,
   findLinkedUser,
   findSessionsForLogout,
   insertFederatedSession,
-  insertFederationFlow,
   insertIdentityLink,
+  isFlowStateUsed,
   recordLogoutTokenJti,
+  recordUsedFlowState,
   type NewIdentityLink,
   touchIdentityLink,
 } from './store'
 
-/** How long a started sign-in may take at the provider. */
-export const FLOW_TTL_SECONDS = 600
-const FLOW_SECRETS_PURPOSE = 'flow-secrets/v1'
 const ID_TOKEN_PURPOSE = 'id-token/v1'
 
 /** Everything the federation domain works with, built once by the route factory. */
@@ -69,28 +67,25 @@ export function redirectUriFor(federation: Federation, provider: IdentityProvide
 const sha256 = (value: string) => createHash('sha256').update(value).digest()
 
 /**
- * Starts a sign-in: the flow's secrets go to PostgreSQL (keyed by a hash of `state`, so any
- * central instance can finish it), the browser gets only a binding secret for its cookie.
+ * Starts a sign-in. Nothing is written: the flow's secrets travel sealed in this browser's
+ * cookie (see pending-flow), so starting sign-ins costs central no storage.
  */
 export async function beginFederatedSignIn(
   federation: Federation,
   input: { providerId: string; returnTo: string },
-): Promise<{ redirectTo: string; browserBinding: string }> {
+): Promise<{ redirectTo: string; flowCookie: string }> {
   const provider = findProvider(federation, input.providerId)
   const now = federation.deps.clock()
   const request = await federation.relyingParty.beginSignIn(provider, redirectUriFor(federation, provider), now)
-  const browserBinding = randomBytes(32).toString('base64url')
-  const secrets = Buffer.from(JSON.stringify({ codeVerifier: request.codeVerifier, nonce: request.nonce }))
-  await insertFederationFlow(federation.deps.sql, {
-    stateHash: sha256(request.state),
+  const flowCookie = sealPendingFlow(federation.settings.keyEncryptionSecret, {
+    state: request.state,
+    codeVerifier: request.codeVerifier,
+    nonce: request.nonce,
     providerId: provider.id,
-    secretsSealed: sealing.seal(sealing.key(request.state, FLOW_SECRETS_PURPOSE), secrets, provider.id),
-    returnTo: input.returnTo,
-    browserBindingHash: sha256(browserBinding),
-    now,
+    returnTo: Buffer.byteLength(input.returnTo) > MAX_RETURN_TO_BYTES ? '/' : input.returnTo,
     expiresAt: new Date(now.getTime() + FLOW_TTL_SECONDS * 1000),
   })
-  return { redirectTo: request.url.href, browserBinding }
+  return { redirectTo: request.url.href, flowCookie }
 }
 
 export interface CompletedSignIn {
@@ -101,38 +96,35 @@ export interface CompletedSignIn {
 }
 
 /**
- * The provider's callback. Order matters for "nothing half-written": the flow is consumed (single
- * use), the browser binding and the code/ID token are checked, and the identity is decided —
- * every refusal happens before the first write. Then user + link commit together, then the
+ * The provider's callback. Order matters for "nothing half-written": the flow cookie is opened
+ * and matched to the callback's state, the code/ID token are checked, the state is recorded as
+ * used, and the identity is decided — every refusal happens before the first user, link or
+ * session write. Then user + link commit together, then the
  * session with its provider record (one transaction); should that fail, the just-created user
  * (or link) is removed.
  */
 export async function completeFederatedSignIn(
   federation: Federation,
-  input: { providerId: string; callbackQuery: string; browserBinding: string | undefined; ip: string | null; userAgent: string | null },
+  input: { providerId: string; callbackQuery: string; flowCookie: string | undefined; ip: string | null; userAgent: string | null },
 ): Promise<CompletedSignIn> {
   const provider = findProvider(federation, input.providerId)
   const { deps } = federation
   const query = new URLSearchParams(input.callbackQuery)
   const state = query.get('state')
   if (!state || state.length > 200) throw new SignInFailed('the callback carries no state')
-  const flow = await consumeFederationFlow(deps.sql, sha256(state), deps.clock())
-  if (!flow) throw new SignInFailed('this sign-in is unknown, expired or already used')
-  if (flow.providerId !== provider.id) throw new SignInFailed('this sign-in was started with another provider')
-  // Login CSRF: a callback URL planted in another browser lacks the binding cookie.
-  const presented = input.browserBinding ? sha256(input.browserBinding) : Buffer.alloc(32)
-  if (!timingSafeEqual(presented, flow.browserBindingHash) || !input.browserBinding) {
-    throw new SignInFailed('this sign-in was started in another browser')
-  }
-  let secrets: { codeVerifier: string; nonce: string }
-  try {
-    secrets = JSON.parse(sealing.open(sealing.key(state, FLOW_SECRETS_PURPOSE), flow.secretsSealed, provider.id).toString('utf8'))
-  } catch (error) {
-    throw new SignInFailed('this sign-in is unknown, expired or already used', { cause: error })
-  }
+  // Login CSRF: a callback URL planted in another browser lacks this flow's cookie.
+  const flow = openPendingFlow(federation.settings.keyEncryptionSecret, input.flowCookie, { providerId: provider.id, state, now: deps.clock() })
+  if (!flow) throw new SignInFailed('this sign-in was not started in this browser, has expired or is for another provider')
+  const stateHash = sha256(state)
+  if (await isFlowStateUsed(deps.sql, stateHash, deps.clock())) throw new SignInFailed('this sign-in was already used')
 
   const callbackUrl = new URL(`${redirectUriFor(federation, provider)}?${query}`)
-  const verified = await federation.relyingParty.completeSignIn(provider, callbackUrl, { state, ...secrets }, deps.clock())
+  const verified = await federation.relyingParty.completeSignIn(provider, callbackUrl, { state, codeVerifier: flow.codeVerifier, nonce: flow.nonce }, deps.clock())
+  // Single use even at a provider that would redeem a code twice: of two callbacks with one
+  // state (a copied cookie and URL), only the first to get here goes on.
+  if (!(await recordUsedFlowState(deps.sql, { stateHash, expiresAt: flow.expiresAt, now: deps.clock() }))) {
+    throw new SignInFailed('this sign-in was already used')
+  }
   const issuer = String(verified.claims.iss)
   const claims = readProviderClaims(verified.claims, provider)
 

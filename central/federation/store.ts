@@ -1,42 +1,23 @@
 import type { Queryable } from '../db/pool'
 
-// --- Pending flows -------------------------------------------------------------------------
+// --- Used flow states ------------------------------------------------------------------------
 
-export interface NewFederationFlow {
-  stateHash: Buffer
-  providerId: string
-  secretsSealed: Buffer
-  returnTo: string
-  browserBindingHash: Buffer
-  now: Date
-  expiresAt: Date
-}
-
-export interface FederationFlow {
-  providerId: string
-  secretsSealed: Buffer
-  returnTo: string
-  browserBindingHash: Buffer
-}
-
-/** Stores a flow, and drops flows that expired (they can no longer be completed). */
-export async function insertFederationFlow(sql: Queryable, flow: NewFederationFlow): Promise<void> {
-  await sql`delete from federation_flows where expires_at <= ${flow.now}`
-  await sql`
-    insert into federation_flows (state_hash, provider_id, secrets_sealed, return_to, browser_binding_hash, created_at, expires_at)
-    values (${flow.stateHash}, ${flow.providerId}, ${flow.secretsSealed}, ${flow.returnTo}, ${flow.browserBindingHash}, ${flow.now}, ${flow.expiresAt})`
+/** Whether a sign-in with this state (SHA-256) has completed already. */
+export async function isFlowStateUsed(sql: Queryable, stateHash: Buffer, now: Date): Promise<boolean> {
+  const rows = await sql`select 1 from federation_used_states where state_hash = ${stateHash} and expires_at > ${now}`
+  return rows.length > 0
 }
 
 /**
- * Takes the flow for this state out of the table, if it has not expired: one statement, so of two
- * callbacks with the same state only one gets it (a replayed callback finds nothing).
+ * Records a completed sign-in's state until its flow would have expired anyway; false when it
+ * was recorded before (a replay). One insert, so of two concurrent callbacks one wins.
  */
-export async function consumeFederationFlow(sql: Queryable, stateHash: Buffer, now: Date): Promise<FederationFlow | undefined> {
-  const [row]: [{ provider_id: string; secrets_sealed: Buffer; return_to: string; browser_binding_hash: Buffer; expires_at: Date }?] = await sql`
-    delete from federation_flows where state_hash = ${stateHash}
-    returning provider_id, secrets_sealed, return_to, browser_binding_hash, expires_at`
-  if (!row || row.expires_at <= now) return undefined
-  return { providerId: row.provider_id, secretsSealed: row.secrets_sealed, returnTo: row.return_to, browserBindingHash: row.browser_binding_hash }
+export async function recordUsedFlowState(sql: Queryable, input: { stateHash: Buffer; expiresAt: Date; now: Date }): Promise<boolean> {
+  await sql`delete from federation_used_states where expires_at <= ${input.now}`
+  const rows = await sql`
+    insert into federation_used_states (state_hash, expires_at) values (${input.stateHash}, ${input.expiresAt})
+    on conflict do nothing returning 1`
+  return rows.length === 1
 }
 
 // --- Identity links ------------------------------------------------------------------------

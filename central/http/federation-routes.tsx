@@ -8,9 +8,9 @@ import {
   completeFederatedSignIn,
   createFederation,
   endFederatedSession,
-  FLOW_TTL_SECONDS,
   type Federation,
 } from '../federation/federated-sign-in'
+import { FLOW_TTL_SECONDS } from '../federation/pending-flow'
 import { clientKeysJwks } from '../federation/client-keys'
 import type { IdentityProvider } from '../federation/identity-providers'
 import { rotateRefreshToken, signInWithPassword, type FederationDeps, type FederationSettings } from '../federation/ports'
@@ -23,11 +23,12 @@ import { clearSessionCookies, readRefreshCookie, setSessionCookies } from './ses
 import { SIGN_IN_CSS, SIGN_IN_CSS_PATH, SignInPage, SignInProblemPage, SignOutConfirmPage } from './sign-in-pages'
 
 /**
- * Binds a started sign-in to this browser. SameSite=Lax: the provider's redirect back is a
- * cross-site top-level GET, which Lax cookies accompany and Strict ones do not.
+ * The started sign-in, sealed (see federation/pending-flow), which binds it to this browser.
+ * SameSite=Lax: the provider's redirect back is a cross-site top-level GET, which Lax cookies
+ * accompany and Strict ones do not.
  */
-const BINDING_COOKIE = 'portcullis_flow'
-const BINDING_COOKIE_PATH = '/auth/callback'
+const FLOW_COOKIE = 'portcullis_flow'
+const FLOW_COOKIE_PATH = '/auth/callback'
 
 /** The portcullis session cookies (access token on `/`, refresh token on /oauth and /auth). */
 const sessionCookies = {
@@ -117,11 +118,11 @@ export function federationRoutes(deps: FederationDeps, providers: readonly Ident
     const returnTo = safeReturnTo(c.req.query('return_to'), settings.allowedOrigins)
     try {
       const started = await beginFederatedSignIn(federation, { providerId, returnTo })
-      setCookie(c, BINDING_COOKIE, started.browserBinding, {
+      setCookie(c, FLOW_COOKIE, started.flowCookie, {
         httpOnly: true,
         secure: settings.cookieSecure,
         sameSite: 'Lax',
-        path: BINDING_COOKIE_PATH,
+        path: FLOW_COOKIE_PATH,
         maxAge: FLOW_TTL_SECONDS,
       })
       return c.redirect(started.redirectTo, 302)
@@ -133,15 +134,16 @@ export function federationRoutes(deps: FederationDeps, providers: readonly Ident
   router.get('/auth/callback/:provider', async (c) => {
     page(c, settings)
     const providerId = c.req.param('provider')
-    const browserBinding = getCookie(c, BINDING_COOKIE) || undefined
-    // Single use either way: the flow row is consumed by the attempt.
-    deleteCookie(c, BINDING_COOKIE, { path: BINDING_COOKIE_PATH, secure: settings.cookieSecure, httpOnly: true, sameSite: 'Lax' })
+    const flowCookie = getCookie(c, FLOW_COOKIE) || undefined
+    // One attempt per flow: the browser drops it whatever the outcome (a replay of it with the
+    // same code fails at the provider, and after a success at the used-state record).
+    deleteCookie(c, FLOW_COOKIE, { path: FLOW_COOKIE_PATH, secure: settings.cookieSecure, httpOnly: true, sameSite: 'Lax' })
     try {
       const { ip, userAgent } = requestClient(c, deps)
       const signedIn = await completeFederatedSignIn(federation, {
         providerId,
         callbackQuery: new URL(c.req.url).search,
-        browserBinding,
+        flowCookie,
         ip,
         userAgent,
       })

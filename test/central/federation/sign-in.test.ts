@@ -3,6 +3,8 @@ import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../../support/database'
 import { holdRowLock } from '../../support/row-locks'
+import { openPendingFlow, sealPendingFlow } from '../../../central/federation/pending-flow'
+import { federationSettingsFrom } from '../../../central/federation/ports'
 import { insertTestUser } from '../../support/users'
 import { CookieJar, signInAtProvider, startUpstreamProvider, type UpstreamProvider } from '../../support/upstream-provider'
 import { browse, buildFederationApp, CENTRAL, CLIENT_SECRET, countRows, signIn, startAndAuthenticate, type FederationTestApp } from './federation-harness'
@@ -73,6 +75,15 @@ let jar: CookieJar
 beforeEach(() => {
   jar = new CookieJar()
 })
+
+/** Row count of every table: a start that stores nothing leaves it as it was. */
+async function rowsPerTable(): Promise<Record<string, number>> {
+  const rows = await db.sql<{ name: string; count: number }[]>`
+    select table_name as name,
+           (xpath('/row/c/text()', query_to_xml(format('select count(*) as c from %I', table_name), false, true, '')))[1]::text::int as count
+    from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`
+  return Object.fromEntries(rows.map((r) => [r.name, r.count]))
+}
 
 async function lockWaiters(): Promise<number> {
   const [row] = await db.sql<{ waiting: number }[]>`
@@ -173,12 +184,27 @@ describe('sign-in through an upstream provider', () => {
 
   it('refuses a replayed callback (the flow and the code are single use)', async () => {
     const callback = await startAndAuthenticate(f, jar, 'demo', 'hank')
-    const binding = jar.get('portcullis_flow')!
+    const flowCookie = jar.get('portcullis_flow')!
     expect((await browse(f, jar, callback)).status).toBe(302)
     const before = await countRows(db.sql)
-    const replay = await f.request(new URL(callback).pathname + new URL(callback).search, { headers: { cookie: `portcullis_flow=${binding}` } })
+    const replay = await f.request(new URL(callback).pathname + new URL(callback).search, { headers: { cookie: `portcullis_flow=${flowCookie}` } })
     expect(replay.status).toBe(400)
     await expectNothingWritten(before)
+    // Refused by the record of the completed sign-in, before the provider is asked again.
+    const [used] = await db.sql`select 1 from federation_used_states where state_hash = sha256(${new URL(callback).searchParams.get('state')!}::bytea)`
+    expect(used).toBeTruthy()
+  })
+
+  it('stores nothing when a sign-in starts: the flow travels in the browser\'s cookie', async () => {
+    const before = await rowsPerTable()
+    for (let i = 0; i < 5; i++) expect((await browse(f, new CookieJar(), '/auth/sign-in/demo?return_to=/app')).status).toBe(302)
+    expect(await rowsPerTable()).toEqual(before)
+  })
+
+  it('sends a return_to too long for the flow cookie to / instead', async () => {
+    const response = await signIn(f, jar, 'demo', 'bob', `/${'é'.repeat(1500)}`)
+    expect(response.status).toBe(302)
+    expect(response.headers.get('location')).toBe('/')
   })
 
   it('refuses a code swapped in from another sign-in', async () => {
@@ -195,19 +221,15 @@ describe('sign-in through an upstream provider', () => {
     const before = await countRows(db.sql)
     const callback = await startAndAuthenticate(f, jar, 'demo', 'ivan')
     const state = new URL(callback).searchParams.get('state')!
-    // Swap the flow's sealed secrets for those of another flow (another nonce and verifier).
-    const otherCallback = await startAndAuthenticate(f, new CookieJar(), 'demo', 'ivan')
-    const otherState = new URL(otherCallback).searchParams.get('state')!
-    const { createHash } = await import('node:crypto')
-    const hash = (s: string) => createHash('sha256').update(s).digest()
-    const { sealing } = await import('../../../central/federation/ports')
-    const [other] = await db.sql<{ secrets_sealed: Buffer }[]>`select secrets_sealed from federation_flows where state_hash = ${hash(otherState)}`
-    const secrets = JSON.parse(sealing.open(sealing.key(otherState, 'flow-secrets/v1'), other!.secrets_sealed, 'demo').toString())
-    const mine = await db.sql<{ secrets_sealed: Buffer }[]>`select secrets_sealed from federation_flows where state_hash = ${hash(state)}`
-    const own = JSON.parse(sealing.open(sealing.key(state, 'flow-secrets/v1'), mine[0]!.secrets_sealed, 'demo').toString())
-    const tampered = sealing.seal(sealing.key(state, 'flow-secrets/v1'), Buffer.from(JSON.stringify({ codeVerifier: own.codeVerifier, nonce: secrets.nonce })), 'demo')
-    await db.sql`update federation_flows set secrets_sealed = ${tampered} where state_hash = ${hash(state)}`
-    const response = await browse(f, jar, callback)
+    // Reseal the flow cookie with the nonce of another flow (only central's key could do this).
+    const otherJar = new CookieJar()
+    const otherCallback = await startAndAuthenticate(f, otherJar, 'demo', 'ivan')
+    const secret = federationSettingsFrom(f.config).keyEncryptionSecret
+    const now = f.clock()
+    const own = openPendingFlow(secret, jar.get('portcullis_flow'), { providerId: 'demo', state, now })!
+    const other = openPendingFlow(secret, otherJar.get('portcullis_flow'), { providerId: 'demo', state: new URL(otherCallback).searchParams.get('state')!, now })!
+    const tampered = sealPendingFlow(secret, { ...own, nonce: other.nonce })
+    const response = await f.request(new URL(callback).pathname + new URL(callback).search, { headers: { cookie: `portcullis_flow=${tampered}` } })
     expect(response.status).toBe(400)
     await expectNothingWritten(before)
   })

@@ -17,7 +17,14 @@ export interface ProviderClaims {
 export function readProviderClaims(claims: Record<string, unknown>, provider: IdentityProvider): ProviderClaims {
   const text = (v: unknown) => (typeof v === 'string' && v.length > 0 && v.length <= 500 ? v : undefined)
   const rolesRaw = provider.roles_claim === undefined ? undefined : claims[provider.roles_claim]
-  const roleValues = Array.isArray(rolesRaw) ? rolesRaw.filter((v): v is string => typeof v === 'string') : typeof rolesRaw === 'string' ? rolesRaw.split(' ') : []
+  const separator = provider.roles_claim_separator
+  const roleValues = Array.isArray(rolesRaw)
+    ? rolesRaw.filter((v): v is string => typeof v === 'string')
+    : typeof rolesRaw === 'string'
+      ? separator === undefined
+        ? [rolesRaw]
+        : rolesRaw.split(separator).filter((v) => v.length > 0)
+      : []
   return {
     sub: String(claims.sub),
     email: text(claims.email)?.toLowerCase(),

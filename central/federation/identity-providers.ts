@@ -1,5 +1,6 @@
 import { isIP } from 'node:net'
 import { z } from 'zod'
+import { ADMIN_ROLE } from '../../shared/access-token-claims'
 
 /** Hosts where a plain-http issuer is accepted: a provider on this machine (development, tests). */
 export function isLoopbackHost(hostname: string): boolean {
@@ -37,7 +38,14 @@ const ProviderBaseSchema = z.object({
   grant: GrantSchema.default({ audiences: [], scopes: [], roles: [] }),
   allowed_email_domains: z.array(z.string().min(1).max(253).transform((d) => d.toLowerCase())).min(1).optional(),
   roles_claim: z.string().min(1).max(100).optional(),
+  /**
+   * Splits a roles claim sent as one string (e.g. `" "` for a space-separated list); without it
+   * such a claim is one value, so free text cannot assemble a mapped value out of its words.
+   */
+  roles_claim_separator: z.string().min(1).max(5).optional(),
   roles_map: z.record(z.string(), z.union([z.string().min(1), z.array(z.string().min(1))])).optional(),
+  /** Lets roles_map hand out portcullis:admin (the console and admin role); refused otherwise. */
+  allow_admin_role: z.boolean().default(false),
   require_existing_user: z.boolean().default(false),
   link_by_email: z.boolean().default(false),
   require_verified_email: z.boolean().default(true),
@@ -58,6 +66,10 @@ const ProviderSchema = z
   .union([PrivateKeyJwtSchema, SecretAuthSchema])
   .refine((p) => (p.roles_claim === undefined) === (p.roles_map === undefined), {
     message: 'roles_claim and roles_map go together',
+  })
+  .refine((p) => p.allow_admin_role || !Object.values(p.roles_map ?? {}).flat().includes(ADMIN_ROLE), {
+    message: `roles_map maps to ${ADMIN_ROLE}: a provider's group would make its members console admins; set allow_admin_role: true if that is meant`,
+    path: ['roles_map'],
   })
 
 export const IdentityProvidersSchema = z.array(ProviderSchema).superRefine((providers, ctx) => {

@@ -1,5 +1,6 @@
 import { decodeJwt, type JWK } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { mapRoles, readProviderClaims } from '../../../central/federation/decide-identity'
 import { IdentityProvidersError, parseIdentityProviders } from '../../../central/federation/identity-providers'
 import { findProvidersOfSessions, listLinkedIdentities, unlinkIdentity } from '../../../central/federation/linked-identities'
 import { safeReturnTo } from '../../../central/federation/return-to'
@@ -22,8 +23,23 @@ describe('IDENTITY_PROVIDERS', () => {
     ['neither a secret nor private_key_jwt', [{ ...valid, client_secret: undefined }], /\[0\] \(id "corp"\)/],
     ['an id that is not URL-safe', [{ ...valid, id: 'a/b' }], /\[0\] \(id "a\/b"\)\.id/],
     ['roles_claim without roles_map', [{ ...valid, roles_claim: 'groups' }], /roles_claim and roles_map go together/],
+    ['portcullis:admin in roles_map', [{ ...valid, roles_claim: 'groups', roles_map: { admins: ['staff', 'portcullis:admin'] } }], /\.roles_map: roles_map maps to portcullis:admin/],
   ])('names the entry with %s', (_, entries, message) => {
     expect(() => parseIdentityProviders(JSON.stringify(entries))).toThrow(message)
+  })
+
+  it('maps to portcullis:admin only with allow_admin_role', () => {
+    const [provider] = parseIdentityProviders(JSON.stringify([{ ...valid, roles_claim: 'groups', roles_map: { admins: 'portcullis:admin' }, allow_admin_role: true }]))
+    expect(provider!.roles_map).toEqual({ admins: 'portcullis:admin' })
+  })
+
+  it('reads a roles claim sent as one string as one value, unless given a separator', () => {
+    const roles = { roles_claim: 'groups', roles_map: { admins: 'admin', staff: 'staff' } }
+    const [whole, split] = parseIdentityProviders(JSON.stringify([{ ...valid, ...roles }, { ...valid, ...roles, id: 'split', roles_claim_separator: ' ' }]))
+    const claims = { sub: 'x', groups: 'not admins staff' }
+    expect(readProviderClaims(claims, whole!).roleValues).toEqual(['not admins staff'])
+    expect(mapRoles(whole!, readProviderClaims(claims, whole!).roleValues).asserted).toEqual(new Set())
+    expect(readProviderClaims(claims, split!).roleValues).toEqual(['not', 'admins', 'staff'])
   })
 
   it('never echoes a client secret in its errors', () => {

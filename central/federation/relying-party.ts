@@ -1,12 +1,14 @@
 import { createRemoteJWKSet, errors as joseErrors, type JWTVerifyGetKey } from 'jose'
 import * as oidc from 'openid-client'
 import type { Queryable } from '../db/pool'
-import { loadClientKey } from './client-keys'
+import { loadClientKey, type ClientKey } from './client-keys'
 import { ProviderTimeout, ProviderUnavailable, SignInFailed, type FederationError } from './errors'
 import { isLoopbackHost, type IdentityProvider } from './identity-providers'
 
 /** Discovered metadata is re-read after this long, so a provider's changed endpoints are picked up. */
 const DISCOVERY_CACHE_MS = 60 * 60 * 1000
+/** When re-reading fails, the metadata we have is used this long before the next try. */
+const DISCOVERY_RETRY_MS = 60 * 1000
 
 interface Discovered {
   server: oidc.ServerMetadata
@@ -35,6 +37,8 @@ export interface VerifiedSignIn {
  */
 export class RelyingParty {
   readonly #discovered = new Map<string, Promise<Discovered>>()
+  /** private_key_jwt keys by provider id: they never change once created, so one read per process. */
+  readonly #clientKeys = new Map<string, Promise<ClientKey>>()
 
   constructor(
     private readonly sql: Queryable,
@@ -119,7 +123,7 @@ export class RelyingParty {
     const discovered = await this.discover(provider)
     const clientAuth =
       provider.client_auth === 'private_key_jwt'
-        ? oidc.PrivateKeyJwt(await loadClientKey(this.sql, this.keyEncryptionSecret, provider.id, now))
+        ? oidc.PrivateKeyJwt(await this.clientKey(provider, now))
         : provider.client_auth === 'client_secret_basic'
           ? oidc.ClientSecretBasic(provider.client_secret)
           : oidc.ClientSecretPost(provider.client_secret)
@@ -140,6 +144,17 @@ export class RelyingParty {
     return config
   }
 
+  private clientKey(provider: IdentityProvider, now: Date): Promise<ClientKey> {
+    let key = this.#clientKeys.get(provider.id)
+    if (!key) {
+      key = loadClientKey(this.sql, this.keyEncryptionSecret, provider.id, now)
+      this.#clientKeys.set(provider.id, key)
+      // A failed load (database down) is tried again next time.
+      key.catch(() => this.#clientKeys.delete(provider.id))
+    }
+    return key
+  }
+
   private async keepJwksCache(provider: IdentityProvider, config: oidc.Configuration): Promise<void> {
     const cache = oidc.getJwksCache(config)
     if (!cache) return
@@ -150,13 +165,18 @@ export class RelyingParty {
   private discover(provider: IdentityProvider): Promise<Discovered> {
     const cached = this.#discovered.get(provider.id)
     if (cached) {
-      // Expired entries are refreshed; a failed discovery is never cached.
-      return cached.then((d) => (Date.now() - d.fetchedAt < DISCOVERY_CACHE_MS ? d : this.rediscover(provider)))
+      // Expired entries are refreshed; a failed first discovery is never cached.
+      return cached.then((d) => (Date.now() - d.fetchedAt < DISCOVERY_CACHE_MS ? d : this.rediscover(provider, d)))
     }
-    return this.rediscover(provider)
+    return this.rediscover(provider, undefined)
   }
 
-  private rediscover(provider: IdentityProvider): Promise<Discovered> {
+  /**
+   * Reads the provider's metadata. Stale-if-error: when a refresh fails, the metadata we had
+   * stays in use (sign-ins keep working through a short outage of the discovery document) and
+   * the next try comes after DISCOVERY_RETRY_MS.
+   */
+  private rediscover(provider: IdentityProvider, stale: Discovered | undefined): Promise<Discovered> {
     const pending = (async (): Promise<Discovered> => {
       try {
         const config = await oidc.discovery(new URL(provider.issuer), provider.client_id, undefined, undefined, {
@@ -168,6 +188,7 @@ export class RelyingParty {
         const logoutTokenKeys = createRemoteJWKSet(new URL(server.jwks_uri), { timeoutDuration: provider.timeout_ms })
         return { server: { ...server }, logoutTokenKeys, fetchedAt: Date.now() }
       } catch (error) {
+        if (stale) return { ...stale, fetchedAt: Date.now() - DISCOVERY_CACHE_MS + DISCOVERY_RETRY_MS }
         throw classifyProviderError(error, 'discovery')
       }
     })()

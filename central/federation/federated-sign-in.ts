@@ -234,6 +234,18 @@ async function undoIdentity(federation: Federation, input: WrittenIdentity & { i
 }
 
 /**
+ * A new sign-in in a browser that still holds another session's refresh cookie: that session is
+ * revoked, as its cookies are about to be overwritten and nobody could end it from here any more.
+ * Only a token that is its session's current or previous one counts (a forged cookie ends nothing).
+ */
+export async function endReplacedSession(federation: Federation, input: { refreshToken: string | undefined; newSessionId: string }): Promise<void> {
+  const { deps } = federation
+  const sessionId = input.refreshToken ? await findSessionIdByRefreshToken(deps.sql, input.refreshToken) : undefined
+  if (!sessionId || sessionId === input.newSessionId) return
+  await revokeSessionById(deps.sql, { sessionId, actor: 'user', reason: 'replaced by a new sign-in', now: deps.clock() })
+}
+
+/**
  * Ends the browser's session (found by its refresh token) and says where to go next: the
  * provider's end_session_endpoint when the session came from a provider that has one
  * (OIDC RP-Initiated Logout 1.0 §2), else `returnTo`.

@@ -8,6 +8,7 @@ import {
   completeFederatedSignIn,
   createFederation,
   endFederatedSession,
+  endReplacedSession,
   type Federation,
 } from '../federation/federated-sign-in'
 import { FLOW_TTL_SECONDS } from '../federation/pending-flow'
@@ -98,6 +99,7 @@ export function federationRoutes(deps: FederationDeps, providers: readonly Ident
     try {
       const { ip, userAgent } = requestClient(c, deps)
       const tokens = await signInWithPassword(deps, { username, password, ip, userAgent })
+      await endReplacedSession(federation, { refreshToken: sessionCookies.readRefresh(c), newSessionId: tokens.sessionId })
       sessionCookies.set(c, deps, tokens)
       return c.redirect(returnTo, 302)
     } catch (error) {
@@ -147,6 +149,7 @@ export function federationRoutes(deps: FederationDeps, providers: readonly Ident
         ip,
         userAgent,
       })
+      await endReplacedSession(federation, { refreshToken: sessionCookies.readRefresh(c), newSessionId: signedIn.tokens.sessionId })
       sessionCookies.set(c, deps, signedIn.tokens)
       return c.redirect(signedIn.returnTo, 302)
     } catch (error) {

@@ -183,6 +183,18 @@ describe('sign-out', () => {
   })
 })
 
+describe('a new sign-in in the same browser', () => {
+  it('revokes the session whose refresh cookie the browser still held', async () => {
+    await signIn(f, jar, 'demo', 'alice')
+    const first = decodeJwt(jar.get('portcullis_at')!).sid as string
+    expect((await signIn(f, jar, 'demo', 'bob')).status).toBe(302)
+    const second = decodeJwt(jar.get('portcullis_at')!).sid as string
+    expect(second).not.toBe(first)
+    expect(await sessionRevoked(first)).toBe(true)
+    expect(await sessionRevoked(second)).toBe(false)
+  })
+})
+
 describe('back-channel logout', () => {
   it('revokes the sessions of the provider session named by sid, and the edge feed lists them', async () => {
     await signIn(f, jar, 'demo', 'bob')

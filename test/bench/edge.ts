@@ -1,5 +1,5 @@
 /**
- * Edge benchmark (issue 4): on one bare workerd process pinned to core 0, with this Node process
+ * Edge benchmark: on one bare workerd process pinned to core 0, with this Node process
  * (the load generator) pinned to core 1:
  *  (a) raw `crypto.subtle.verify` ops/s vs the edge's full verify path (`AccessTokenVerifier.verify`), on
  *      unique tokens and on tokens repeated 100 times;

@@ -23,7 +23,7 @@ export async function screenshot(page: Page, name: string, dir = SCREENSHOT_DIR)
 }
 
 /**
- * Issue 6 asks for an accessible console, correct at 1280×800: nothing wider than the viewport
+ * An accessible console, correct at 1280×800: nothing wider than the viewport
  * (no sideways scrolling), a document language, and a label (or aria-label) on every form control
  * a person fills in or presses.
  */

@@ -5,7 +5,7 @@ import { buildCentralApp, TEST_ADMIN_TOKEN, useCentralTestApp } from '../../supp
 import { bearer, login, refresh } from '../../support/central-requests'
 import { insertTestUser } from '../../support/users'
 
-// Behaviours of issue 3 found without a test by the acceptance audit (notes/issue3-audit.md).
+// Session behaviours at the HTTP boundary, each pinned by its own test.
 
 const PASSWORD = 'correct horse battery staple'
 const central = useCentralTestApp({ env: { TRUST_PROXY: 'true', LOGIN_MAX_FAILURES_PER_USERNAME: '4' } })

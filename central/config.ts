@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { parseIdentityProviders } from './federation/identity-providers'
-import { feedWindowSeconds } from './revocations/build-feed'
+import { feedWindowSeconds } from './revocations/feed-window'
 
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback)
 const optionalSecret = (minLength: number) =>

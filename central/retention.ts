@@ -3,7 +3,7 @@ import { purgeAuditEvents } from './audit/store'
 import { purgeExpiredClientState } from './clients/store'
 import type { Config } from './config'
 import { purgeExpiredConsoleSessions } from './console-sessions/store'
-import { feedWindowSeconds } from './revocations/build-feed'
+import { feedWindowSeconds } from './revocations/feed-window'
 import { purgeEndedSessions } from './sessions/store'
 import { purgeLoginAttempts } from './users/store'
 

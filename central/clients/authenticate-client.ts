@@ -1,7 +1,7 @@
 import { decodeJwt, errors, jwtVerify } from 'jose'
 import { InvalidClient, InvalidRequest } from '../../shared/errors'
 import type { ClientKeySets } from './client-key-sets'
-import type { ClientRecord, TokenEndpointAuthMethod } from './client-record'
+import type { ClientRecord, ClientRegistration, TokenEndpointAuthMethod } from './client-record'
 import { ClientIdSchema } from './client-schema'
 import { clientSecretMatches } from './client-secret'
 
@@ -135,8 +135,6 @@ export type AuthenticatedClient =
   | { kind: 'implicit'; clientId: string }
 
 /** What the registry holds under a presented client id: a live registration, a deleted one, or nothing. */
-export type ClientRegistration = ClientRecord | 'deleted' | undefined
-
 /**
  * Authenticates the client of a token request against its registration (`client`, looked up by
  * `presented.clientId`; undefined when unregistered, `'deleted'` when the id belonged to a client

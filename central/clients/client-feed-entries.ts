@@ -1,4 +1,4 @@
-import type { ClientNotBefore } from './store'
+import type { ClientNotBefore } from './client-record'
 
 /** A client's entry in the revocation feed: its tokens with `iat` before `not_before` are dead. */
 export interface ClientFeedEntry {

@@ -48,3 +48,12 @@ export function toClientView(client: ClientRecord): ClientView {
   const { secretHash, ...rest } = client
   return { ...rest, hasSecret: secretHash !== null }
 }
+
+/** A client id's standing: registered, deleted (never free for implicit use again), or unregistered. */
+export type ClientRegistration = ClientRecord | 'deleted' | undefined
+
+/** A client whose tokens issued before `notBefore` are dead (the revocation feed lists it). */
+export interface ClientNotBefore {
+  clientId: string
+  notBefore: Date
+}

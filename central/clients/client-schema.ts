@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi'
 import type { JSONWebKeySet } from 'jose'
 import { InvalidRequest } from '../../shared/errors'
-import { DEFAULT_CLIENT_ID } from '../sessions/start-session'
+import { DEFAULT_CLIENT_ID } from '../sessions/default-client'
 import {
   CLIENT_GRANT_TYPES,
   CLIENT_TYPES,

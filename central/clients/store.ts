@@ -7,8 +7,7 @@ import { recordAuditEvent } from '../audit/store'
 import type { Clock } from '../clock'
 import type { Queryable } from '../db/pool'
 import { revokeClientSessions } from '../sessions/store'
-import type { ClientRegistration } from './authenticate-client'
-import { SECRET_AUTH_METHODS, type ClientGrantType, type ClientRecord, type ClientType, type TokenEndpointAuthMethod } from './client-record'
+import { SECRET_AUTH_METHODS, type ClientGrantType, type ClientNotBefore, type ClientRecord, type ClientRegistration, type ClientType, type TokenEndpointAuthMethod } from './client-record'
 import { applyClientPatch, type ClientPatch, type NewClient } from './client-schema'
 import { generateClientSecret, hashClientSecret } from './client-secret'
 
@@ -359,11 +358,6 @@ export async function lockClientForIssue(tx: Queryable, clientId: string): Promi
 }
 
 // --- Revocation feed ----------------------------------------------------------------------
-
-export interface ClientNotBefore {
-  clientId: string
-  notBefore: Date
-}
 
 /**
  * Clients whose tokens issued before a marker are dead: disabled, deleted, secret rotated or

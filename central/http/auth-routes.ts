@@ -9,7 +9,8 @@ import {
   verifyRequestDpopProof,
 } from '../clients/token-request-client'
 import { findProvidersOfSessions } from '../federation/linked-identities'
-import { DEFAULT_CLIENT_ID, startSession } from '../sessions/start-session'
+import { DEFAULT_CLIENT_ID } from '../sessions/default-client'
+import { startSession } from '../sessions/start-session'
 import { hashRefreshToken, looksLikeRefreshToken } from '../sessions/refresh-token'
 import { findSessionIdByTokenHash, listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
 import { authenticateUser, INVALID_CREDENTIALS, LoginCredentialsSchema } from '../users/authenticate-user'

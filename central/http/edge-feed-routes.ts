@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import { REVOCATION_FEED_PATH, RevocationFeedSchema } from '../../shared/revocation-feed'
-import { buildRevocationFeed, feedWindowSeconds, revocationFeedVersion } from '../revocations/build-feed'
+import { buildRevocationFeed, revocationFeedVersion } from '../revocations/build-feed'
+import { feedWindowSeconds } from '../revocations/feed-window'
 import { findRevocationsSince, findRevocationsVersionInputs, inFeedSnapshot } from '../revocations/store'
 import type { AppDeps } from '../app-deps'
 import { createRouter } from './create-router'

@@ -13,7 +13,7 @@ import {
   verifyRequestDpopProof,
 } from '../clients/token-request-client'
 import { hashRefreshToken, looksLikeRefreshToken } from '../sessions/refresh-token'
-import { DEFAULT_CLIENT_ID } from '../sessions/start-session'
+import { DEFAULT_CLIENT_ID } from '../sessions/default-client'
 import { findRefreshTokenHolder, revokeSession } from '../sessions/store'
 import { verifyAccessToken } from '../tokens/verify-access-token'
 import type { AppDeps } from '../app-deps'

@@ -3,11 +3,6 @@ import type { RevocationFeed } from '../../shared/revocation-feed'
 import { toClientFeedEntries } from '../clients/client-feed-entries'
 import type { RecentRevocations } from './store'
 
-/** How far back the feed reaches: a token older than this has expired anyway. */
-export function feedWindowSeconds(accessTokenTtlSeconds: number, clockToleranceSeconds: number): number {
-  return accessTokenTtlSeconds + clockToleranceSeconds
-}
-
 /**
  * The feed's version from the counts and bounds of its entries (see
  * `findRevocationsVersionInputs`). It does not depend on the generation time or on which central

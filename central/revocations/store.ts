@@ -1,6 +1,7 @@
 import type { Sql } from 'postgres'
 import type { Queryable } from '../db/pool'
-import { clientRevocationsVersionInputs, findClientNotBeforesSince, type ClientNotBefore } from '../clients/store'
+import type { ClientNotBefore } from '../clients/client-record'
+import { clientRevocationsVersionInputs, findClientNotBeforesSince } from '../clients/store'
 import { signingKeySetVersionInputs } from '../tokens/store'
 
 export interface RevokedSession {

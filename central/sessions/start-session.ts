@@ -10,8 +10,8 @@ import { newSessionExpiry } from './session-record'
 import type { SessionDeps } from './session-settings'
 import { insertSession } from './store'
 import { audiencesOrIssuer, type TokenSet } from './token-set'
+import { DEFAULT_CLIENT_ID } from './default-client'
 
-export const DEFAULT_CLIENT_ID = 'web'
 
 /** How the user proved who they are; every sign-in path ends in the same session. */
 export type SignInMethod =

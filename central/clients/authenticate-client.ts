@@ -134,7 +134,6 @@ export type AuthenticatedClient =
   /** An unregistered id with no credentials, allowed for the password, cookie and refresh flows only. */
   | { kind: 'implicit'; clientId: string }
 
-/** What the registry holds under a presented client id: a live registration, a deleted one, or nothing. */
 /**
  * Authenticates the client of a token request against its registration (`client`, looked up by
  * `presented.clientId`; undefined when unregistered, `'deleted'` when the id belonged to a client

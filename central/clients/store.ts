@@ -191,7 +191,7 @@ function markerAfterLock(now: Date, clock: Clock | undefined): Date {
   return new Date((Math.floor(lockedAt / 1000) + 1) * 1000)
 }
 
-/** Locks the live client's row for a change; false when there is none. */
+/** Locks the live client's row for a change; undefined when there is none. */
 async function lockLiveClient(tx: Queryable, clientId: string): Promise<ClientRow | undefined> {
   const [row]: [ClientRow?] = await tx`
     select ${tx(clientColumns)} from oauth_clients where client_id = ${clientId} and deleted_at is null for update`

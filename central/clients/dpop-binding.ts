@@ -1,5 +1,3 @@
-import { InvalidGrant } from '../../shared/errors'
-
 export type DpopBindingDecision =
   /** Go on; the new access token is bound to `accessTokenJkt` (undefined: a Bearer token). */
   | { kind: 'allow'; accessTokenJkt: string | undefined }
@@ -22,11 +20,4 @@ export function decideDpopBinding(chainJkt: string | null, proofJkt: string | un
   if (proofJkt === undefined) return { kind: 'refuse', reason: 'refresh token is bound to a DPoP key; send a DPoP proof' }
   if (proofJkt !== chainJkt) return { kind: 'refuse', reason: 'DPoP proof is signed by another key than the refresh token is bound to' }
   return { kind: 'allow', accessTokenJkt: chainJkt }
-}
-
-/** The decision as the token endpoint acts on it: `InvalidGrant` for a refusal, else the key to bind the access token to. */
-export function requireDpopBinding(chainJkt: string | null, proofJkt: string | undefined): string | undefined {
-  const decision = decideDpopBinding(chainJkt, proofJkt)
-  if (decision.kind === 'refuse') throw new InvalidGrant(decision.reason)
-  return decision.accessTokenJkt
 }

@@ -8,13 +8,13 @@ import {
   mintClientCredentialsToken,
   type ClientCredentialsRequest,
 } from '../../../central/clients/client-credentials'
-import { decideDpopBinding, requireDpopBinding } from '../../../central/clients/dpop-binding'
+import { decideDpopBinding } from '../../../central/clients/dpop-binding'
 import { loadConfig } from '../../../central/config'
 import { ensureSigningKeys, getSigningKey } from '../../../central/tokens/signing-keys'
 import { verifyAccessToken } from '../../../central/tokens/verify-access-token'
 import { UnauthorizedClient } from '../../../shared/client-errors'
 import { InvalidDpopProof } from '../../../shared/dpop-errors'
-import { InvalidGrant, InvalidScope, InvalidTarget } from '../../../shared/errors'
+import { InvalidScope, InvalidTarget } from '../../../shared/errors'
 import { createTestDatabase, type TestDatabase } from '../../support/database'
 
 const client: ClientRecord = {
@@ -139,10 +139,5 @@ describe('decideDpopBinding', () => {
     ['a bound chain with a proof by another key is refused', 'k1', 'k2', { kind: 'refuse' }],
   ] as const)('%s', (_name, chainJkt, proofJkt, expected) => {
     expect(decideDpopBinding(chainJkt, proofJkt)).toMatchObject(expected)
-  })
-
-  it('refuses with invalid_grant', () => {
-    expect(() => requireDpopBinding('k1', 'k2')).toThrow(InvalidGrant)
-    expect(requireDpopBinding('k1', 'k1')).toBe('k1')
   })
 })

@@ -19,7 +19,7 @@ import { safeReturnTo } from '../federation/return-to'
 import { anyUserHasPassword } from '../federation/store'
 import { clientIp, clientUserAgent } from './client-info'
 import { createRouter } from './create-router'
-import { assertSameOrigin } from './require-same-origin'
+import { allowedOrigins, decideSameOrigin, requestSite } from './require-same-origin'
 import { clearSessionCookies, readRefreshCookie, setSessionCookies } from './session-cookies'
 import { SIGN_IN_CSS, SIGN_IN_CSS_PATH, SignInPage, SignInProblemPage, SignOutConfirmPage } from './sign-in-pages'
 
@@ -45,12 +45,7 @@ function requestClient(c: Context, deps: FederationDeps): { ip: string; userAgen
 
 /** A form post must come from an allowed origin (login CSRF), as every cookie-authenticated write. */
 function isFromAllowedOrigin(c: Context, deps: FederationDeps): boolean {
-  try {
-    assertSameOrigin(c, deps.config)
-    return true
-  } catch {
-    return false
-  }
+  return decideSameOrigin(requestSite(c), allowedOrigins(c, deps.config)).kind === 'allowed'
 }
 
 /**

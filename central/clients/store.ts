@@ -371,22 +371,12 @@ export async function findClientNotBeforesSince(sql: Queryable, since: Date): Pr
 
 /**
  * The clients' part of the feed's version as a subquery, for the feed's one aggregate statement
- * (`findRevocationsVersionInputs`); the same inputs as `findClientRevocationsVersionInputs`.
+ * (`findRevocationsVersionInputs`): count, bounds and the sum of the markers, so a marker moving
+ * forward while listed changes the version too.
  */
 export function clientRevocationsVersionInputs(sql: Queryable, since: Date): PendingQuery<Row[]> {
   return sql`(select concat_ws(',', count(*), min(not_before), max(not_before), sum(extract(epoch from not_before)))
     from oauth_clients where not_before > ${since})`
-}
-
-/**
- * The clients' part of the feed's version (see `findRevocationsVersionInputs`): count, bounds and
- * the sum of the markers, so a marker moving forward while listed changes the version too.
- */
-export async function findClientRevocationsVersionInputs(sql: Queryable, since: Date): Promise<string> {
-  const [row] = await sql<{ inputs: string }[]>`
-    select concat_ws(',', count(*), min(not_before), max(not_before), sum(extract(epoch from not_before))) as inputs
-    from oauth_clients where not_before > ${since}`
-  return row!.inputs
 }
 
 // --- Replay checks ------------------------------------------------------------------------

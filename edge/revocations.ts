@@ -115,13 +115,12 @@ export class RevocationList {
 
   constructor(
     readonly settings: RevocationFeedSettings,
-    options: RevocationListOptions | typeof fetch = {},
+    options: RevocationListOptions = {},
   ) {
-    const resolved = typeof options === 'function' ? { fetchFeed: options } : options
     // Unbound `fetch` throws "Illegal invocation" on workerd.
-    this.fetchFeed = resolved.fetchFeed ?? ((input, init) => fetch(input, init))
-    this.askHub = resolved.askHub
-    this.onKeySetChanged = resolved.onKeySetChanged
+    this.fetchFeed = options.fetchFeed ?? ((input, init) => fetch(input, init))
+    this.askHub = options.askHub
+    this.onKeySetChanged = options.onKeySetChanged
   }
 
   /** Entries in the current copy (sessions + users + clients), for logs. */

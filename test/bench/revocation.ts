@@ -429,7 +429,7 @@ async function measureCheckInIsolation(): Promise<void> {
       fetchTimeoutMs: 2000,
       hub: { pollMs: 500, idleSeconds: 60, timeoutMs: 1000 },
     },
-    async () => new Response(body, { headers: { 'content-type': 'application/json' } }),
+    { fetchFeed: async () => new Response(body, { headers: { 'content-type': 'application/json' } }) },
   )
   const loads: number[] = []
   for (let i = 0; i < 20; i++) {

@@ -55,7 +55,7 @@ const token = (sid: string) => ({ sub: 'user-1', sid, iat: T0 / 1000 })
 /** A list whose cold load (version v1) has completed at T0, with its background polls collected. */
 async function warmList() {
   const feedServer = controlledFeed()
-  const list = new RevocationList(settings, feedServer.fetchFeed)
+  const list = new RevocationList(settings, { fetchFeed: feedServer.fetchFeed })
   const background: Promise<unknown>[] = []
   const waitUntil = (promise: Promise<unknown>) => void background.push(promise)
   const first = list.stateForRequest(T0, waitUntil)

@@ -30,12 +30,6 @@ export interface ClientCredentialsGrant {
 }
 
 /**
- * The `sid` of a client-credentials token (defined beside the identity headers, which tell machine
- * tokens by it): never a UUID, so never a session the feed lists, and no refresh chain behind it.
- */
-export { clientSessionId }
-
-/**
  * What a client-credentials request may get: the client must be allowed the grant
  * (`unauthorized_client`), `resource` must be one of its audiences (`invalid_target`), the scopes
  * are the requested ones it holds (RFC 6749 §3.3 lets the server issue fewer than requested; none

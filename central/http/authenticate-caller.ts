@@ -1,7 +1,7 @@
 import type { Context } from 'hono'
 import type { AccessTokenClaims } from '../../shared/access-token-claims'
 import { InvalidToken } from '../../shared/errors'
-import { clientSessionId } from '../clients/client-credentials'
+import { clientTypeOf } from '../../shared/identity-headers'
 import { checkResourceDpopBinding, publicEndpointUrl } from '../clients/token-request-client'
 import { findSession } from '../sessions/store'
 import { verifyAccessToken } from '../tokens/verify-access-token'
@@ -40,7 +40,7 @@ export async function authenticateCaller(c: Context, deps: AppDeps): Promise<Cal
   const now = deps.clock()
   const claims = await verifyAccessToken(deps, token, now)
   // A client-credentials token names a client, not a session or a user: nothing here is its to act on.
-  if (claims.sid === clientSessionId(claims.client_id)) throw new InvalidToken('a client-credentials token has no session')
+  if (clientTypeOf(claims) === 'machine') throw new InvalidToken('a client-credentials token has no session')
   // A DPoP-bound token proves nothing without a proof of its key (RFC 9449 §7), here as at the edge.
   await checkResourceDpopBinding(deps, {
     scheme,

@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import { UnauthorizedClient } from '../../shared/client-errors'
 import { InvalidClient, InvalidRequest, UnsupportedGrantType } from '../../shared/errors'
-import { clientSessionId } from '../clients/client-credentials'
+import { clientTypeOf } from '../../shared/identity-headers'
 import { mayRevokeToken } from '../clients/revocation-rights'
 import { revokeClientTokens } from '../clients/store'
 import {
@@ -154,7 +154,7 @@ export function oauthRoutes(deps: AppDeps) {
       // An access token: revoke its session only if we really signed it (a forged sid must not
       // end someone else's session). Anything unverifiable is "unknown" → 200 (RFC 7009 §2.2).
       const claims = await verifyAccessToken(deps, form.token, now).catch(() => undefined)
-      if (claims && claims.sid === clientSessionId(claims.client_id)) {
+      if (claims && clientTypeOf(claims) === 'machine') {
         // A client-credentials token has no session: only its own client, authenticated, may end it,
         // and that ends all of the client's tokens (RFC 7009 §2.1: the token was issued to the caller).
         if (client.kind !== 'registered' || client.method === 'none') throw new InvalidClient('authenticate as the client this token was issued to')

@@ -31,13 +31,6 @@ import { SIGN_IN_CSS, SIGN_IN_CSS_PATH, SignInPage, SignInProblemPage, SignOutCo
 const FLOW_COOKIE = 'portcullis_flow'
 const FLOW_COOKIE_PATH = '/auth/callback'
 
-/** The portcullis session cookies (access token on `/`, refresh token on /oauth and /auth). */
-const sessionCookies = {
-  set: (c: Context, deps: FederationDeps, tokens: Parameters<typeof setSessionCookies>[2]) => setSessionCookies(c, deps.config, tokens),
-  clear: (c: Context, deps: FederationDeps) => clearSessionCookies(c, deps.config),
-  readRefresh: (c: Context) => readRefreshCookie(c),
-}
-
 /** The client's address (TRUST_PROXY-aware) and user agent, as sessions record them. */
 function requestClient(c: Context, deps: FederationDeps): { ip: string; userAgent: string | null } {
   return { ip: clientIp(c, deps.config), userAgent: clientUserAgent(c) }
@@ -65,17 +58,17 @@ export function federationRoutes(deps: FederationDeps, providers: readonly Ident
     const returnTo = safeReturnTo(c.req.query('return_to'), settings.allowedOrigins)
     // The edge sends navigations without a valid access token here: a live refresh chain renews
     // silently (the same retry-safe rotation as /oauth/token, so two tabs get the same successor).
-    const refreshToken = sessionCookies.readRefresh(c)
+    const refreshToken = readRefreshCookie(c)
     if (refreshToken) {
       const { ip, userAgent } = requestClient(c, deps)
       const renewal = await rotateRefreshToken(deps, { refreshToken, ip, userAgent })
       if (renewal.kind === 'rotated') {
-        sessionCookies.set(c, deps, renewal.tokens)
+        setSessionCookies(c, deps.config, renewal.tokens)
         return c.redirect(returnTo, 302)
       }
       // Only a session that is over loses its cookies: a refusal for the client or DPoP key
       // proves nothing about the session, and any site can send a browser here.
-      if (renewal.kind === 'ended') sessionCookies.clear(c, deps)
+      if (renewal.kind === 'ended') clearSessionCookies(c, deps.config)
     }
     return renderSignIn(c, federation, { returnTo })
   })
@@ -94,8 +87,8 @@ export function federationRoutes(deps: FederationDeps, providers: readonly Ident
     try {
       const { ip, userAgent } = requestClient(c, deps)
       const tokens = await signInWithPassword(deps, { username, password, ip, userAgent })
-      await endReplacedSession(federation, { refreshToken: sessionCookies.readRefresh(c), newSessionId: tokens.sessionId })
-      sessionCookies.set(c, deps, tokens)
+      await endReplacedSession(federation, { refreshToken: readRefreshCookie(c), newSessionId: tokens.sessionId })
+      setSessionCookies(c, deps.config, tokens)
       return c.redirect(returnTo, 302)
     } catch (error) {
       if (error instanceof TooManyRequests) {
@@ -144,8 +137,8 @@ export function federationRoutes(deps: FederationDeps, providers: readonly Ident
         ip,
         userAgent,
       })
-      await endReplacedSession(federation, { refreshToken: sessionCookies.readRefresh(c), newSessionId: signedIn.tokens.sessionId })
-      sessionCookies.set(c, deps, signedIn.tokens)
+      await endReplacedSession(federation, { refreshToken: readRefreshCookie(c), newSessionId: signedIn.tokens.sessionId })
+      setSessionCookies(c, deps.config, signedIn.tokens)
       return c.redirect(signedIn.returnTo, 302)
     } catch (error) {
       return problemPage(c, error, { providerId, returnTo: '/' })
@@ -175,8 +168,8 @@ export function federationRoutes(deps: FederationDeps, providers: readonly Ident
 
   async function signOut(c: Context, returnTo: string) {
     c.header('Cache-Control', 'no-store')
-    const next = await endFederatedSession(federation, { refreshToken: sessionCookies.readRefresh(c), returnTo })
-    sessionCookies.clear(c, deps)
+    const next = await endFederatedSession(federation, { refreshToken: readRefreshCookie(c), returnTo })
+    clearSessionCookies(c, deps.config)
     return c.redirect(next, 302)
   }
 

@@ -1,4 +1,4 @@
-import { KeyObject, randomUUID, sign } from 'node:crypto'
+import { randomUUID, sign, type KeyObject } from 'node:crypto'
 import { ACCESS_TOKEN_TYPE } from '../../shared/access-token-claims'
 import type { Config } from '../config'
 import { SIGNING_ALGORITHM, type SigningKey } from './signing-keys'
@@ -49,28 +49,15 @@ export async function mintAccessToken(
     exp: iat + expiresIn,
     jti: randomUUID(),
   }
-  const accessToken = signCompactJws({ alg: SIGNING_ALGORITHM, typ: ACCESS_TOKEN_TYPE, kid }, payload, nodeKeyOf(privateKey))
+  const accessToken = signCompactJws({ alg: SIGNING_ALGORITHM, typ: ACCESS_TOKEN_TYPE, kid }, payload, privateKey)
   return { accessToken, expiresIn }
 }
 
 /**
- * The signing key as a node:crypto KeyObject, converted once per key. jose signs through WebCrypto,
- * whose promise-based job costs about three times a synchronous node:crypto ECDSA signature per
- * token; on the refresh path that was the largest single cost of central's CPU per request.
- */
-const nodeKeys = new WeakMap<object, KeyObject>()
-function nodeKeyOf(privateKey: SigningKey['privateKey']): KeyObject {
-  let key = nodeKeys.get(privateKey)
-  if (!key) {
-    key = privateKey instanceof KeyObject ? privateKey : KeyObject.from(privateKey as Parameters<typeof KeyObject.from>[0])
-    nodeKeys.set(privateKey, key)
-  }
-  return key
-}
-
-/**
  * RFC 7515 §7.1 compact serialization of an ES256 JWS (RFC 7518 §3.4: the signature is R ‖ S,
- * which `dsaEncoding: 'ieee-p1363'` gives). Verified by jose wherever tokens are checked.
+ * which `dsaEncoding: 'ieee-p1363'` gives). Verified by jose wherever tokens are checked. Signed
+ * with node:crypto, not jose's SignJWT: jose signs through WebCrypto, whose promise-based job costs
+ * about three times a synchronous ECDSA signature, the largest single CPU cost of a refresh.
  * @see https://www.rfc-editor.org/rfc/rfc7515#section-7.1
  */
 function signCompactJws(header: Record<string, unknown>, payload: Record<string, unknown>, key: KeyObject): string {

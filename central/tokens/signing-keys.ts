@@ -1,4 +1,5 @@
-import { calculateJwkThumbprint, createLocalJWKSet, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose'
+import { createPrivateKey, type KeyObject } from 'node:crypto'
+import { calculateJwkThumbprint, createLocalJWKSet, exportJWK, generateKeyPair, type JWK } from 'jose'
 import { recordAuditEvent } from '../audit/store'
 import { LOCAL_KEY_ENCRYPTION_SECRET, type Config } from '../config'
 import type { Queryable } from '../db/pool'
@@ -223,18 +224,16 @@ function keyEncryptionKey(config: Config): Buffer {
 // another instance is seen within CACHE_SECONDS — far inside KEY_PUBLISH_AHEAD_SECONDS.
 const CACHE_SECONDS = 10
 
-type PrivateKey = Awaited<ReturnType<typeof importJWK>>
-
-/** The decrypted key that signs at a given instant. */
+/** The decrypted key that signs at a given instant, as node:crypto signs with it (see mintAccessToken). */
 export interface SigningKey {
   kid: string
-  privateKey: PrivateKey
+  privateKey: KeyObject
 }
 
 interface KeyCache {
   loadedAtMs: number
   rows: SigningKeyRow[]
-  privateKeys: Map<string, PrivateKey>
+  privateKeys: Map<string, KeyObject>
   /** jose's set of the published keys (it imports each key once), with the kids it was built from. */
   verification?: { kids: string; keySet: ReturnType<typeof createLocalJWKSet> }
 }
@@ -264,7 +263,7 @@ export async function getSigningKey(sql: Sql, config: Config, now: Date): Promis
   let privateKey = cache.privateKeys.get(row.kid)
   if (!privateKey) {
     const jwk = JSON.parse(open(keyEncryptionKey(config), row.privateJwkSealed, row.kid).toString('utf8')) as JWK
-    privateKey = await importJWK(jwk, row.alg)
+    privateKey = createPrivateKey({ key: jwk, format: 'jwk' })
     cache.privateKeys.set(row.kid, privateKey)
   }
   return { kid: row.kid, privateKey }

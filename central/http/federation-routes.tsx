@@ -191,10 +191,19 @@ export function federationRoutes(deps: FederationDeps, providers: readonly Ident
     }
   })
 
+  // The providers are fixed at start-up and a client key never changes once stored, so the JWKS
+  // is read once per process (again after a failed read).
+  let jwks: Promise<string> | undefined
   router.get('/auth/federation-jwks.json', async (c) => {
-    const jwks = await clientKeysJwks(deps.sql, settings.keyEncryptionSecret, providers, deps.clock())
+    jwks ??= clientKeysJwks(deps.sql, settings.keyEncryptionSecret, providers, deps.clock()).then(
+      (set) => JSON.stringify(set),
+      (error: unknown) => {
+        jwks = undefined
+        throw error
+      },
+    )
     c.header('Content-Type', 'application/jwk-set+json')
-    return c.body(JSON.stringify(jwks), 200)
+    return c.body(await jwks, 200)
   })
 
   return router

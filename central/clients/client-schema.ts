@@ -116,34 +116,14 @@ export const UpdateClientBodySchema = z
 export type CreateClientBody = z.infer<typeof CreateClientBodySchema>
 export type UpdateClientBody = z.infer<typeof UpdateClientBodySchema>
 
-/** What `createClient` stores (the secret, when the method needs one, is generated there). */
-export interface NewClient {
-  clientId: string
-  type: ClientType
-  tokenEndpointAuthMethod: TokenEndpointAuthMethod
-  jwks: JSONWebKeySet | null
-  jwksUri: string | null
-  grantTypes: ClientGrantType[]
-  audiences: string[]
-  scopes: string[]
-  roles: string[]
-  accessTokenTtlSeconds: number | null
-  requireDpop: boolean
-  enabled: boolean
-}
+/**
+ * What `createClient` stores: the record less what the store keeps itself (the secret, generated
+ * there when the method needs one, the not-before marker and the timestamps).
+ */
+export type NewClient = Omit<ClientRecord, 'secretHash' | 'secretRotatedAt' | 'notBefore' | 'createdAt' | 'updatedAt'>
 
-/** The fields an update may change; undefined leaves a field as it is. */
-export interface ClientPatch {
-  jwks?: JSONWebKeySet | null
-  jwksUri?: string | null
-  grantTypes?: ClientGrantType[]
-  audiences?: string[]
-  scopes?: string[]
-  roles?: string[]
-  accessTokenTtlSeconds?: number | null
-  requireDpop?: boolean
-  enabled?: boolean
-}
+/** The fields an update may change (type and method are fixed); undefined leaves a field as it is. */
+export type ClientPatch = Partial<Omit<NewClient, 'clientId' | 'type' | 'tokenEndpointAuthMethod'>>
 
 export function defaultClientType(method: TokenEndpointAuthMethod): ClientType {
   return method === 'none' ? 'public' : 'confidential'

@@ -21,9 +21,8 @@ export const UNKNOWN_TOKEN_REASON = 'refresh token is not valid'
 
 export interface RefreshDecisionInput {
   session: SessionRecord
+  /** An earlier-format token comes only with the session its hash was found under in legacy_refresh_tokens: one central issued to it. */
   presented: PresentedRefreshToken
-  /** For a token of the earlier format: its hash is among the session's rotated legacy tokens. */
-  legacyTokenKnown?: boolean
   /** client_id the caller presented; absent means the default client. */
   clientId: string
   /** Thumbprint of the DPoP proof sent with the request (already verified), if any. */
@@ -65,8 +64,6 @@ export function decideRefresh(input: RefreshDecisionInput): RefreshDecision {
     return { kind: 'reuse' }
   }
   const genuineEarlier =
-    presented.kind === 'chained'
-      ? presented.genuine && presented.sessionId === session.id && presented.generation < chain.generation
-      : input.legacyTokenKnown === true
+    presented.kind === 'legacy' || (presented.genuine && presented.sessionId === session.id && presented.generation < chain.generation)
   return genuineEarlier ? { kind: 'reuse' } : { kind: 'reject', reason: UNKNOWN_TOKEN_REASON }
 }

@@ -95,8 +95,7 @@ export async function refreshSession(deps: SessionDeps, request: RefreshRequest)
 
     const { session } = result
     if (!session) throw new InvalidGrant(UNKNOWN_TOKEN_REASON)
-    const legacyTokenKnown = presented.kind === 'legacy'
-    const decision = decideRefresh({ session, presented, legacyTokenKnown, clientId, dpopJkt: request.dpopJkt, now, graceSeconds: settings.graceSeconds })
+    const decision = decideRefresh({ session, presented, clientId, dpopJkt: request.dpopJkt, now, graceSeconds: settings.graceSeconds })
     switch (decision.kind) {
       case 'reject':
         throw new InvalidGrant(decision.reason)

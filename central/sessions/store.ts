@@ -161,10 +161,7 @@ export async function refreshSessionRow(sql: Queryable, attempt: RefreshAttempt)
   return row.rotated ? { kind: 'rotated', session } : { kind: 'unchanged', session }
 }
 
-/**
- * The session of a refresh token in the earlier format (which does not name it), and whether that
- * token is one of its already rotated ones (then a presentation outside the grace window is reuse).
- */
+/** The session of a refresh token in the earlier format (which does not name it), by the token's hash. */
 export async function findLegacyTokenSession(sql: Queryable, tokenHash: Buffer): Promise<string | undefined> {
   const [row]: [{ session_id: string }?] = await sql`select session_id from legacy_refresh_tokens where token_hash = ${tokenHash}`
   return row?.session_id

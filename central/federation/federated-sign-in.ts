@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
+import type { Sql } from 'postgres'
 import { NotFound } from '../../shared/errors'
 import { verifyLogoutToken } from './backchannel-logout'
 import { decideIdentity, readProviderClaims, usernameCandidate, type IdentityDecision, type ProviderClaims } from './decide-identity'
@@ -14,7 +15,6 @@ import {
   startFederatedSession,
   type FederationDeps,
   type FederationSettings,
-  type Sql,
   type TokenSet,
 } from './ports'
 import { FLOW_TTL_SECONDS, MAX_RETURN_TO_BYTES, openPendingFlow, sealPendingFlow } from './pending-flow'

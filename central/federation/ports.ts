@@ -3,7 +3,6 @@
  * those modules' signatures is a change here only. Each adapter names what it calls today.
  */
 import type { Context } from 'hono'
-import type { Sql } from 'postgres'
 import { InvalidCredentials, InvalidGrant } from '../../shared/errors'
 import type { AppDeps } from '../app-deps'
 import { recordAuditEvent } from '../audit/store'
@@ -178,5 +177,3 @@ export const sealing = {
   seal,
   open,
 }
-
-export type { Sql }

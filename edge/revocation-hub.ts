@@ -4,6 +4,7 @@ import {
   HUB_COPY_AGE_HEADER,
   HUB_POLL_HEADER,
   HUB_UNAVAILABLE_HEADER,
+  describeFailure,
   parseRevocationFeed,
   type AskRevocationHub,
   type RevocationFeedSettings,
@@ -118,7 +119,7 @@ export class RevocationHub extends DurableObject<Env> {
           JSON.stringify({
             level: 'error',
             msg: 'revocation hub: central poll failed; keeping last good copy',
-            error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+            error: describeFailure(error),
             copyAgeSeconds: this.copy ? (Date.now() - this.copy.confirmedAtMs) / 1000 : null,
           }),
         )

@@ -325,7 +325,7 @@ class InvalidFeedEntry extends Error {
 }
 
 /** A short reason for the log line: zod's full issue list would be one line per bad entry. */
-function describeFailure(error: unknown): string {
+export function describeFailure(error: unknown): string {
   if (error instanceof z.ZodError) return `feed body does not match the wire format (${error.issues.length} issue(s), first at ${error.issues[0]?.path.join('.') || '(root)'})`
   if (error instanceof Error) return `${error.name}: ${error.message}`
   return String(error)

@@ -1,13 +1,11 @@
-import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { EdgeConfigError, parseEdgeConfig } from '../../edge/config'
-import type { RevocationFeed } from '../../shared/revocation-feed'
 import { TEST_ISSUER, createSigningKey, signAccessToken, startJwksServer, type JwksServer, type TestSigningKey } from '../support/edge-keys'
 import { startOrigin, type TestOrigin } from '../support/edge-origin'
 import { startEdge, type RunningEdge } from '../support/edge-worker'
+import { FEED_TOKEN, startFakeFeed, type FakeFeed } from '../support/fake-revocation-feed'
 
-const FEED_TOKEN = 'edge-feed-token-0123456789abcdef'
 /** Host the tests use; return_to must carry it as the client sent it. */
 const HOST = 'app.example.test'
 const PAGE_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8'
@@ -20,34 +18,19 @@ let edge: RunningEdge
 let origin: TestOrigin
 let jwks: JwksServer
 let key: TestSigningKey
-let feed: { close(): Promise<void> }
-
-/** Central's revocation feed, standing in: one revoked session. */
-async function startFeed(): Promise<{ url: string; close(): Promise<void> }> {
-  const body: RevocationFeed = { version: 'v1', generated_at: 0, window_seconds: 930, sessions: [{ sid: 'sid-revoked', revoked_at: 1 }], users: [] }
-  const server = createServer((request, response) => {
-    if (request.headers.authorization !== `Bearer ${FEED_TOKEN}`) return response.writeHead(401).end()
-    response.writeHead(200, { 'content-type': 'application/json', etag: '"v1"' }).end(JSON.stringify(body))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/edge/revocations`,
-    close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
-  }
-}
+let feed: FakeFeed
 
 beforeAll(async () => {
   key = await createSigningKey('key-1')
   jwks = await startJwksServer([key.publicJwk])
   origin = await startOrigin()
-  const revocationFeed = await startFeed()
-  feed = revocationFeed
+  feed = await startFakeFeed({ version: 'v1', sessions: [{ sid: 'sid-revoked', revoked_at: 1 }] })
   edge = await startEdge({
     ISSUER: TEST_ISSUER,
     JWKS_URL: jwks.url,
     CENTRAL_URL: origin.url,
     EDGE_FEED_TOKEN: FEED_TOKEN,
-    REVOCATION_FEED_URL: revocationFeed.url,
+    REVOCATION_FEED_URL: feed.url,
     ROUTES: JSON.stringify([
       { prefix: '/app/', origin: origin.url, audience: 'demo-api', browser: true },
       { prefix: '/app/reports/', origin: origin.url, audience: 'demo-api', scopes: ['reports:read'], browser: true },

@@ -1,68 +1,25 @@
-import { createServer, type IncomingHttpHeaders } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { IncomingHttpHeaders } from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { RevocationFeed } from '../../shared/revocation-feed'
 import { TEST_ISSUER, createSigningKey, signAccessToken, startJwksServer, type TestSigningKey } from '../support/edge-keys'
 import { startOrigin } from '../support/edge-origin'
+import { FEED_TOKEN, publishFeed, startFakeFeed } from '../support/fake-revocation-feed'
 import { startEdge, type EdgeOptions, type RunningEdge } from '../support/edge-worker'
 
 /**
  * The per-location revocation hub (edge/revocation-hub.ts), a Durable Object in workerd: isolates
  * ask it, it alone polls central, and the isolates fall back to central when it fails.
  */
-const FEED_TOKEN = 'edge-feed-token-0123456789abcdef'
-
-interface FakeFeed {
-  url: string
-  feed: RevocationFeed
-  mode: 'ok' | 'down' | 'hang'
-  requests: IncomingHttpHeaders[]
-  close(): Promise<void>
-}
-
-/** central's feed endpoint: ETag = version, 304 on If-None-Match, Bearer checked. */
-async function startFakeFeed(): Promise<FakeFeed> {
-  const fake: FakeFeed = {
-    url: '',
-    feed: { version: 'v0', keys_version: 'k0', generated_at: 0, window_seconds: 930, sessions: [], users: [] },
-    mode: 'ok',
-    requests: [],
-    close: async () => {},
-  }
-  const server = createServer((request, response) => {
-    fake.requests.push(request.headers)
-    if (fake.mode === 'hang') return
-    if (fake.mode === 'down') return void response.writeHead(503).end()
-    if (request.headers.authorization !== `Bearer ${FEED_TOKEN}`) return void response.writeHead(401).end()
-    const etag = `"${fake.feed.version}"`
-    if (request.headers['if-none-match'] === etag) return void response.writeHead(304, { etag }).end()
-    response.writeHead(200, { 'content-type': 'application/json', etag }).end(JSON.stringify(fake.feed))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/edge/revocations`
-  fake.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    })
-  return fake
-}
 
 const cleanups: (() => Promise<void>)[] = []
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
-let versionCounter = 0
-function publish(fake: FakeFeed, entries: Partial<Pick<RevocationFeed, 'sessions' | 'users' | 'keys_version'>>): void {
-  fake.feed = { ...fake.feed, sessions: [], users: [], ...entries, version: `v${++versionCounter}` }
-}
-
 async function setup(vars: Record<string, string> = {}, options: EdgeOptions = { hub: true }) {
   const key = await createSigningKey('key-1')
   const jwks = await startJwksServer([key.publicJwk])
   const origin = await startOrigin()
-  const fake = await startFakeFeed()
+  const fake = await startFakeFeed({ keys_version: 'k0' })
   cleanups.push(() => jwks.close(), () => origin.close(), () => fake.close())
   const edge = await startEdge(
     {
@@ -112,7 +69,7 @@ describe('revocation hub (one Durable Object per location)', () => {
     const { edge, key, fake } = await setup({}, { hub: true, isolates: 3 })
     const token = await signAccessToken(key, { sid: 'sid-a' })
     for (let isolate = 0; isolate < 3; isolate++) expect(await statusOf(edge, token, isolate)).toBe(200)
-    publish(fake, { sessions: [{ sid: 'sid-a', revoked_at: 1 }] })
+    publishFeed(fake, { sessions: [{ sid: 'sid-a', revoked_at: 1 }] })
     // Idle past the trust age: each isolate's first request afterwards is answered from a fresh copy.
     await sleep(700)
     for (let isolate = 0; isolate < 3; isolate++) expect(await statusOf(edge, token, isolate)).toBe(401)
@@ -124,7 +81,7 @@ describe('revocation hub (one Durable Object per location)', () => {
     const { edge, key, fake } = await setup()
     const token = await signAccessToken(key, { sid: 'sid-idle' })
     expect(await statusOf(edge, token)).toBe(200)
-    publish(fake, { sessions: [{ sid: 'sid-idle', revoked_at: 1 }] })
+    publishFeed(fake, { sessions: [{ sid: 'sid-idle', revoked_at: 1 }] })
     await sleep(1000)
     expect(await statusOf(edge, token)).toBe(401)
   })
@@ -137,7 +94,7 @@ describe('revocation hub (one Durable Object per location)', () => {
     const pollsWhenIdle = fake.requests.length
     await sleep(1000)
     expect(fake.requests.length).toBe(pollsWhenIdle)
-    publish(fake, { sessions: [{ sid: 'sid-b', revoked_at: 1 }] })
+    publishFeed(fake, { sessions: [{ sid: 'sid-b', revoked_at: 1 }] })
     expect(await statusOf(edge, token)).toBe(401)
     expect(fake.requests.length).toBeGreaterThan(pollsWhenIdle)
   })
@@ -150,7 +107,7 @@ describe('revocation hub (one Durable Object per location)', () => {
     const early = await signAccessToken(rotated, { sid: 's2' })
     expect(await statusOf(edge, early)).toBe(401)
     jwks.keys = [rotated.publicJwk]
-    publish(fake, { keys_version: 'k1' })
+    publishFeed(fake, { keys_version: 'k1' })
     const started = Date.now()
     while ((await statusOf(edge, early)) !== 200) {
       expect(Date.now() - started).toBeLessThan(1500)
@@ -162,7 +119,7 @@ describe('revocation hub (one Durable Object per location)', () => {
 
   it.each(['throws', 'hangs'] as const)('a hub that %s: isolates poll central directly, revocations still apply, no request hangs', async (kind) => {
     const { edge, key, fake } = await setup({}, { hub: brokenHub(kind) })
-    publish(fake, { sessions: [{ sid: 'sid-revoked', revoked_at: 1 }] })
+    publishFeed(fake, { sessions: [{ sid: 'sid-revoked', revoked_at: 1 }] })
     expect(await statusOf(edge, await signAccessToken(key, { sid: 'sid-revoked' }))).toBe(401)
     expect(await statusOf(edge, await signAccessToken(key, { sid: 'sid-live' }))).toBe(200)
     expect(fake.requests.some((headers) => !fromHub(headers))).toBe(true)
@@ -175,7 +132,7 @@ describe('revocation hub (one Durable Object per location)', () => {
     const doomed = await signAccessToken(key, { sid: 'sid-doomed' })
     expect(await statusOf(edge, live)).toBe(200)
     fake.mode = 'hang'
-    publish(fake, { sessions: [{ sid: 'sid-doomed', revoked_at: 1 }] })
+    publishFeed(fake, { sessions: [{ sid: 'sid-doomed', revoked_at: 1 }] })
     await sleep(2200)
     for (let i = 0; i < 5; i++) expect(await statusOf(edge, live)).toBe(200)
     expect(edge.requestLogs().at(-1)?.revocationFeed).toBe('unavailable')

@@ -1,65 +1,13 @@
-import { createServer, type IncomingHttpHeaders } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { RevocationFeed } from '../../shared/revocation-feed'
 import { TEST_ISSUER, createSigningKey, signAccessToken, startJwksServer, type TestSigningKey } from '../support/edge-keys'
 import { startOrigin } from '../support/edge-origin'
+import { FEED_TOKEN, publishFeed, startFakeFeed } from '../support/fake-revocation-feed'
 import { startEdge, type RunningEdge } from '../support/edge-worker'
-
-const FEED_TOKEN = 'edge-feed-token-0123456789abcdef'
-
-/** A stand-in for central's feed endpoint: ETag = version, 304 on If-None-Match, Bearer checked. */
-interface FakeFeed {
-  url: string
-  feed: RevocationFeed
-  mode: 'ok' | 'down' | 'garbage'
-  requests: IncomingHttpHeaders[]
-  statuses: number[]
-  close(): Promise<void>
-}
-
-async function startFakeFeed(): Promise<FakeFeed> {
-  const fake: FakeFeed = {
-    url: '',
-    feed: { version: 'v0', generated_at: 0, window_seconds: 930, sessions: [], users: [] },
-    mode: 'ok',
-    requests: [],
-    statuses: [],
-    close: async () => {},
-  }
-  const server = createServer((request, response) => {
-    fake.requests.push(request.headers)
-    const answer = (status: number, body?: string, headers: Record<string, string> = {}) => {
-      fake.statuses.push(status)
-      response.writeHead(status, headers)
-      response.end(body)
-    }
-    if (fake.mode === 'down') return answer(503, '{"error":"temporarily_unavailable"}')
-    if (fake.mode === 'garbage') return answer(200, '<html>not a feed</html>', { 'content-type': 'application/json' })
-    if (request.headers.authorization !== `Bearer ${FEED_TOKEN}`) return answer(401, '{"error":"invalid_token"}')
-    const etag = `"${fake.feed.version}"`
-    if (request.headers['if-none-match'] === etag) return answer(304, undefined, { etag })
-    answer(200, JSON.stringify(fake.feed), { 'content-type': 'application/json', etag })
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/edge/revocations`
-  fake.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    })
-  return fake
-}
 
 const cleanups: (() => Promise<void>)[] = []
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
-
-let versionCounter = 0
-function publish(fake: FakeFeed, entries: Partial<Pick<RevocationFeed, 'sessions' | 'users'>>): void {
-  fake.feed = { ...fake.feed, sessions: [], users: [], ...entries, version: `v${++versionCounter}` }
-}
 
 async function setup(vars: Record<string, string> = {}, options: { feed?: boolean } = {}) {
   const key = await createSigningKey('key-1')
@@ -114,7 +62,7 @@ function warnings(edge: RunningEdge): Record<string, unknown>[] {
 describe('revocation check at the edge', () => {
   it('rejects a token whose session is in the feed with 401 invalid_token, and serves other sessions', async () => {
     const { edge, key, fake } = await setup()
-    publish(fake, { sessions: [{ sid: 'sid-revoked', revoked_at: 1 }] })
+    publishFeed(fake, { sessions: [{ sid: 'sid-revoked', revoked_at: 1 }] })
     const revoked = await call(edge, await tokenFor(key, { sid: 'sid-revoked' }))
     expect(revoked.status).toBe(401)
     expect(await revoked.json()).toEqual({ error: 'invalid_token', error_description: 'access token has been revoked' })
@@ -125,7 +73,7 @@ describe('revocation check at the edge', () => {
   it('rejects tokens issued before the user not-before time and accepts those issued at or after it', async () => {
     const { edge, key, fake } = await setup()
     const now = Math.floor(Date.now() / 1000)
-    publish(fake, { users: [{ sub: 'user-1', not_before: now }] })
+    publishFeed(fake, { users: [{ sub: 'user-1', not_before: now }] })
     expect((await call(edge, await tokenFor(key, { sub: 'user-1', iat: now - 1 }))).status).toBe(401)
     expect((await call(edge, await tokenFor(key, { sub: 'user-1', iat: now }))).status).toBe(200)
     expect((await call(edge, await tokenFor(key, { sub: 'user-2', iat: now - 1 }))).status).toBe(200)
@@ -135,14 +83,14 @@ describe('revocation check at the edge', () => {
     const { edge, key, fake } = await setup()
     const token = await tokenFor(key, { sid: 'sid-a' })
     expect((await call(edge, token)).status).toBe(200)
-    publish(fake, { sessions: [{ sid: 'sid-a', revoked_at: 1 }] })
+    publishFeed(fake, { sessions: [{ sid: 'sid-a', revoked_at: 1 }] })
     expect((await callUntil(edge, token, 401)).status).toBe(401)
     expect(fake.requests.every((headers) => headers.authorization === `Bearer ${FEED_TOKEN}`)).toBe(true)
   })
 
   it('polls with If-None-Match and keeps its copy when central answers 304', async () => {
     const { edge, key, fake } = await setup()
-    publish(fake, { sessions: [{ sid: 'sid-revoked', revoked_at: 1 }] })
+    publishFeed(fake, { sessions: [{ sid: 'sid-revoked', revoked_at: 1 }] })
     const revoked = await tokenFor(key, { sid: 'sid-revoked' })
     expect((await call(edge, revoked)).status).toBe(401)
     const live = await tokenFor(key, { sid: 'sid-live' })
@@ -158,7 +106,7 @@ describe('revocation check at the edge', () => {
     const { edge, key, fake } = await setup({ REVOCATION_TRUST_SECONDS: '0.4' })
     const token = await tokenFor(key, { sid: 'sid-a' })
     expect((await call(edge, token)).status).toBe(200)
-    publish(fake, { sessions: [{ sid: 'sid-a', revoked_at: 1 }] })
+    publishFeed(fake, { sessions: [{ sid: 'sid-a', revoked_at: 1 }] })
     // Idle for longer than the trust age (0.4 s) but within max staleness (1 s): a plain
     // stale-while-revalidate would answer this first request from the old copy.
     await sleep(600)
@@ -167,7 +115,7 @@ describe('revocation check at the edge', () => {
 
   it('keeps the last good copy when the feed answers garbage, and logs the failed poll', async () => {
     const { edge, key, fake } = await setup({ REVOCATION_MAX_STALENESS_SECONDS: '60' })
-    publish(fake, { sessions: [{ sid: 'sid-revoked', revoked_at: 1 }] })
+    publishFeed(fake, { sessions: [{ sid: 'sid-revoked', revoked_at: 1 }] })
     const revoked = await tokenFor(key, { sid: 'sid-revoked' })
     expect((await call(edge, revoked)).status).toBe(401)
     fake.mode = 'garbage'
@@ -186,10 +134,10 @@ describe('revocation check at the edge', () => {
     expect((await call(edge, token)).status).toBe(200)
     expect((await call(edge, token)).status).toBe(200)
     expect(edge.requestLogs().at(-1)?.tokenCache).toBe('hit')
-    publish(fake, { sessions: [{ sid: 'sid-a', revoked_at: 1 }] })
+    publishFeed(fake, { sessions: [{ sid: 'sid-a', revoked_at: 1 }] })
     await callUntil(edge, token, 401)
     // Only a test feed can un-revoke; it shows the next request had to verify the signature again.
-    publish(fake, {})
+    publishFeed(fake, {})
     await callUntil(edge, token, 200)
     const accepted = edge.requestLogs().filter((line) => line.status === 200)
     expect(accepted.at(-1)?.tokenCache).toBe('miss')
@@ -197,7 +145,7 @@ describe('revocation check at the edge', () => {
 
   it('fail-open: serves on the last good copy once it is too old, and warns at most once per interval', async () => {
     const { edge, key, fake } = await setup({ REVOCATION_FAILURE_MODE: 'fail-open' })
-    publish(fake, { sessions: [{ sid: 'sid-revoked', revoked_at: 1 }] })
+    publishFeed(fake, { sessions: [{ sid: 'sid-revoked', revoked_at: 1 }] })
     const live = await tokenFor(key, { sid: 'sid-live' })
     expect((await call(edge, live)).status).toBe(200)
     fake.mode = 'down'

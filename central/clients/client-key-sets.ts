@@ -53,12 +53,12 @@ export class ClientKeySets {
         cooldownDuration: this.#settings.cooldownMs,
       })
     } else return undefined
+    // Older registrations of the same client are dead weight now; drop them before evicting others.
+    for (const key of this.#sets.keys()) if (key.startsWith(`${client.clientId}\n`)) this.#sets.delete(key)
     for (const key of this.#sets.keys()) {
       if (this.#sets.size < this.#settings.maxClients) break
       this.#sets.delete(key)
     }
-    // Older registrations of the same client are dead weight now.
-    for (const key of this.#sets.keys()) if (key.startsWith(`${client.clientId}\n`)) this.#sets.delete(key)
     this.#sets.set(cacheKey, keySet)
     return keySet
   }

@@ -352,8 +352,8 @@ export async function clearLoginFailures(
   input: { userId: string; usernameKey: string; usernameAndIpKeyPrefix: string; actor: string; now: Date },
 ): Promise<number> {
   return sql.begin(async (tx) => {
-    const pattern = input.usernameAndIpKeyPrefix.replace(/[\\%_]/g, '\\$&') + '%'
-    const cleared = await tx`delete from login_attempts where key = ${input.usernameKey} or key like ${pattern} returning key`
+    const cleared = await tx`
+      delete from login_attempts where key = ${input.usernameKey} or starts_with(key, ${input.usernameAndIpKeyPrefix}) returning key`
     await recordAuditEvent(tx, { type: 'user.unlocked', at: input.now, actor: input.actor, userId: input.userId, details: { cleared: cleared.length } })
     return cleared.length
   })
@@ -372,12 +372,11 @@ export async function readLoginFailures(
   input: { usernameKey: string; usernameAndIpKeyPrefix: string; windowSeconds: number; now: Date },
 ): Promise<LoginFailures> {
   const windowStartCutoff = new Date(input.now.getTime() - input.windowSeconds * 1000)
-  const pattern = input.usernameAndIpKeyPrefix.replace(/[\\%_]/g, '\\$&') + '%'
   const [row]: [{ total: number; addresses: number }?] = await sql`
     select coalesce(sum(failures) filter (where key = ${input.usernameKey}), 0)::int as total,
-           count(*) filter (where key like ${pattern} and failures > 0)::int as addresses
+           count(*) filter (where starts_with(key, ${input.usernameAndIpKeyPrefix}) and failures > 0)::int as addresses
     from login_attempts
-    where (key = ${input.usernameKey} or key like ${pattern}) and window_start > ${windowStartCutoff}`
+    where (key = ${input.usernameKey} or starts_with(key, ${input.usernameAndIpKeyPrefix})) and window_start > ${windowStartCutoff}`
   return { total: row?.total ?? 0, addresses: row?.addresses ?? 0 }
 }
 

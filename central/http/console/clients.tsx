@@ -4,14 +4,14 @@ import { ClientIdSchema, CreateClientBodySchema, toNewClient } from '../../clien
 import { createClient, deleteClient, disableClient, listClients, rotateClientSecret, updateClient } from '../../clients/store'
 import { ClientsPage } from '../../console/clients-page'
 import { confirmFirst } from './confirm-first'
-import { actorOf, createConsoleRouter, layoutAdmin, type ConsoleContext } from './console-env'
+import { actorOf, createConsoleRouter, layoutAdmin, revocationBoundText, type ConsoleContext } from './console-env'
 import { ConsolePageError } from './console-errors'
 
-const DONE_NOTICES: Record<string, string> = {
-  disabled: 'Client disabled: it can no longer get tokens, and the edge refuses its tokens within one revocation-feed poll.',
+const doneNotices = (bound: string): Record<string, string> => ({
+  disabled: `Client disabled: it can no longer get tokens, and the edge refuses its tokens within ${bound}.`,
   enabled: 'Client enabled. Tokens revoked while it was disabled stay revoked.',
-  deleted: 'Client deleted: it stops authenticating, and the edge refuses its tokens within one revocation-feed poll.',
-}
+  deleted: `Client deleted: it stops authenticating, and the edge refuses its tokens within ${bound}.`,
+})
 
 /** The registration form as the admin API's body: lists are space-separated, checkboxes present or not. */
 function createBodyFrom(form: Record<string, string | File | (string | File)[]>): unknown {
@@ -50,13 +50,15 @@ function clientIdParam(c: ConsoleContext): string {
  * `/console/clients`: the OAuth clients, registering one (its secret shown once), rotating a
  * secret, disabling, enabling and deleting. Changes that revoke tokens are confirmed first.
  */
-export function consoleClientRoutes({ sql, clock }: AppDeps) {
+export function consoleClientRoutes({ sql, config, clock }: AppDeps) {
   const router = createConsoleRouter()
+  const bound = revocationBoundText(config)
+  const notices = doneNotices(bound)
   const page = async (c: ConsoleContext, extra: { secret?: { clientId: string; value: string }; notice?: string; error?: string }, status: 200 | 400 | 409 = 200) =>
     c.html(<ClientsPage admin={layoutAdmin(c)} clients={await listClients(sql)} {...extra} />, status)
   const notFound = () => new ConsolePageError(404, 'No such client', 'There is no client with this id.')
 
-  router.get('/console/clients', async (c) => page(c, { notice: DONE_NOTICES[c.req.query('done') ?? ''] }))
+  router.get('/console/clients', async (c) => page(c, { notice: notices[c.req.query('done') ?? ''] }))
 
   router.post('/console/clients', async (c) => {
     const form = await c.req.parseBody({ all: true })
@@ -82,7 +84,7 @@ export function consoleClientRoutes({ sql, clock }: AppDeps) {
     const clientId = clientIdParam(c)
     const confirm = await confirmFirst(c, {
       title: `Rotate the secret of ${clientId}?`,
-      text: 'The current secret stops working now, and every access token the client holds is refused at the edge within one revocation-feed poll. The new secret is shown once.',
+      text: `The current secret stops working now, and every access token the client holds is refused at the edge within ${bound}. The new secret is shown once.`,
       confirmLabel: 'Rotate secret',
       cancelHref: '/console/clients',
       section: 'clients',
@@ -102,7 +104,7 @@ export function consoleClientRoutes({ sql, clock }: AppDeps) {
     const clientId = clientIdParam(c)
     const confirm = await confirmFirst(c, {
       title: `Disable ${clientId}?`,
-      text: 'It can no longer get tokens, and every access token it holds is refused at the edge within one revocation-feed poll.',
+      text: `It can no longer get tokens, and every access token it holds is refused at the edge within ${bound}.`,
       confirmLabel: 'Disable client',
       cancelHref: '/console/clients',
       section: 'clients',
@@ -122,7 +124,7 @@ export function consoleClientRoutes({ sql, clock }: AppDeps) {
     const clientId = clientIdParam(c)
     const confirm = await confirmFirst(c, {
       title: `Delete ${clientId}?`,
-      text: 'It stops authenticating and leaves this list, and every access token it holds is refused at the edge within one revocation-feed poll. Its id stays taken until those tokens have expired.',
+      text: `It stops authenticating and leaves this list, and every access token it holds is refused at the edge within ${bound}. Its id stays taken until those tokens have expired.`,
       confirmLabel: 'Delete client',
       cancelHref: '/console/clients',
       section: 'clients',

@@ -19,3 +19,6 @@ export const actorOf = (c: ConsoleContext) => `admin:${c.get('admin').username}`
 
 /** The signed-in admin as the layout shows them, with the CSRF token every form carries. */
 export const layoutAdmin = (c: ConsoleContext) => ({ username: c.get('admin').username, csrfToken: csrfTokenFor(c.get('sessionToken')) })
+
+/** How long until the edges refuse a revoked token: the edges' revocation bound (REVOCATION_TRUST_SECONDS). */
+export const revocationBoundText = (config: Config) => `${config.REVOCATION_TRUST_SECONDS} second${config.REVOCATION_TRUST_SECONDS === 1 ? '' : 's'} (the edges' revocation bound)`

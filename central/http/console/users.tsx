@@ -13,7 +13,7 @@ import { findUserByUsername, searchUsersByPrefix } from '../../users/store'
 import { loginFailuresOf, unlockUser } from '../../users/unlock-user'
 import { TokenCharsSchema } from '../wire-schemas'
 import { confirmFirst } from './confirm-first'
-import { actorOf, createConsoleRouter, layoutAdmin, UUID, type ConsoleContext } from './console-env'
+import { actorOf, createConsoleRouter, layoutAdmin, revocationBoundText, UUID, type ConsoleContext } from './console-env'
 import { ConsolePageError } from './console-errors'
 
 const NO_SUCH_USER = new ConsolePageError(404, 'No such user', 'No user has this username.')
@@ -213,20 +213,18 @@ function refuseOwnConsoleAccess(c: ConsoleContext, username: string): void {
   throw new ConsolePageError(409, 'Not on your own account', 'You cannot disable yourself or remove your own portcullis:admin role here: ask another admin, or use the admin API.')
 }
 
-const revocationBoundText = (config: Config) => `${config.REVOCATION_TRUST_SECONDS} second${config.REVOCATION_TRUST_SECONDS === 1 ? '' : 's'} (the edges' revocation bound)`
-
 /** The message after a post-redirect-get; built here from known codes, never echoed from the URL. */
 function noticeFor(done: string | undefined, query: Record<string, string>, config: Config): string | undefined {
-  const poll = revocationBoundText(config)
-  const enforced = `Its refresh token is dead now; edges reject its access tokens within ${poll}.`
+  const bound = revocationBoundText(config)
+  const enforced = `Its refresh token is dead now; edges reject its access tokens within ${bound}.`
   const count = /^\d+$/.test(query.count ?? '') ? Number(query.count) : 0
   switch (done) {
     case 'revoked':
       return `Session ${UUID.test(query.session ?? '') ? query.session!.slice(0, 8) : ''} revoked. ${enforced}`
     case 'revoked-all':
-      return `Revoked ${count} session(s). Refresh tokens are dead now; edges reject every access token issued before now within ${poll}.`
+      return `Revoked ${count} session(s). Refresh tokens are dead now; edges reject every access token issued before now within ${bound}.`
     case 'disabled':
-      return `User disabled and ${count} session(s) revoked. Edges reject their access tokens within ${poll}.`
+      return `User disabled and ${count} session(s) revoked. Edges reject their access tokens within ${bound}.`
     case 'enabled':
       return 'User enabled. They can sign in again.'
     case 'granted':
@@ -234,7 +232,7 @@ function noticeFor(done: string | undefined, query: Record<string, string>, conf
     case 'already-held':
       return 'Nothing to add: the user already holds this grant.'
     case 'grant-removed':
-      return `Grant removed; ${count} live session(s) lost it. Edges reject access tokens that still carry it within ${poll}.`
+      return `Grant removed; ${count} live session(s) lost it. Edges reject access tokens that still carry it within ${bound}.`
     case 'not-held':
       return 'Nothing to remove: the user does not hold this grant.'
     case 'unlinked':

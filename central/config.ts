@@ -3,6 +3,8 @@ import { parseIdentityProviders } from './federation/identity-providers'
 import { feedWindowSeconds } from './revocations/feed-window'
 
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback)
+/** `true` or `false`, exactly as written; anything else is refused. */
+const flag = (fallback: boolean) => z.stringbool({ truthy: ['true'], falsy: ['false'], case: 'sensitive' }).default(fallback)
 const optionalSecret = (minLength: number) =>
   z.preprocess((v) => (v === '' ? undefined : v), z.string().min(minLength).optional())
 
@@ -27,10 +29,7 @@ const ConfigSchema = z.object({
   /** Revoked/expired sessions and old audit-free rows are purged after this long. At least ACCESS_TOKEN_TTL_SECONDS + CLOCK_TOLERANCE_SECONDS (checked below). */
   SESSION_RETENTION_SECONDS: seconds(30 * 24 * 3600),
   /** Write a `session.refreshed` audit event per rotation (the busiest event by far). */
-  AUDIT_REFRESH_EVENTS: z
-    .enum(['true', 'false'])
-    .default('true')
-    .transform((v) => v === 'true'),
+  AUDIT_REFRESH_EVENTS: flag(true),
   /** Routine audit events (refreshes, successful sign-ins) are purged after this long. */
   AUDIT_RETENTION_SECONDS: seconds(30 * 24 * 3600),
   /** Security audit events (sessions created, reuse, revocations, user, key and client changes) are kept this long. */
@@ -64,15 +63,9 @@ const ConfigSchema = z.object({
     .default('')
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
   /** Trust X-Forwarded-For from the edge/load balancer for the client IP. */
-  TRUST_PROXY: z
-    .enum(['true', 'false'])
-    .default('false')
-    .transform((v) => v === 'true'),
+  TRUST_PROXY: flag(false),
   /** `Secure` cookies; only turn off for plain-http local development. */
-  COOKIE_SECURE: z
-    .enum(['true', 'false'])
-    .default('true')
-    .transform((v) => v === 'true'),
+  COOKIE_SECURE: flag(true),
   /** Lifetime of an ops console sign-in (absolute; sign in again afterwards). */
   CONSOLE_SESSION_TTL_SECONDS: seconds(8 * 3600),
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(16 * 1024),
@@ -83,10 +76,7 @@ const ConfigSchema = z.object({
    */
   PUBLIC_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url().optional()),
   /** true: only registered clients (admin API `/admin/clients`) may use the token and login endpoints; false keeps implicit ids like `web` working. */
-  REQUIRE_REGISTERED_CLIENTS: z
-    .enum(['true', 'false'])
-    .default('false')
-    .transform((v) => v === 'true'),
+  REQUIRE_REGISTERED_CLIENTS: flag(false),
   /** How long after its `iat` a DPoP proof is accepted at the token endpoint (RFC 9449 §11.1: keep it short). */
   DPOP_PROOF_MAX_AGE_SECONDS: z.coerce.number().int().positive().max(600).default(60),
   /** Upstream OpenID Connect providers people sign in with (JSON array; README "Sign-in with your identity provider"). */

@@ -4,6 +4,7 @@ import { InvalidDpopProof } from '../../shared/dpop-errors'
 import type { Sql } from 'postgres'
 import { InvalidClient, InvalidScope, InvalidTarget } from '../../shared/errors'
 import type { Config } from '../config'
+import { accessTokenType } from '../sessions/token-set'
 import { mintAccessToken } from '../tokens/mint-access-token'
 import type { SigningKey } from '../tokens/signing-keys'
 import type { ClientRecord } from './client-record'
@@ -108,7 +109,7 @@ export async function mintClientCredentialsToken(
   )
   // expires_in counts from now, so a token issued up to a second ahead is not reported as longer-lived.
   const expiresIn = Math.floor(issuedAt.getTime() / 1000) + grant.ttlSeconds - Math.floor(now.getTime() / 1000)
-  return { accessToken, expiresIn, tokenType: grant.jkt === undefined ? 'Bearer' : 'DPoP', scope: grant.scopes.join(' ') }
+  return { accessToken, expiresIn, tokenType: accessTokenType(grant.jkt), scope: grant.scopes.join(' ') }
 }
 
 /**

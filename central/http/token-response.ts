@@ -1,7 +1,6 @@
 import type { Context } from 'hono'
-import { decodeJwt } from 'jose'
 import type { Config } from '../config'
-import type { TokenSet } from '../sessions/token-set'
+import { accessTokenType, type TokenSet } from '../sessions/token-set'
 import { setSessionCookies } from './session-cookies'
 
 /**
@@ -10,7 +9,7 @@ import { setSessionCookies } from './session-cookies'
  * body, where page scripts could read them.
  */
 export function tokenResponse(c: Context, config: Config, tokens: TokenSet, cookieMode: boolean) {
-  const tokenType = accessTokenType(tokens.accessToken)
+  const tokenType = accessTokenType(tokens.confirmationJkt)
   c.header('Cache-Control', 'no-store')
   c.header('Pragma', 'no-cache')
   if (cookieMode) {
@@ -29,12 +28,3 @@ export function tokenResponse(c: Context, config: Config, tokens: TokenSet, cook
   )
 }
 
-/**
- * RFC 9449 §5: a token bound to a DPoP key (`cnf.jkt`, RFC 9449 §6.1) is issued as `token_type`
- * `DPoP`, any other as `Bearer`. Read from the token we just minted, so the answer cannot disagree
- * with what the edge will demand.
- */
-export function accessTokenType(accessToken: string): 'Bearer' | 'DPoP' {
-  const { cnf } = decodeJwt(accessToken) as { cnf?: { jkt?: unknown } }
-  return typeof cnf?.jkt === 'string' ? 'DPoP' : 'Bearer'
-}

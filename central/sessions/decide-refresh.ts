@@ -1,6 +1,6 @@
 import { decideDpopBinding } from '../clients/dpop-binding'
 import type { PresentedRefreshToken } from './refresh-token'
-import type { SessionRecord } from './session-record'
+import type { RefreshChain, SessionRecord } from './session-record'
 import { sessionState } from './session-record'
 
 export type RefreshDecision =
@@ -38,7 +38,7 @@ export interface RefreshDecisionInput {
  * revoking (RFC 6749 §6, RFC 9449 §5: the presenter proved nothing, and revoking on it would let
  * anyone holding a copied token end the holder's session). Only then is the token placed in the chain:
  * - the current token rotates;
- * - the previous token within REFRESH_GRACE_SECONDS of its rotation replays the sealed successor;
+ * - the previous token within REFRESH_GRACE_SECONDS of its rotation replays the current one;
  * - the previous token after it, or any earlier token proven genuine (its keyed tag verifies, or,
  *   for the earlier format, its hash is on record) is reuse;
  * - anything else (a forged or mangled token naming this session) is unknown, and changes nothing.
@@ -60,10 +60,21 @@ export function decideRefresh(input: RefreshDecisionInput): RefreshDecision {
   if (chain.tokenHash?.equals(presented.tokenHash)) return { kind: 'rotate', accessTokenJkt: binding.accessTokenJkt }
   if (chain.previousTokenHash?.equals(presented.tokenHash)) {
     const sinceRotationMs = now.getTime() - session.lastUsedAt.getTime()
-    if (sinceRotationMs <= input.graceSeconds * 1000 && chain.successorSealed) return { kind: 'replay', accessTokenJkt: binding.accessTokenJkt }
+    if (sinceRotationMs <= input.graceSeconds * 1000 && successorSource(chain)) return { kind: 'replay', accessTokenJkt: binding.accessTokenJkt }
     return { kind: 'reuse' }
   }
   const genuineEarlier =
     presented.kind === 'legacy' || (presented.genuine && presented.sessionId === session.id && presented.generation < chain.generation)
   return genuineEarlier ? { kind: 'reuse' } : { kind: 'reject', reason: UNKNOWN_TOKEN_REASON }
+}
+
+/**
+ * How a replay of the previous token gets the current one back: `derived` again from the previous
+ * token (every rotation since successors are derived: generation ≥ 1, nothing sealed), `sealed`
+ * on a row last rotated by the release before, which kept it sealed; undefined for a row whose
+ * previous token rotated before the chain format existed (migrated, generation 0), which cannot replay.
+ */
+export function successorSource(chain: RefreshChain): 'derived' | 'sealed' | undefined {
+  if (chain.successorSealed) return 'sealed'
+  return chain.generation >= 1 ? 'derived' : undefined
 }

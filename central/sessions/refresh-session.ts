@@ -5,9 +5,9 @@ import { getSigningKey } from '../tokens/signing-keys'
 import { InvalidGrant } from '../../shared/errors'
 import { DEFAULT_CLIENT_ID } from './default-client'
 import type { SessionDeps } from './session-settings'
-import { decideRefresh, UNKNOWN_TOKEN_REASON } from './decide-refresh'
+import { decideRefresh, successorSource, UNKNOWN_TOKEN_REASON } from './decide-refresh'
 import { boundByUserGrant, narrowGrant, type FullGrant } from './narrow-grant'
-import { generateRefreshToken, openSuccessor, parseRefreshToken, sealSuccessor, sha256RefreshToken } from './refresh-token'
+import { openSuccessor, parseRefreshToken, sha256RefreshToken, successorRefreshToken } from './refresh-token'
 import type { SessionRecord } from './session-record'
 import { findLegacyTokenSession, refreshedEvent, refreshSessionRow, revokeSessionForReuse } from './store'
 import { audiencesOrIssuer, type TokenSet } from './token-set'
@@ -63,8 +63,8 @@ export async function refreshSession(deps: SessionDeps, request: RefreshRequest)
   }
   if (sessionId === undefined) throw new InvalidGrant(UNKNOWN_TOKEN_REASON)
 
-  // Made before the statement, used only if it rotates: the successor is the next position.
-  const successor = generateRefreshToken(settings.chainKey, sessionId, generation + 1)
+  // Made before the statement, used only if it rotates: the next position, derived from this token.
+  const successor = successorRefreshToken(settings.chainKey, request.refreshToken, sessionId, generation + 1)
   const attempt = {
     sessionId,
     tokenHash: presented.tokenHash,
@@ -74,7 +74,6 @@ export async function refreshSession(deps: SessionDeps, request: RefreshRequest)
     resource: request.resource ?? null,
     scopes: request.scopes ?? null,
     successorHash: sha256RefreshToken(successor),
-    successorSealed: sealSuccessor(request.refreshToken, successor, sessionId),
     now,
     idleUntil: new Date(now.getTime() + settings.idleTtlSeconds * 1000),
     ip: request.ip,
@@ -102,8 +101,11 @@ export async function refreshSession(deps: SessionDeps, request: RefreshRequest)
       case 'reuse':
         await revokeSessionForReuse(deps.sql, { session, now, ip: request.ip, userAgent: request.userAgent })
         throw new InvalidGrant('refresh token was already used; the session is revoked')
-      case 'replay':
-        return await issue(deps, session, request, openSuccessor(request.refreshToken, session.chain.successorSealed!, session.id), decision.accessTokenJkt, now)
+      case 'replay': {
+        // The same derivation as the rotation's, unless the row was rotated by the release that sealed it.
+        const current = successorSource(session.chain) === 'sealed' ? openSuccessor(request.refreshToken, session.chain.successorSealed!, session.id) : successor
+        return await issue(deps, session, request, current, decision.accessTokenJkt, now)
+      }
       case 'rotate':
         // Current by the statement's snapshot, yet not rotated: either the request asks for more
         // than the grant (narrowGrant says which, nothing was spent), or a concurrent refresh or

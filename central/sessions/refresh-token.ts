@@ -11,6 +11,9 @@ import { deriveKey, open, seal } from '../tokens/seal'
  * primary key; the random part is what makes the token unguessable; the tag proves central issued
  * this token at this position of this chain. Only the SHA-256 of the whole token is stored.
  *
+ * A chain's first token takes its random part from the CSPRNG; each successor takes it from
+ * HMAC-SHA256(chain key, predecessor), see successorRefreshToken.
+ *
  * Tokens of the earlier format (43 characters: 256 random bits) keep working until they rotate.
  */
 const SESSION_ID_BYTES = 16
@@ -55,15 +58,34 @@ function uuidFromBytes(bytes: Buffer): string {
 }
 
 /**
- * A new refresh token for position `generation` of session `sessionId`: 256 bits from the CSPRNG
- * plus the keyed tag.
+ * The first refresh token of session `sessionId` (position `generation`, 0 for a new chain): 256
+ * bits from the CSPRNG plus the keyed tag.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-10.10
  */
 export function generateRefreshToken(chainKey: Buffer, sessionId: string, generation: number): string {
+  return chainedToken(chainKey, sessionId, generation, randomBytes(RANDOM_BYTES))
+}
+
+/** Input prefix of the successor derivation, apart from the tag's input (52 bytes, never this long). */
+const SUCCESSOR_PURPOSE = Buffer.from('portcullis/refresh-successor/v2\0')
+
+/**
+ * The token that replaces `presentedToken` at position `generation` of its chain: its random part
+ * is HMAC-SHA256(chain key, purpose | presented token). Without the chain key that is as
+ * unpredictable as CSPRNG output, and it is the same on every call, so a retry of a refresh whose
+ * answer was lost gets the identical successor back without central keeping it in any form (the
+ * database holds only hashes). One HMAC instead of a random draw plus a sealed copy per rotation.
+ */
+export function successorRefreshToken(chainKey: Buffer, presentedToken: string, sessionId: string, generation: number): string {
+  const random = createHmac('sha256', chainKey).update(SUCCESSOR_PURPOSE).update(presentedToken).digest()
+  return chainedToken(chainKey, sessionId, generation, random)
+}
+
+function chainedToken(chainKey: Buffer, sessionId: string, generation: number, random: Buffer): string {
   const body = Buffer.allocUnsafe(BODY_BYTES)
   uuidBytes(sessionId).copy(body, 0)
   body.writeUInt32BE(generation, SESSION_ID_BYTES)
-  randomBytes(RANDOM_BYTES).copy(body, SESSION_ID_BYTES + GENERATION_BYTES)
+  random.copy(body, SESSION_ID_BYTES + GENERATION_BYTES, 0, RANDOM_BYTES)
   return Buffer.concat([body, tagOf(chainKey, body)]).toString('base64url')
 }
 
@@ -127,9 +149,9 @@ export function splitTokenDigest(digest: Buffer): { sessionId: string | undefine
 }
 
 /**
- * Seals the successor under a key derived (HKDF) from the presented token, so only someone
- * holding the presented token can recover the successor; the database alone cannot.
- * This is what makes retry-safe rotation possible without storing a token in plaintext.
+ * The successor as the release before successorRefreshToken kept it: sealed under a key derived
+ * (HKDF) from the presented token. Rows it rotated last still hold one until they rotate again;
+ * a retry within the grace window opens it (tests seal one to stand for such a row).
  */
 export function sealSuccessor(presentedToken: string, successorToken: string, sessionId: string): Buffer {
   return seal(deriveKey(presentedToken, 'refresh-successor/v1'), Buffer.from(successorToken), sessionId)

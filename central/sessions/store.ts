@@ -21,9 +21,10 @@ async function inTransaction<T>(sql: Queryable, fn: (tx: Queryable) => Promise<T
 // --- Refresh ------------------------------------------------------------------------------
 //
 // One row per session holds the whole refresh chain (migration 0009): the SHA-256 of the current
-// token, its generation, the SHA-256 of the previous token with the current one sealed under a key
-// derived from it (retry within the grace window), and who presented the previous one. A refresh
-// never inserts a row, so storage is O(sessions) whatever the number of refreshes.
+// token, its generation, the SHA-256 of the previous token (a retry within the grace window derives
+// the current one from it again, see successorRefreshToken) and who presented it. A refresh never
+// inserts a row, so storage is O(sessions) whatever the number of refreshes. `successor_sealed`
+// is cleared by every rotation: only rows the earlier release rotated last still hold one.
 //
 // Rotation is one statement (`refreshSessionRow`): an UPDATE of the session row whose WHERE clause
 // is the whole check — presented hash is the current one, session live, user enabled, same client,
@@ -89,7 +90,6 @@ export interface RefreshAttempt {
   resource: string | null
   scopes: string[] | null
   successorHash: Buffer
-  successorSealed: Buffer
   now: Date
   /** now + idle lifetime; the statement caps it at the absolute expiry. */
   idleUntil: Date
@@ -124,7 +124,7 @@ export async function refreshSessionRow(sql: Queryable, attempt: RefreshAttempt)
         previous_token_hash = s.token_hash,
         token_hash = ${attempt.successorHash},
         generation = s.generation + 1,
-        successor_sealed = ${attempt.successorSealed},
+        successor_sealed = null,
         last_used_at = ${attempt.now},
         idle_expires_at = least(${attempt.idleUntil}::timestamptz, s.absolute_expires_at),
         rotated_ip = ${ip}::inet,

@@ -10,6 +10,14 @@ export interface TokenSet {
   confirmationJkt?: string
 }
 
+/**
+ * RFC 9449 §5: a token bound to a DPoP key (`cnf.jkt`, RFC 9449 §6.1) is issued as `token_type`
+ * `DPoP`, any other as `Bearer`; decided by the thumbprint the access token was minted with.
+ */
+export function accessTokenType(confirmationJkt: string | undefined): 'Bearer' | 'DPoP' {
+  return confirmationJkt === undefined ? 'Bearer' : 'DPoP'
+}
+
 /** An access token with no audience is useless at the edge; it is then scoped to central itself. */
 export function audiencesOrIssuer(audiences: string[], issuer: string): string[] {
   return audiences.length > 0 ? audiences : [issuer]

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { decideRefresh, SESSION_EXPIRED_REASON, UNKNOWN_TOKEN_REASON, type RefreshDecision, type RefreshDecisionInput } from '../../../central/sessions/decide-refresh'
+import { decideRefresh, SESSION_EXPIRED_REASON, successorSource, UNKNOWN_TOKEN_REASON, type RefreshDecision, type RefreshDecisionInput } from '../../../central/sessions/decide-refresh'
 import type { PresentedRefreshToken } from '../../../central/sessions/refresh-token'
-import type { SessionRecord } from '../../../central/sessions/session-record'
+import type { RefreshChain, SessionRecord } from '../../../central/sessions/session-record'
 
 const now = new Date('2030-01-01T00:00:00Z')
 const at = (seconds: number) => new Date(now.getTime() + seconds * 1000)
@@ -9,11 +9,11 @@ const hash = (name: string) => Buffer.from(name.padEnd(32, '.'))
 const sid = '6f1c1d3e-8a3b-4c5d-9e6f-0a1b2c3d4e5f'
 
 /** A session whose chain is at generation 5: current token `t5`, previous `t4` rotated `rotatedSecondsAgo` ago. */
-const sessionAt = (rotatedSecondsAgo: number, sealed = true): SessionRecord => ({
+const sessionAt = (rotatedSecondsAgo: number, chain: Partial<RefreshChain> = {}): SessionRecord => ({
   id: sid, userId: 'u', clientId: 'web', audiences: ['a', 'b'], scopes: ['read', 'write'], roles: [],
   createdAt: at(-100), lastUsedAt: at(-rotatedSecondsAgo), idleExpiresAt: at(1), absoluteExpiresAt: at(5),
   revokedAt: null, userEnabled: true, userGrant: { audiences: ['a', 'b'], scopes: ['read', 'write'], roles: [] },
-  chain: { tokenHash: hash('t5'), generation: 5, previousTokenHash: hash('t4'), successorSealed: sealed ? Buffer.from('x') : null, rotatedIp: null, rotatedUserAgent: null },
+  chain: { tokenHash: hash('t5'), generation: 5, previousTokenHash: hash('t4'), successorSealed: null, rotatedIp: null, rotatedUserAgent: null, ...chain },
   dpopJkt: null,
 })
 const session = sessionAt(3)
@@ -32,7 +32,8 @@ describe('decideRefresh', () => {
     ['replays the previous token within the grace window', { presented: previous }, replay],
     ['replays at the end of the grace window (inclusive)', { session: sessionAt(10), presented: previous }, replay],
     ['calls it reuse one second after the grace window', { session: sessionAt(11), presented: previous }, { kind: 'reuse' }],
-    ['calls it reuse within the window when no successor was sealed', { session: sessionAt(3, false), presented: previous }, { kind: 'reuse' }],
+    ['replays within the window from a successor the earlier release sealed', { session: sessionAt(3, { successorSealed: Buffer.from('x') }), presented: previous }, replay],
+    ['calls it reuse within the window on a migrated row that has no successor to give back', { session: sessionAt(3, { generation: 0 }), presented: { kind: 'legacy', tokenHash: hash('t4') } }, { kind: 'reuse' }],
     ['calls a genuine earlier token reuse, even within the grace window', { presented: older }, { kind: 'reuse' }],
     ['rejects an earlier position whose tag does not verify, without calling it reuse', { presented: token('forged', 2, false) }, reject(UNKNOWN_TOKEN_REASON)],
     ['rejects a genuine token naming a later position than the chain has reached', { presented: token('t9', 9) }, reject(UNKNOWN_TOKEN_REASON)],
@@ -71,5 +72,17 @@ describe('decideRefresh with a DPoP-bound chain', () => {
   ]
   it.each(cases)('%s', (_name, input, expected) => {
     expect(decide(input)).toEqual(expected)
+  })
+})
+
+describe('successorSource', () => {
+  const chain = sessionAt(3).chain
+  it.each([
+    ['derives it on a chain rotated since successors are derived', chain, 'derived'],
+    ['opens the sealed copy on a row the earlier release rotated last', { ...chain, successorSealed: Buffer.from('x') }, 'sealed'],
+    ['opens the sealed copy on a migrated row (generation 0) that has one', { ...chain, generation: 0, successorSealed: Buffer.from('x') }, 'sealed'],
+    ['has none on a migrated row without one', { ...chain, generation: 0 }, undefined],
+  ] as const)('%s', (_name, input, expected) => {
+    expect(successorSource(input)).toBe(expected)
   })
 })

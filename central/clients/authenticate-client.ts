@@ -134,6 +134,11 @@ export type AuthenticatedClient =
   /** An unregistered id with no credentials, allowed for the password, cookie and refresh flows only. */
   | { kind: 'implicit'; clientId: string }
 
+/** Whether an unregistered id named without credentials may act as an implicit public client (see authenticateClient). */
+export function implicitClientAllowed(clientId: string, requireRegisteredClients: boolean): boolean {
+  return !requireRegisteredClients && ClientIdSchema.safeParse(clientId).success
+}
+
 /**
  * Authenticates the client of a token request against its registration (`client`, looked up by
  * `presented.clientId`; undefined when unregistered, `'deleted'` when the id belonged to a client
@@ -151,7 +156,7 @@ export async function authenticateClient(
   context: ClientAuthenticationContext,
 ): Promise<AuthenticatedClient> {
   if (client === undefined && presented.kind === 'none' && !context.requireRegisteredClients) {
-    if (!ClientIdSchema.safeParse(presented.clientId).success) {
+    if (!implicitClientAllowed(presented.clientId, context.requireRegisteredClients)) {
       throw failure(presented, 'client_id must be letters, digits and ._~- (up to 128), and not a UUID')
     }
     return { kind: 'implicit', clientId: presented.clientId }

@@ -4,7 +4,8 @@ import { DpopTokenRequired, InvalidDpopProof } from '../../shared/dpop-errors'
 import { UnauthorizedClient } from '../../shared/client-errors'
 import type { Clock } from '../clock'
 import type { Config } from '../config'
-import { authenticateClient, readClientCredentials, type AuthenticatedClient, type TokenRequestClientParts } from './authenticate-client'
+import type { RefreshClient } from '../sessions/refresh-session'
+import { authenticateClient, implicitClientAllowed, readClientCredentials, type AuthenticatedClient, type PresentedClientCredentials, type TokenRequestClientParts } from './authenticate-client'
 import type { ClientKeySets } from './client-key-sets'
 import type { ClientGrantType } from './client-record'
 import { dpopProofReplayGuard, findClientRegistration, recordClientAssertionJti } from './store'
@@ -37,7 +38,15 @@ export async function authenticateRequestClient(
   parts: TokenRequestClientParts,
   options: { endpointUrl: string; defaultClientId: string },
 ): Promise<AuthenticatedClient> {
-  const presented = readClientCredentials(parts, options.defaultClientId)
+  return await authenticatePresentedClient(deps, readClientCredentials(parts, options.defaultClientId), options)
+}
+
+/** Looks up the client whose credentials the request presented, and authenticates it. */
+export async function authenticatePresentedClient(
+  deps: ClientEndpointDeps,
+  presented: PresentedClientCredentials,
+  options: { endpointUrl: string },
+): Promise<AuthenticatedClient> {
   const client = await findClientRegistration(deps.sql, presented.clientId)
   return await authenticateClient(presented, client, {
     tokenEndpointUrl: options.endpointUrl,
@@ -86,6 +95,29 @@ export async function verifyRequestDpopProof(
   const verified = await verifyDpopProof(proof, { method: request.method, url: request.url, now: deps.clock(), ...window })
   await checkDpopProofReplay(dpopProofReplayGuard(deps.sql), verified, window)
   return verified.jkt
+}
+
+/**
+ * The refresh grant's client when the request carries no credentials (a public or implicit
+ * client): not looked up before the refresh, whose statement checks it (RefreshClientCheck);
+ * only when that refuses is it looked up, and `assertMayRefresh` throws what authenticating it, its
+ * grant types or its DPoP requirement would have (`dpopJkt`: the request's verified proof key).
+ */
+export function unauthenticatedRefreshClient(
+  config: Pick<Config, 'REQUIRE_REGISTERED_CLIENTS'>,
+  clientId: string,
+  check: { authenticate: () => Promise<AuthenticatedClient>; dpopJkt: string | undefined },
+): RefreshClient {
+  return {
+    kind: 'named',
+    clientId,
+    implicitAllowed: implicitClientAllowed(clientId, config.REQUIRE_REGISTERED_CLIENTS),
+    assertMayRefresh: async () => {
+      const client = await check.authenticate()
+      requireClientGrant(client, 'refresh_token')
+      if (clientRequiresDpop(client) && check.dpopJkt === undefined) throw new InvalidDpopProof('this client must send a DPoP proof', { reason: 'missing' })
+    },
+  }
 }
 
 /** Whether the client is registered with `require_dpop`. */

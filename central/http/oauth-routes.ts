@@ -5,10 +5,11 @@ import { InvalidClient, InvalidRequest, UnsupportedGrantType } from '../../share
 import { clientTypeOf } from '../../shared/identity-headers'
 import { mayRevokeToken } from '../clients/revocation-rights'
 import { revokeClientTokens } from '../clients/store'
+import { readClientCredentials, type TokenRequestClientParts } from '../clients/authenticate-client'
 import {
   authenticatedClientId,
+  authenticatePresentedClient,
   authenticateRequestClient,
-  clientRequiresDpop,
   publicEndpointUrl,
   verifyRequestDpopProof,
 } from '../clients/token-request-client'
@@ -106,6 +107,19 @@ const GRANTS: Record<string, GrantHandler> = {
   client_credentials: clientCredentialsGrant,
 }
 
+type ClientFields = Pick<TokenRequestForm, 'client_id' | 'client_secret' | 'client_assertion_type' | 'client_assertion'>
+
+/** The parts of a token or revocation request that identify or authenticate its client (RFC 6749 §2.3). */
+function clientParts(c: Context, form: ClientFields): TokenRequestClientParts {
+  return {
+    authorization: c.req.header('Authorization'),
+    clientId: form.client_id,
+    clientSecret: form.client_secret,
+    clientAssertionType: form.client_assertion_type,
+    clientAssertion: form.client_assertion,
+  }
+}
+
 /** `/oauth/*`: the token endpoint (dispatching on grant_type) and the revocation endpoint. */
 export function oauthRoutes(deps: AppDeps) {
   const router = createRouter()
@@ -113,18 +127,8 @@ export function oauthRoutes(deps: AppDeps) {
   // Behind the edge, central is reached at another URL than clients use: assertions and proofs name the public one.
   const tokenEndpointUrl = publicEndpointUrl(config, '/oauth/token')
   const revocationEndpointUrl = publicEndpointUrl(config, '/oauth/revoke')
-  const authenticate = (c: Context, form: Pick<TokenRequestForm, 'client_id' | 'client_secret' | 'client_assertion_type' | 'client_assertion'>, endpointUrl: string) =>
-    authenticateRequestClient(
-      deps,
-      {
-        authorization: c.req.header('Authorization'),
-        clientId: form.client_id,
-        clientSecret: form.client_secret,
-        clientAssertionType: form.client_assertion_type,
-        clientAssertion: form.client_assertion,
-      },
-      { endpointUrl, defaultClientId: DEFAULT_CLIENT_ID },
-    )
+  const authenticate = (c: Context, form: ClientFields, endpointUrl: string) =>
+    authenticateRequestClient(deps, clientParts(c, form), { endpointUrl, defaultClientId: DEFAULT_CLIENT_ID })
 
   router.openapi(tokenRoute, async (c) => {
     const form = c.req.valid('form')
@@ -133,9 +137,12 @@ export function oauthRoutes(deps: AppDeps) {
     const handle = Object.hasOwn(GRANTS, form.grant_type) ? GRANTS[form.grant_type] : undefined
     // Logins go through /auth/login, not a password grant (RFC 6749 §5.2 unsupported_grant_type).
     if (!handle) throw new UnsupportedGrantType(`only ${Object.keys(GRANTS).map((g) => `grant_type=${g}`).join(', ')} is supported`)
-    const client = await authenticate(c, form, tokenEndpointUrl)
-    const dpopJkt = await verifyRequestDpopProof(deps, c.req.header('DPoP'), { method: 'POST', url: tokenEndpointUrl, required: clientRequiresDpop(client) })
-    return (await handle(c, deps, form, { client, dpopJkt })) as never
+    const presented = readClientCredentials(clientParts(c, form), DEFAULT_CLIENT_ID)
+    return (await handle(c, deps, form, {
+      presented,
+      authenticateClient: () => authenticatePresentedClient(deps, presented, { endpointUrl: tokenEndpointUrl }),
+      verifyDpopProof: (required) => verifyRequestDpopProof(deps, c.req.header('DPoP'), { method: 'POST', url: tokenEndpointUrl, required }),
+    })) as never
   })
 
   router.openapi(revokeRoute, async (c) => {

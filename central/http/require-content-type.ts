@@ -14,12 +14,10 @@ export function requireContentType(mediaType: 'application/json' | typeof FORM):
     const type = c.req.header('Content-Type')?.split(';')[0]?.trim().toLowerCase()
     if (type !== mediaType) throw new UnsupportedMediaType(`request body must be ${mediaType}`)
     if (mediaType === FORM) {
-      const formData = c.req.text().then(urlencodedFormData, () => {
-        throw new InvalidRequest('the request body could not be read')
+      const body = await c.req.text().catch((error: unknown) => {
+        throw new InvalidRequest('the request body could not be read', { cause: error })
       })
-      // Whoever reads the form sees the rejection; this keeps an unread one from being unhandled.
-      formData.catch(() => {})
-      c.req.bodyCache.formData = formData
+      c.req.bodyCache.formData = urlencodedFormData(body)
     }
     await next()
   }

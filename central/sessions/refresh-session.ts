@@ -12,9 +12,23 @@ import type { SessionRecord } from './session-record'
 import { findLegacyTokenSession, refreshedEvent, refreshSessionRow, revokeSessionForReuse } from './store'
 import { audiencesOrIssuer, type TokenSet } from './token-set'
 
+/**
+ * The client a refresh is for. The refresh statement rotates only for the client the session was
+ * issued to; a client `named` by a request without credentials (a public or implicit one) is also
+ * checked by the statement itself (see RefreshClientCheck in ./store.ts), so a refresh costs no
+ * separate lookup. Only a refresh that does not rotate calls `assertMayRefresh`, which throws the
+ * client's error (e.g. `invalid_client`) when the client may not refresh.
+ */
+export type RefreshClient =
+  /** The caller established the client: authenticated it, or vouches for the default one. */
+  | { kind: 'established'; clientId: string }
+  /** Named without credentials; `implicitAllowed`: an unregistered id of this shape may act as an implicit client. */
+  | { kind: 'named'; clientId: string; implicitAllowed: boolean; assertMayRefresh: () => Promise<void> }
+
 export interface RefreshRequest {
   refreshToken: string
-  clientId?: string
+  /** Absent: the default client, established. */
+  client?: RefreshClient
   /** RFC 6749 §6 `scope`, already split; narrows the access token. */
   scopes?: string[]
   /** RFC 8707 `resource`: one audience for the access token. */
@@ -47,10 +61,19 @@ export async function refreshSession(deps: SessionDeps, request: RefreshRequest)
   const settings = deps.sessions
   // Garbage, truncated, oversized, non-canonical or forged tokens never reach the database: every
   // token of the current format central issued carries a tag that verifies under the chain key.
+  const client = request.client ?? { kind: 'established', clientId: DEFAULT_CLIENT_ID }
+  const { clientId } = client
+  // Before any refusal or reuse decision, as when the client is authenticated before the refresh:
+  // the client's own error comes first, and a client that may not refresh revokes nothing.
+  const checkNamedClient = async () => {
+    if (client.kind === 'named') await client.assertMayRefresh()
+  }
   const presented = parseRefreshToken(request.refreshToken, settings.chainKey)
-  if (!presented || (presented.kind === 'chained' && !presented.genuine)) throw new InvalidGrant(UNKNOWN_TOKEN_REASON)
+  if (!presented || (presented.kind === 'chained' && !presented.genuine)) {
+    await checkNamedClient()
+    throw new InvalidGrant(UNKNOWN_TOKEN_REASON)
+  }
   const now = deps.clock()
-  const clientId = request.clientId ?? DEFAULT_CLIENT_ID
 
   let sessionId: string | undefined
   let generation = 0
@@ -61,7 +84,10 @@ export async function refreshSession(deps: SessionDeps, request: RefreshRequest)
     // The earlier format names no session: its hash finds it (only until the chain rotates once).
     sessionId = await findLegacyTokenSession(deps.sql, presented.tokenHash)
   }
-  if (sessionId === undefined) throw new InvalidGrant(UNKNOWN_TOKEN_REASON)
+  if (sessionId === undefined) {
+    await checkNamedClient()
+    throw new InvalidGrant(UNKNOWN_TOKEN_REASON)
+  }
 
   // Made before the statement, used only if it rotates: the next position, derived from this token.
   const successor = successorRefreshToken(settings.chainKey, request.refreshToken, sessionId, generation + 1)
@@ -70,6 +96,7 @@ export async function refreshSession(deps: SessionDeps, request: RefreshRequest)
     tokenHash: presented.tokenHash,
     generation,
     clientId,
+    clientCheck: client.kind === 'named' ? { kind: 'may-refresh-unauthenticated' as const, implicitAllowed: client.implicitAllowed } : { kind: 'established' as const },
     dpopJkt: request.dpopJkt ?? null,
     resource: request.resource ?? null,
     scopes: request.scopes ?? null,
@@ -92,6 +119,7 @@ export async function refreshSession(deps: SessionDeps, request: RefreshRequest)
       return await issue(deps, session, request, successor, binding.accessTokenJkt, now)
     }
 
+    await checkNamedClient()
     const { session } = result
     if (!session) throw new InvalidGrant(UNKNOWN_TOKEN_REASON)
     const decision = decideRefresh({ session, presented, clientId, dpopJkt: request.dpopJkt, now, graceSeconds: settings.graceSeconds })
@@ -108,8 +136,8 @@ export async function refreshSession(deps: SessionDeps, request: RefreshRequest)
       }
       case 'rotate':
         // Current by the statement's snapshot, yet not rotated: either the request asks for more
-        // than the grant (narrowGrant says which, nothing was spent), or a concurrent refresh or
-        // revoke took the row first (run again on a fresh snapshot).
+        // than the grant (narrowGrant says which, nothing was spent), or a concurrent refresh,
+        // revoke or client change took the row first (run again on a fresh snapshot).
         narrowGrant(heldGrant(session), { resource: request.resource, scopes: request.scopes })
         continue
     }

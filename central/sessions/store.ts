@@ -79,12 +79,24 @@ function toRefreshRecord(row: RefreshRow): SessionRecord {
   }
 }
 
+/**
+ * What the refresh statement checks about the client besides `sessions.client_id`:
+ * - `established`: nothing more, the caller authenticated it (or vouches for the default client);
+ * - `may-refresh-unauthenticated`: the client was named without credentials, so the statement
+ *   reads its registration and rotates only if `authenticateClient` and `requireClientGrant`
+ *   would let it refresh that way: unregistered (never registered, or deleted, which never frees an
+ *   id) with `implicitAllowed`, or registered, enabled, public (`none`), allowed `refresh_token`,
+ *   and sending a DPoP proof if it must. A test holds the two to the same answers for every case.
+ */
+export type RefreshClientCheck = { kind: 'established' } | { kind: 'may-refresh-unauthenticated'; implicitAllowed: boolean }
+
 export interface RefreshAttempt {
   sessionId: string
   /** SHA-256 of the presented token, and the generation it claims (0 for the earlier format). */
   tokenHash: Buffer
   generation: number
   clientId: string
+  clientCheck: RefreshClientCheck
   dpopJkt: string | null
   /** RFC 8707 `resource` and RFC 6749 §6 `scope` of the request: rotate only when within the grant. */
   resource: string | null
@@ -118,6 +130,7 @@ export function refreshedEvent(input: { now: Date; userId: string; sessionId: st
 export async function refreshSessionRow(sql: Queryable, attempt: RefreshAttempt): Promise<RefreshStatementResult> {
   const ip = toInet(attempt.ip)
   const details = { ip, userAgent: attempt.userAgent }
+  const check = attempt.clientCheck
   const rows = await sql<RefreshRow[]>`
     with rotated as (
       update sessions s set
@@ -129,11 +142,15 @@ export async function refreshSessionRow(sql: Queryable, attempt: RefreshAttempt)
         idle_expires_at = least(${attempt.idleUntil}::timestamptz, s.absolute_expires_at),
         rotated_ip = ${ip}::inet,
         rotated_user_agent = ${attempt.userAgent}
-      from users u
+      from users u left join oauth_clients c on c.client_id = ${attempt.clientId}
       where s.id = ${attempt.sessionId} and s.token_hash = ${attempt.tokenHash} and s.generation = ${attempt.generation}
         and u.id = s.user_id and u.enabled
         and s.revoked_at is null and s.idle_expires_at > ${attempt.now} and s.absolute_expires_at > ${attempt.now}
         and s.client_id = ${attempt.clientId}
+        and (${check.kind === 'established'}::boolean
+          or (c.client_id is null and ${check.kind === 'may-refresh-unauthenticated' && check.implicitAllowed}::boolean)
+          or (c.deleted_at is null and c.enabled and c.token_endpoint_auth_method = 'none' and 'refresh_token' = any(c.grant_types)
+              and (not c.require_dpop or ${attempt.dpopJkt}::text is not null)))
         and (s.dpop_jkt is null or s.dpop_jkt = ${attempt.dpopJkt}::text)
         and (${attempt.resource}::text is null or (${attempt.resource}::text = any(s.audiences) and ${attempt.resource}::text = any(u.audiences)))
         and (${attempt.scopes}::text[] is null or (${attempt.scopes}::text[] <@ s.scopes and ${attempt.scopes}::text[] <@ u.scopes))

@@ -1,6 +1,7 @@
 import { InvalidClient } from '../../../shared/errors'
 import { decideClientCredentials, issueClientCredentialsToken } from '../../clients/client-credentials'
 import { getSigningKey } from '../../tokens/signing-keys'
+import { clientRequiresDpop } from '../../clients/token-request-client'
 import type { GrantHandler } from './grant-handler'
 
 /**
@@ -9,11 +10,13 @@ import type { GrantHandler } from './grant-handler'
  * within what it is allowed, bound to its DPoP key when it sent a proof, and no refresh token.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4
  */
-export const clientCredentialsGrant: GrantHandler = async (c, deps, form, { client, dpopJkt }) => {
+export const clientCredentialsGrant: GrantHandler = async (c, deps, form, request) => {
+  const client = await request.authenticateClient()
   // RFC 6749 §4.4.2: the client MUST authenticate; an implicit or public client proved nothing.
   if (client.kind !== 'registered' || client.method === 'none') {
     throw new InvalidClient('client_credentials needs an authenticated confidential client')
   }
+  const dpopJkt = await request.verifyDpopProof(clientRequiresDpop(client))
   const now = deps.clock()
   const grant = decideClientCredentials(
     client.client,

@@ -1,5 +1,5 @@
 import type { Context } from 'hono'
-import type { AuthenticatedClient } from '../../clients/authenticate-client'
+import type { AuthenticatedClient, PresentedClientCredentials } from '../../clients/authenticate-client'
 import type { AppDeps } from '../../app-deps'
 
 /** The token request's form fields, as validated by the token endpoint (RFC 6749 wire names). */
@@ -14,17 +14,23 @@ export interface TokenRequestForm {
   resource?: string
 }
 
-/** What the token endpoint established before the grant runs: who the client is, and its DPoP key. */
+/** What the token endpoint read about the request's client, and how to check it and its DPoP proof. */
 export interface TokenRequestContext {
-  client: AuthenticatedClient
-  /** RFC 7638 thumbprint of the key of a valid DPoP proof on this request (RFC 9449 §5). */
-  dpopJkt: string | undefined
+  /** The client credentials the request presented (RFC 6749 §2.3), read but not yet checked. */
+  presented: PresentedClientCredentials
+  /** Looks the client up and authenticates it (`invalid_client` when that fails). */
+  authenticateClient(): Promise<AuthenticatedClient>
+  /**
+   * Verifies the request's DPoP proof, if any (RFC 9449 §4.3), and returns its key's RFC 7638
+   * thumbprint; `required` for a client registered with `require_dpop`. Call it once: a proof is
+   * accepted once.
+   */
+  verifyDpopProof(required: boolean): Promise<string | undefined>
 }
 
 /**
- * One grant type of `POST /oauth/token` (RFC 6749 §4, §6): reads what it needs from the form,
- * calls the domain, and answers with the token response. The client is already authenticated
- * and any DPoP proof verified. Expected failures are thrown as shared/errors and answered by
- * app.onError.
+ * One grant type of `POST /oauth/token` (RFC 6749 §4, §6): checks the client as the grant needs,
+ * reads what it needs from the form, calls the domain, and answers with the token response.
+ * Expected failures are thrown as shared/errors and answered by app.onError.
  */
 export type GrantHandler = (c: Context, deps: AppDeps, form: TokenRequestForm, context: TokenRequestContext) => Promise<Response>

@@ -135,7 +135,7 @@ export async function runCentralBench(): Promise<void> {
     }
 
     const statements = {
-      portcullis: await measureStatementsPerRequest({ databaseUrl: database.url, start: (url) => startCountedPortcullis(url, config, user) }),
+      portcullis: await measureStatementsPerRequest({ databaseUrl: database.url, start: async (url) => startCountedPortcullis(url, env, (await newChains(1))[0]!) }),
       peer: await measureStatementsPerRequest({ databaseUrl: database.url, start: (url) => startCountedPeer(url, config.DATABASE_POOL_MAX) }),
       limit: await measureStatementsPerRequest({ databaseUrl: database.url, start: startPhysicalLimitParty }),
     }
@@ -268,18 +268,19 @@ async function countPortcullisSuccessors(baseUrl: string, chain: Chain, concurre
 // --- statements per refresh ------------------------------------------------------------------
 
 /**
- * portcullis as a counted party: the service's refresh (`refreshSession`, what the endpoint calls)
- * in this process, on a pool whose traffic goes through the statement counter, one chain in turn.
+ * portcullis as a counted party: a real central process (as in the throughput cells) whose
+ * database traffic goes through the statement counter, refreshing one chain over HTTP in turn, so
+ * the count is the endpoint's: client check, refresh and anything else a refresh request runs.
  */
-async function startCountedPortcullis(proxiedDatabaseUrl: string, config: Config, user: UserRecord) {
-  const sql = createPool(proxiedDatabaseUrl, { max: config.DATABASE_POOL_MAX })
-  const deps = createAppDeps({ sql, config, clock: systemClock })
-  const [chain] = await startChains(deps, user, 1)
+async function startCountedPortcullis(proxiedDatabaseUrl: string, env: Record<string, string>, chain: Chain) {
+  const counted = await startCentralProcess({ ...env, DATABASE_URL: proxiedDatabaseUrl })
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
   return {
-    request: async () => {
-      chain!.token = (await refreshSession(deps, { refreshToken: chain!.token, ip: '127.0.0.1', userAgent: USER_AGENT })).refreshToken
+    request: () => refreshOverHttp(agent, counted.url, chain),
+    stop: async () => {
+      agent.destroy()
+      await counted.stop()
     },
-    stop: () => sql.end({ timeout: 5 }),
   }
 }
 

@@ -59,8 +59,6 @@ const MAX_STATEMENT_RUNS = 4
  */
 export async function refreshSession(deps: SessionDeps, request: RefreshRequest): Promise<TokenSet> {
   const settings = deps.sessions
-  // Garbage, truncated, oversized, non-canonical or forged tokens never reach the database: every
-  // token of the current format central issued carries a tag that verifies under the chain key.
   const client = request.client ?? { kind: 'established', clientId: DEFAULT_CLIENT_ID }
   const { clientId } = client
   // Before any refusal or reuse decision, as when the client is authenticated before the refresh:
@@ -68,6 +66,8 @@ export async function refreshSession(deps: SessionDeps, request: RefreshRequest)
   const checkNamedClient = async () => {
     if (client.kind === 'named') await client.assertMayRefresh()
   }
+  // Garbage, truncated, oversized, non-canonical or forged tokens never reach the database: every
+  // token of the current format central issued carries a tag that verifies under the chain key.
   const presented = parseRefreshToken(request.refreshToken, settings.chainKey)
   if (!presented || (presented.kind === 'chained' && !presented.genuine)) {
     await checkNamedClient()

@@ -113,11 +113,12 @@ export async function mintClientCredentialsToken(
 }
 
 /**
- * Signs the client's token while holding a share lock on its row (`lockClientForIssue`), after
- * checking the row still says what the request was authenticated and decided against: enabled,
- * not deleted, the same not-before marker (a secret rotation, narrowing, key removal or token
- * revocation moves it). A change that committed since is refused (`invalid_client`); one that
- * comes later waits for this transaction and takes its marker after it, past this token's `iat`.
+ * Signs the client's token, then checks its row still says what the request was authenticated
+ * and decided against: enabled, not deleted, the same not-before marker (a secret rotation,
+ * narrowing, key removal or token revocation moves it). The check reads under a share lock
+ * (`lockClientForIssue`): a change in flight commits first and is seen, and the token is refused
+ * (`invalid_client`); a change that starts after the check takes its marker after it, so past
+ * this token's `iat`. Two statements and no transaction: the lock is needed only at the check.
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4.2
  */
 export async function issueClientCredentialsToken(
@@ -126,12 +127,11 @@ export async function issueClientCredentialsToken(
   grant: ClientCredentialsGrant,
   now: Date,
 ): Promise<Awaited<ReturnType<typeof mintClientCredentialsToken>>> {
-  return await deps.sql.begin(async (tx) => {
-    const state = await lockClientForIssue(tx, client.clientId)
-    if (!state || state.deleted || !state.enabled) throw new InvalidClient('client is disabled')
-    if ((state.notBefore?.getTime() ?? null) !== (client.notBefore?.getTime() ?? null)) {
-      throw new InvalidClient('client registration changed during this request; authenticate again')
-    }
-    return await mintClientCredentialsToken(deps, state, grant, now)
-  })
+  const token = await mintClientCredentialsToken(deps, client, grant, now)
+  const state = await lockClientForIssue(deps.sql, client.clientId)
+  if (!state || state.deleted || !state.enabled) throw new InvalidClient('client is disabled')
+  if ((state.notBefore?.getTime() ?? null) !== (client.notBefore?.getTime() ?? null)) {
+    throw new InvalidClient('client registration changed during this request; authenticate again')
+  }
+  return token
 }

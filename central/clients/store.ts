@@ -181,8 +181,8 @@ function canonicalJwk(jwk: Record<string, unknown>): [string, unknown][] {
 
 /**
  * A client's not-before marker: the next whole second after the later of `now` and the clock read
- * after the client's row lock. A token endpoint issuing for this client holds a share lock on the
- * row until its token is signed (`lockClientForIssue`), so every token minted with the old
+ * after the client's row lock. A token endpoint signs a client's token before it checks the row
+ * under a share lock (`lockClientForIssue`), so every token that passes the check with the old
  * registration has `iat` at or before that reading; JWT `iat` is whole seconds and the edge drops
  * `iat < not_before`, so the next second puts all of them below the marker.
  */
@@ -346,10 +346,10 @@ export interface ClientIssueState {
 }
 
 /**
- * Reads the client's row under a share lock, for a token endpoint about to sign a token for it:
- * a disable, secret rotation, narrowing or delete waits until the transaction ends, and takes its
- * marker after that (`markerAfterLock`), so the token cannot outlive the change. Undefined when
- * the row is gone.
+ * Reads the client's row under a share lock, for a token endpoint that has just signed a token for
+ * it: a disable, secret rotation, narrowing or delete in flight commits first and is read here;
+ * one that comes later takes its marker after this read (`markerAfterLock`), so the token cannot
+ * outlive the change. Undefined when the row is gone.
  */
 export async function lockClientForIssue(tx: Queryable, clientId: string): Promise<ClientIssueState | undefined> {
   const [row]: [{ enabled: boolean; deleted: boolean; not_before: Date | null }?] = await tx`

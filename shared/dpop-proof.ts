@@ -84,16 +84,16 @@ export async function verifyDpopProof(proof: string | null | undefined, check: D
   if (typeof alg !== 'string' || !algorithms.includes(alg)) fail('DPoP proof algorithm is not an accepted asymmetric algorithm', 'alg_not_allowed', 'alg')
   const publicJwk = readPublicJwk(header.jwk)
 
-  let key: Awaited<ReturnType<typeof importJWK>>
+  let key: ProofKey
   try {
-    key = await importJWK(publicJwk, alg as string)
+    key = await importProofKey(publicJwk, alg as string)
   } catch (error) {
     return fail('DPoP proof jwk does not fit its algorithm', 'jwk_invalid', 'jwk', error)
   }
   let payload: Record<string, unknown>
   try {
     // jose checks the signature, and `exp`/`nbf` should a proof carry them.
-    ;({ payload } = await jwtVerify(jws, key, { algorithms: [alg as string], currentDate: check.now, clockTolerance: check.clockToleranceSeconds }))
+    ;({ payload } = await jwtVerify(jws, key.key, { algorithms: [alg as string], currentDate: check.now, clockTolerance: check.clockToleranceSeconds }))
   } catch (error) {
     if (error instanceof errors.JWSSignatureVerificationFailed) return fail('DPoP proof signature does not verify with its jwk', 'signature_invalid', undefined, error)
     if (error instanceof errors.JWTClaimValidationFailed || error instanceof errors.JWTExpired) {
@@ -126,12 +126,37 @@ export async function verifyDpopProof(proof: string | null | undefined, check: D
     if (!accepted.includes(nonce as string)) throw new UseDpopNonce('DPoP nonce is not current', { reason: 'nonce_mismatch' })
   }
 
-  const jkt = await calculateJwkThumbprint(publicJwk, 'sha256')
+  const { jkt } = key
   if (check.boundJkt !== undefined && jkt !== check.boundJkt) fail('DPoP proof is signed by another key than the token is bound to', 'key_mismatch', 'jwk')
   return { jkt, jti: jti as string, iat: iat as number }
 }
 
 /** RFC 7515 §4.1.9: `typ` may omit the `application/` prefix and is compared case-insensitively. */
+/** A proof's public key, imported for its algorithm, with its RFC 7638 thumbprint. */
+interface ProofKey {
+  key: Awaited<ReturnType<typeof importJWK>>
+  jkt: string
+}
+
+/**
+ * A client signs proof after proof with one key: its import and thumbprint (about a third of a
+ * proof check's CPU, measured) are kept per isolate or process, by algorithm and public members.
+ * Public keys only, and bounded: when full, the oldest entry goes.
+ */
+const proofKeys = new Map<string, ProofKey>()
+const MAX_PROOF_KEYS = 1000
+
+async function importProofKey(publicJwk: JWK, alg: string): Promise<ProofKey> {
+  // readPublicJwk lists the members in a fixed order, so one key has one spelling here.
+  const id = `${alg}:${JSON.stringify(publicJwk)}`
+  const known = proofKeys.get(id)
+  if (known) return known
+  const imported = { key: await importJWK(publicJwk, alg), jkt: await calculateJwkThumbprint(publicJwk, 'sha256') }
+  if (proofKeys.size >= MAX_PROOF_KEYS) proofKeys.delete(proofKeys.keys().next().value!)
+  proofKeys.set(id, imported)
+  return imported
+}
+
 function isProofType(typ: unknown): boolean {
   if (typeof typ !== 'string') return false
   const normalized = typ.toLowerCase()

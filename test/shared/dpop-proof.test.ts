@@ -296,3 +296,28 @@ describe('DPoP errors', () => {
     expect(error.headers).toMatchObject({ 'DPoP-Nonce': 'n-2', 'WWW-Authenticate': 'DPoP error="use_dpop_nonce", algs="ES256"' })
   })
 })
+
+describe('verifyDpopProof with keys seen before', () => {
+  it('keeps telling keys apart: each proof gets its own key\'s thumbprint, and a signature by another key fails', async () => {
+    const first = await dpopClient()
+    const second = await dpopClient()
+    for (let round = 0; round < 2; round++) {
+      expect((await verifyDpopProof(await first.tokenRequestProof(), tokenEndpointCheck())).jkt).toBe(await first.thumbprint())
+      expect((await verifyDpopProof(await second.tokenRequestProof(), tokenEndpointCheck())).jkt).toBe(await second.thumbprint())
+    }
+    // The header names the first client's key, the signature is the second's: the kept key must not help it.
+    const forged = await handProof({ signWith: (await generateKeyPair('ES256')).privateKey })
+    await expect(verifyDpopProof(forged, tokenEndpointCheck())).rejects.toMatchObject({ reason: 'signature_invalid' })
+  })
+
+  it('still verifies a key after more keys than it keeps have come by', async () => {
+    const early = await dpopClient()
+    await verifyDpopProof(await early.tokenRequestProof(), tokenEndpointCheck())
+    for (let i = 0; i < 1001; i++) {
+      const keys = await generateKeyPair('ES256')
+      const jwk = await exportJWK(keys.publicKey)
+      await verifyDpopProof(await handProof({ header: { jwk }, signWith: keys.privateKey }), tokenEndpointCheck())
+    }
+    expect((await verifyDpopProof(await early.tokenRequestProof(), tokenEndpointCheck())).jkt).toBe(await early.thumbprint())
+  })
+})

@@ -191,6 +191,15 @@ function markerAfterLock(now: Date, clock: Clock | undefined): Date {
   return new Date((Math.floor(lockedAt / 1000) + 1) * 1000)
 }
 
+/**
+ * The SET expression that moves a client's not-before marker to `marker`, and always past the
+ * marker it had: tokens minted after the previous change carry `iat` raised to that marker
+ * (clientTokenIssuedAt), so a second change within the same second must still put them below.
+ */
+function moveNotBefore(tx: Queryable, marker: Date) {
+  return tx`not_before = greatest(${marker}::timestamptz, not_before + interval '1 second')`
+}
+
 /** Locks the live client's row for a change; undefined when there is none. */
 async function lockLiveClient(tx: Queryable, clientId: string): Promise<ClientRow | undefined> {
   const [row]: [ClientRow?] = await tx`
@@ -231,7 +240,7 @@ export async function updateClient(
         jwks = ${after.jwks === null ? null : tx.json(after.jwks as never)}, jwks_uri = ${after.jwksUri},
         grant_types = ${after.grantTypes}, audiences = ${after.audiences}, scopes = ${after.scopes}, roles = ${after.roles},
         access_token_ttl_seconds = ${after.accessTokenTtlSeconds}, require_dpop = ${after.requireDpop}, enabled = ${after.enabled},
-        ${narrowed ? tx`not_before = greatest(not_before, ${marker}),` : tx``}
+        ${narrowed ? tx`${moveNotBefore(tx, marker)},` : tx``}
         updated_at = ${now}
       where client_id = ${clientId}
       returning ${tx(clientColumns)}`
@@ -276,7 +285,7 @@ export async function rotateClientSecret(
     const marker = markerAfterLock(now, input.clock)
     const [row]: [ClientRow?] = await tx`
       update oauth_clients set secret_hash = ${hashClientSecret(secret)}, secret_rotated_at = ${now},
-        not_before = greatest(not_before, ${marker}), updated_at = ${now}
+        ${moveNotBefore(tx, marker)}, updated_at = ${now}
       where client_id = ${clientId}
       returning ${tx(clientColumns)}`
     if (!row) throw new Error('locked client row vanished')
@@ -294,7 +303,7 @@ export async function revokeClientTokens(sql: Sql, input: ClientChangeInput): Pr
   return await sql.begin(async (tx) => {
     if (!(await lockLiveClient(tx, clientId))) return false
     const marker = markerAfterLock(now, input.clock)
-    await tx`update oauth_clients set not_before = greatest(not_before, ${marker}), updated_at = ${now} where client_id = ${clientId}`
+    await tx`update oauth_clients set ${moveNotBefore(tx, marker)}, updated_at = ${now} where client_id = ${clientId}`
     await recordAuditEvent(tx, clientEvent('client.tokens_revoked', { clientId, actor, now, details: { tokens_revoked: true } }))
     return true
   })
@@ -312,7 +321,7 @@ export async function deleteClient(sql: Sql, input: ClientChangeInput): Promise<
     if (!(await lockLiveClient(tx, clientId))) return false
     const marker = markerAfterLock(now, input.clock)
     await tx`
-      update oauth_clients set enabled = false, deleted_at = ${now}, not_before = greatest(not_before, ${marker}), updated_at = ${now}
+      update oauth_clients set enabled = false, deleted_at = ${now}, ${moveNotBefore(tx, marker)}, updated_at = ${now}
       where client_id = ${clientId}`
     await recordAuditEvent(tx, clientEvent('client.deleted', { clientId, actor, now, details: { tokens_revoked: true } }))
     await revokeClientSessions(tx, { clientId, actor, reason: 'client deleted', now })

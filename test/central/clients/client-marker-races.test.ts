@@ -77,4 +77,24 @@ describe('a client change racing the token endpoint', () => {
     const { iat } = decodeJwt(((await response.json()) as { access_token: string }).access_token)
     expect(iat! * 1000).toBeGreaterThanOrEqual((await notBeforeOf(client.clientId)).getTime())
   })
+
+  it('puts a token minted between two changes in the same second below the second change\'s marker', async () => {
+    const { t } = central
+    const client = await registerMachineClient()
+    const tokenOf = async (response: Response) => ((await response.json()) as { access_token: string }).access_token
+    t.clock.advance(0.1)
+    // The client revokes its own token (RFC 7009): its marker moves to the next second...
+    const revoked = await t.app.request('/oauth/revoke', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: await tokenOf(await requestToken(client)), client_id: client.clientId, client_secret: client.secret }).toString(),
+    })
+    expect(revoked.status).toBe(200)
+    // ...so a token minted now is stamped with that second, and an admin disables the client within it.
+    const kept = await tokenOf(await requestToken(client))
+    t.clock.advance(0.5)
+    expect((await t.app.request(`/admin/clients/${client.clientId}/disable`, { method: 'POST', headers: bearer(TEST_ADMIN_TOKEN) })).status).toBe(200)
+    // The edge drops iat < not_before.
+    expect(decodeJwt(kept).iat!).toBeLessThan((await notBeforeOf(client.clientId)).getTime() / 1000)
+  })
 })

@@ -70,11 +70,11 @@ export function decideRefresh(input: RefreshDecisionInput): RefreshDecision {
 
 /**
  * How a replay of the previous token gets the current one back: `derived` again from the previous
- * token (every rotation since successors are derived: generation ≥ 1, nothing sealed), `sealed`
- * on a row last rotated by the release before, which kept it sealed; undefined for a row whose
- * previous token rotated before the chain format existed (migrated, generation 0), which cannot replay.
+ * token with the rotation's salt, `sealed` on a row last rotated by the release before, which kept
+ * it sealed; undefined for a row whose previous token rotated before either existed (migrated),
+ * which cannot replay.
  */
 export function successorSource(chain: RefreshChain): 'derived' | 'sealed' | undefined {
   if (chain.successorSealed) return 'sealed'
-  return chain.generation >= 1 ? 'derived' : undefined
+  return chain.successorSalt ? 'derived' : undefined
 }

@@ -7,7 +7,7 @@ import { DEFAULT_CLIENT_ID } from './default-client'
 import type { SessionDeps } from './session-settings'
 import { decideRefresh, successorSource, UNKNOWN_TOKEN_REASON } from './decide-refresh'
 import { boundByUserGrant, narrowGrant, type FullGrant } from './narrow-grant'
-import { openSuccessor, parseRefreshToken, sha256RefreshToken, successorRefreshToken } from './refresh-token'
+import { newSuccessorSalt, openSuccessor, parseRefreshToken, sha256RefreshToken, successorRefreshToken } from './refresh-token'
 import type { SessionRecord } from './session-record'
 import { findLegacyTokenSession, refreshedEvent, refreshSessionRow, revokeSessionForReuse } from './store'
 import { audiencesOrIssuer, type TokenSet } from './token-set'
@@ -90,7 +90,8 @@ export async function refreshSession(deps: SessionDeps, request: RefreshRequest)
   }
 
   // Made before the statement, used only if it rotates: the next position, derived from this token.
-  const successor = successorRefreshToken(settings.chainKey, request.refreshToken, sessionId, generation + 1)
+  const successorSalt = newSuccessorSalt()
+  const successor = successorRefreshToken(settings.chainKey, request.refreshToken, successorSalt, sessionId, generation + 1)
   const attempt = {
     sessionId,
     tokenHash: presented.tokenHash,
@@ -101,6 +102,7 @@ export async function refreshSession(deps: SessionDeps, request: RefreshRequest)
     resource: request.resource ?? null,
     scopes: request.scopes ?? null,
     successorHash: sha256RefreshToken(successor),
+    successorSalt,
     now,
     idleUntil: new Date(now.getTime() + settings.idleTtlSeconds * 1000),
     ip: request.ip,
@@ -130,8 +132,12 @@ export async function refreshSession(deps: SessionDeps, request: RefreshRequest)
         await revokeSessionForReuse(deps.sql, { session, now, ip: request.ip, userAgent: request.userAgent })
         throw new InvalidGrant('refresh token was already used; the session is revoked')
       case 'replay': {
-        // The same derivation as the rotation's, unless the row was rotated by the release that sealed it.
-        const current = successorSource(session.chain) === 'sealed' ? openSuccessor(request.refreshToken, session.chain.successorSealed!, session.id) : successor
+        // The rotation's derivation again, with its salt; or the sealed copy the release before kept.
+        const { chain } = session
+        const current =
+          successorSource(chain) === 'sealed'
+            ? openSuccessor(request.refreshToken, chain.successorSealed!, session.id)
+            : successorRefreshToken(settings.chainKey, request.refreshToken, chain.successorSalt!, session.id, generation + 1)
         return await issue(deps, session, request, current, decision.accessTokenJkt, now)
       }
       case 'rotate':

@@ -12,7 +12,7 @@ import { deriveKey, open, seal } from '../tokens/seal'
  * this token at this position of this chain. Only the SHA-256 of the whole token is stored.
  *
  * A chain's first token takes its random part from the CSPRNG; each successor takes it from
- * HMAC-SHA256(chain key, predecessor), see successorRefreshToken.
+ * HMAC-SHA256(chain key, salt of its rotation | predecessor), see successorRefreshToken.
  *
  * Tokens of the earlier format (43 characters: 256 random bits) keep working until they rotate.
  */
@@ -68,16 +68,23 @@ export function generateRefreshToken(chainKey: Buffer, sessionId: string, genera
 
 /** Input prefix of the successor derivation, apart from the tag's input (52 bytes, never this long). */
 const SUCCESSOR_PURPOSE = Buffer.from('portcullis/refresh-successor/v2\0')
+const SUCCESSOR_SALT_BYTES = 16
+
+/** The salt of one rotation: drawn when it happens, kept on the session row until the next one. */
+export function newSuccessorSalt(): Buffer {
+  return randomBytes(SUCCESSOR_SALT_BYTES)
+}
 
 /**
  * The token that replaces `presentedToken` at position `generation` of its chain: its random part
- * is HMAC-SHA256(chain key, purpose | presented token). Without the chain key that is as
- * unpredictable as CSPRNG output, and it is the same on every call, so a retry of a refresh whose
- * answer was lost gets the identical successor back without central keeping it in any form (the
- * database holds only hashes). One HMAC instead of a random draw plus a sealed copy per rotation.
+ * is HMAC-SHA256(chain key, purpose | salt | presented token). Without the chain key that is as
+ * unpredictable as CSPRNG output; given the same salt it is the same on every call, so a retry of
+ * a refresh whose answer was lost gets the identical successor back without central keeping it
+ * in any form (the row holds its hash and the salt). Each rotation's salt replaces the last one's,
+ * so even the chain key and an old token do not lead forward along the chain.
  */
-export function successorRefreshToken(chainKey: Buffer, presentedToken: string, sessionId: string, generation: number): string {
-  const random = createHmac('sha256', chainKey).update(SUCCESSOR_PURPOSE).update(presentedToken).digest()
+export function successorRefreshToken(chainKey: Buffer, presentedToken: string, salt: Uint8Array, sessionId: string, generation: number): string {
+  const random = createHmac('sha256', chainKey).update(SUCCESSOR_PURPOSE).update(salt).update(presentedToken).digest()
   return chainedToken(chainKey, sessionId, generation, random)
 }
 

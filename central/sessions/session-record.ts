@@ -31,9 +31,11 @@ export interface RefreshChain {
   generation: number
   /** SHA-256 of the token it replaced, or null before the first rotation. */
   previousTokenHash: Buffer | null
+  /** The salt the current token was derived with from the previous one (see successorRefreshToken). */
+  successorSalt: Buffer | null
   /**
    * The current token sealed under a key derived from the previous one, on rows last rotated by
-   * the release before successors were derived (see successorRefreshToken); null on all others.
+   * the release before successors were derived; null on all others.
    */
   successorSealed: Buffer | null
   /** Who presented the previous token (the reuse audit names both presenters). */

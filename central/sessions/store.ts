@@ -21,10 +21,11 @@ async function inTransaction<T>(sql: Queryable, fn: (tx: Queryable) => Promise<T
 // --- Refresh ------------------------------------------------------------------------------
 //
 // One row per session holds the whole refresh chain (migration 0009): the SHA-256 of the current
-// token, its generation, the SHA-256 of the previous token (a retry within the grace window derives
-// the current one from it again, see successorRefreshToken) and who presented it. A refresh never
-// inserts a row, so storage is O(sessions) whatever the number of refreshes. `successor_sealed`
-// is cleared by every rotation: only rows the earlier release rotated last still hold one.
+// token, its generation, the SHA-256 of the previous token with the salt the current one was
+// derived with (a retry within the grace window derives it again, see successorRefreshToken) and
+// who presented it. A refresh never inserts a row, so storage is O(sessions) whatever the number
+// of refreshes. `successor_sealed` is cleared by every rotation: only rows the earlier release
+// rotated last still hold one.
 //
 // Rotation is one statement (`refreshSessionRow`): an UPDATE of the session row whose WHERE clause
 // is the whole check — presented hash is the current one, session live, user enabled, same client,
@@ -51,6 +52,7 @@ type RefreshRow = SessionRow & {
   token_hash: Buffer | null
   generation: number
   previous_token_hash: Buffer | null
+  successor_salt: Buffer | null
   successor_sealed: Buffer | null
   rotated_ip: string | null
   rotated_user_agent: string | null
@@ -71,6 +73,7 @@ function toRefreshRecord(row: RefreshRow): SessionRecord {
       tokenHash: row.token_hash,
       generation: row.generation,
       previousTokenHash: row.previous_token_hash,
+      successorSalt: row.successor_salt,
       successorSealed: row.successor_sealed,
       rotatedIp: row.rotated_ip,
       rotatedUserAgent: row.rotated_user_agent,
@@ -102,6 +105,7 @@ export interface RefreshAttempt {
   resource: string | null
   scopes: string[] | null
   successorHash: Buffer
+  successorSalt: Buffer
   now: Date
   /** now + idle lifetime; the statement caps it at the absolute expiry. */
   idleUntil: Date
@@ -137,6 +141,7 @@ export async function refreshSessionRow(sql: Queryable, attempt: RefreshAttempt)
         previous_token_hash = s.token_hash,
         token_hash = ${attempt.successorHash},
         generation = s.generation + 1,
+        successor_salt = ${attempt.successorSalt},
         successor_sealed = null,
         last_used_at = ${attempt.now},
         idle_expires_at = least(${attempt.idleUntil}::timestamptz, s.absolute_expires_at),
@@ -156,7 +161,7 @@ export async function refreshSessionRow(sql: Queryable, attempt: RefreshAttempt)
         and (${attempt.scopes}::text[] is null or (${attempt.scopes}::text[] <@ s.scopes and ${attempt.scopes}::text[] <@ u.scopes))
       returning s.id, s.user_id, s.client_id, s.audiences, s.scopes, s.roles, s.created_at, s.last_used_at,
                 s.idle_expires_at, s.absolute_expires_at, s.revoked_at, s.token_hash, s.generation, s.previous_token_hash,
-                s.successor_sealed, host(s.rotated_ip) as rotated_ip, s.rotated_user_agent, s.dpop_jkt,
+                s.successor_salt, s.successor_sealed, host(s.rotated_ip) as rotated_ip, s.rotated_user_agent, s.dpop_jkt,
                 u.enabled, u.audiences as user_audiences, u.scopes as user_scopes, u.roles || s.asserted_roles as user_roles
     ),
     refreshed as (
@@ -168,7 +173,7 @@ export async function refreshSessionRow(sql: Queryable, attempt: RefreshAttempt)
     union all
     select false, s.id, s.user_id, s.client_id, s.audiences, s.scopes, s.roles, s.created_at, s.last_used_at,
            s.idle_expires_at, s.absolute_expires_at, s.revoked_at, s.token_hash, s.generation, s.previous_token_hash,
-           s.successor_sealed, host(s.rotated_ip), s.rotated_user_agent, s.dpop_jkt,
+           s.successor_salt, s.successor_sealed, host(s.rotated_ip), s.rotated_user_agent, s.dpop_jkt,
            u.enabled, u.audiences, u.scopes, u.roles || s.asserted_roles
     from sessions s join users u on u.id = s.user_id
     where s.id = ${attempt.sessionId} and not exists (select 1 from rotated)`

@@ -13,7 +13,7 @@ const sessionAt = (rotatedSecondsAgo: number, chain: Partial<RefreshChain> = {})
   id: sid, userId: 'u', clientId: 'web', audiences: ['a', 'b'], scopes: ['read', 'write'], roles: [],
   createdAt: at(-100), lastUsedAt: at(-rotatedSecondsAgo), idleExpiresAt: at(1), absoluteExpiresAt: at(5),
   revokedAt: null, userEnabled: true, userGrant: { audiences: ['a', 'b'], scopes: ['read', 'write'], roles: [] },
-  chain: { tokenHash: hash('t5'), generation: 5, previousTokenHash: hash('t4'), successorSealed: null, rotatedIp: null, rotatedUserAgent: null, ...chain },
+  chain: { tokenHash: hash('t5'), generation: 5, previousTokenHash: hash('t4'), successorSalt: Buffer.from('salt'), successorSealed: null, rotatedIp: null, rotatedUserAgent: null, ...chain },
   dpopJkt: null,
 })
 const session = sessionAt(3)
@@ -33,7 +33,7 @@ describe('decideRefresh', () => {
     ['replays at the end of the grace window (inclusive)', { session: sessionAt(10), presented: previous }, replay],
     ['calls it reuse one second after the grace window', { session: sessionAt(11), presented: previous }, { kind: 'reuse' }],
     ['replays within the window from a successor the earlier release sealed', { session: sessionAt(3, { successorSealed: Buffer.from('x') }), presented: previous }, replay],
-    ['calls it reuse within the window on a migrated row that has no successor to give back', { session: sessionAt(3, { generation: 0 }), presented: { kind: 'legacy', tokenHash: hash('t4') } }, { kind: 'reuse' }],
+    ['calls it reuse within the window on a migrated row that has no successor to give back', { session: sessionAt(3, { generation: 0, successorSalt: null }), presented: { kind: 'legacy', tokenHash: hash('t4') } }, { kind: 'reuse' }],
     ['calls a genuine earlier token reuse, even within the grace window', { presented: older }, { kind: 'reuse' }],
     ['rejects an earlier position whose tag does not verify, without calling it reuse', { presented: token('forged', 2, false) }, reject(UNKNOWN_TOKEN_REASON)],
     ['rejects a genuine token naming a later position than the chain has reached', { presented: token('t9', 9) }, reject(UNKNOWN_TOKEN_REASON)],
@@ -78,10 +78,10 @@ describe('decideRefresh with a DPoP-bound chain', () => {
 describe('successorSource', () => {
   const chain = sessionAt(3).chain
   it.each([
-    ['derives it on a chain rotated since successors are derived', chain, 'derived'],
-    ['opens the sealed copy on a row the earlier release rotated last', { ...chain, successorSealed: Buffer.from('x') }, 'sealed'],
-    ['opens the sealed copy on a migrated row (generation 0) that has one', { ...chain, generation: 0, successorSealed: Buffer.from('x') }, 'sealed'],
-    ['has none on a migrated row without one', { ...chain, generation: 0 }, undefined],
+    ['derives it with the salt of the rotation', chain, 'derived'],
+    ['opens the sealed copy on a row the earlier release rotated last', { ...chain, successorSalt: null, successorSealed: Buffer.from('x') }, 'sealed'],
+    ['opens the sealed copy on a migrated row (generation 0) that has one', { ...chain, generation: 0, successorSalt: null, successorSealed: Buffer.from('x') }, 'sealed'],
+    ['has none on a migrated row without either', { ...chain, generation: 0, successorSalt: null }, undefined],
   ] as const)('%s', (_name, input, expected) => {
     expect(successorSource(input)).toBe(expected)
   })

@@ -12,14 +12,16 @@ const central = useCentralTestApp()
 
 /** A registration as the admin API would leave it; `undefined` leaves the id unregistered. */
 interface Registration {
-  method: 'none' | 'client_secret_basic' | 'private_key_jwt'
+  method: 'none' | 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt'
   grantTypes?: string[]
   enabled?: boolean
   requireDpop?: boolean
   deleted?: boolean
 }
 
-const cases: [string, Registration | undefined, { requireRegistered?: boolean; dpopJkt?: string }][] = [
+type CaseOptions = { requireRegistered?: boolean; dpopJkt?: string; clientId?: string }
+
+const cases: [string, Registration | undefined, CaseOptions][] = [
   ['an unregistered id, implicit clients allowed', undefined, {}],
   ['an unregistered id, REQUIRE_REGISTERED_CLIENTS', undefined, { requireRegistered: true }],
   ['a public client allowed refresh_token', { method: 'none' }, {}],
@@ -31,7 +33,15 @@ const cases: [string, Registration | undefined, { requireRegistered?: boolean; d
   ['a public client that must use DPoP, with a proof', { method: 'none', requireDpop: true }, { dpopJkt: 'proof-key-thumbprint' }],
   ['a confidential client (secret) sending no credentials', { method: 'client_secret_basic' }, {}],
   ['a confidential client (private_key_jwt) sending no credentials', { method: 'private_key_jwt' }, {}],
+  ['a confidential client (client_secret_post) sending no credentials', { method: 'client_secret_post' }, {}],
+  ['a disabled confidential client sending no credentials', { method: 'client_secret_basic', enabled: false }, {}],
+  ['a deleted client, REQUIRE_REGISTERED_CLIENTS', { method: 'none', enabled: false, deleted: true }, { requireRegistered: true }],
+  ['a public client that must use DPoP and may not refresh, with a proof', { method: 'none', requireDpop: true, grantTypes: ['password'] }, { dpopJkt: 'proof-key-thumbprint' }],
+  ['an unregistered UUID-shaped id (never a client id: user ids are UUIDs)', undefined, { clientId: '6f1c1d3e-8a3b-4c5d-9e6f-0a1b2c3d4e5f' }],
+  ['an unregistered id outside the client-id alphabet', undefined, { clientId: 'not a client id' }],
 ]
+
+const clientIdOf = (index: number) => cases[index]![2].clientId ?? `c-${index}`
 
 /**
  * The refresh statement checks a client named without credentials in SQL (RefreshClientCheck),
@@ -41,7 +51,7 @@ const cases: [string, Registration | undefined, { requireRegistered?: boolean; d
 describe('the refresh statement\'s client check agrees with client authentication', () => {
   it.each(cases)('%s', async (name, registration, { requireRegistered = false, dpopJkt }) => {
     const { sql } = central.db
-    const clientId = `c-${cases.findIndex(([n]) => n === name)}`
+    const clientId = clientIdOf(cases.findIndex(([n]) => n === name))
     if (registration) await insertClient(clientId, registration)
     const user = await insertTestUser(sql)
     const started = await startTestSession(central.t.deps, { user, actor: 'user', clientId })
@@ -53,7 +63,7 @@ describe('the refresh statement\'s client check agrees with client authenticatio
       sessionId: started.sessionId, tokenHash: presented.tokenHash, generation: 0, clientId,
       clientCheck: { kind: 'may-refresh-unauthenticated', implicitAllowed: implicitClientAllowed(clientId, requireRegistered) },
       dpopJkt: dpopJkt ?? null, resource: null, scopes: null,
-      successorHash: sha256RefreshToken(successorRefreshToken(central.t.deps.sessions.chainKey, started.refreshToken, started.sessionId, 1)),
+      successorHash: sha256RefreshToken(successorRefreshToken(central.t.deps.sessions.chainKey, started.refreshToken, Buffer.alloc(16), started.sessionId, 1)), successorSalt: Buffer.alloc(16),
       now, idleUntil: new Date(now.getTime() + 3600_000), ip: null, userAgent: null, recordEvent: false,
     })
 
@@ -63,7 +73,7 @@ describe('the refresh statement\'s client check agrees with client authenticatio
 
   it('covers both answers', async () => {
     // A table where every case agrees on "refuse" (or "rotate") would prove nothing.
-    const answers = await Promise.all(cases.map(([, , options], i) => mayRefreshWithoutCredentials(`c-${i}`, { requireRegistered: options.requireRegistered ?? false, dpopJkt: options.dpopJkt })))
+    const answers = await Promise.all(cases.map(([, , options], i) => mayRefreshWithoutCredentials(clientIdOf(i), { requireRegistered: options.requireRegistered ?? false, dpopJkt: options.dpopJkt })))
     expect(new Set(answers.map((a) => a.ok))).toEqual(new Set([true, false]))
   })
 })
@@ -94,7 +104,7 @@ async function insertClient(clientId: string, r: Registration): Promise<void> {
     insert into oauth_clients (client_id, client_type, token_endpoint_auth_method, secret_hash, jwks, grant_types,
                                require_dpop, enabled, created_at, updated_at, deleted_at)
     values (${clientId}, ${r.method === 'none' ? 'public' : 'confidential'}, ${r.method},
-            ${r.method === 'client_secret_basic' ? Buffer.alloc(32, 1) : null},
+            ${r.method === 'client_secret_basic' || r.method === 'client_secret_post' ? Buffer.alloc(32, 1) : null},
             ${r.method === 'private_key_jwt' ? central.db.sql.json({ keys: [] }) : null},
             ${r.grantTypes ?? ['refresh_token', 'password']}, ${r.requireDpop ?? false}, ${r.enabled ?? true}, ${now}, ${now},
             ${r.deleted ? now : null})`

@@ -24,7 +24,7 @@ describe('refreshSessionRow', () => {
       const now = central.t.clock()
       return {
         sessionId, tokenHash: presented.tokenHash, generation: 0, clientId: 'web', clientCheck: { kind: 'established' }, dpopJkt: null, resource: null, scopes: null,
-        successorHash: sha256RefreshToken(successor), now, idleUntil: new Date(now.getTime() + 3600_000),
+        successorHash: sha256RefreshToken(successor), successorSalt: Buffer.alloc(16), now, idleUntil: new Date(now.getTime() + 3600_000),
         ip: null, userAgent: null, recordEvent: true,
       }
     }

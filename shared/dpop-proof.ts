@@ -84,16 +84,18 @@ export async function verifyDpopProof(proof: string | null | undefined, check: D
   if (typeof alg !== 'string' || !algorithms.includes(alg)) fail('DPoP proof algorithm is not an accepted asymmetric algorithm', 'alg_not_allowed', 'alg')
   const publicJwk = readPublicJwk(header.jwk)
 
-  let key: ProofKey
+  const keyId = proofKeyId(publicJwk, alg as string)
+  const known = proofKeys.get(keyId)
+  let key: ProofKey['key']
   try {
-    key = await importProofKey(publicJwk, alg as string)
+    key = known?.key ?? (await importJWK(publicJwk, alg as string))
   } catch (error) {
     return fail('DPoP proof jwk does not fit its algorithm', 'jwk_invalid', 'jwk', error)
   }
   let payload: Record<string, unknown>
   try {
     // jose checks the signature, and `exp`/`nbf` should a proof carry them.
-    ;({ payload } = await jwtVerify(jws, key.key, { algorithms: [alg as string], currentDate: check.now, clockTolerance: check.clockToleranceSeconds }))
+    ;({ payload } = await jwtVerify(jws, key, { algorithms: [alg as string], currentDate: check.now, clockTolerance: check.clockToleranceSeconds }))
   } catch (error) {
     if (error instanceof errors.JWSSignatureVerificationFailed) return fail('DPoP proof signature does not verify with its jwk', 'signature_invalid', undefined, error)
     if (error instanceof errors.JWTClaimValidationFailed || error instanceof errors.JWTExpired) {
@@ -101,6 +103,8 @@ export async function verifyDpopProof(proof: string | null | undefined, check: D
     }
     return fail('DPoP proof is malformed', 'malformed', undefined, error)
   }
+  // Kept only once it has verified a signature: forged proofs cannot push real keys out.
+  const jkt = known?.jkt ?? rememberProofKey(keyId, { key, jkt: await calculateJwkThumbprint(publicJwk, 'sha256') }).jkt
 
   const { jti, htm, htu, iat, ath, nonce } = payload
   if (typeof jti !== 'string' || jti === '') fail('DPoP proof has no jti', 'claim_missing', 'jti')
@@ -126,12 +130,10 @@ export async function verifyDpopProof(proof: string | null | undefined, check: D
     if (!accepted.includes(nonce as string)) throw new UseDpopNonce('DPoP nonce is not current', { reason: 'nonce_mismatch' })
   }
 
-  const { jkt } = key
   if (check.boundJkt !== undefined && jkt !== check.boundJkt) fail('DPoP proof is signed by another key than the token is bound to', 'key_mismatch', 'jwk')
   return { jkt, jti: jti as string, iat: iat as number }
 }
 
-/** RFC 7515 §4.1.9: `typ` may omit the `application/` prefix and is compared case-insensitively. */
 /** A proof's public key, imported for its algorithm, with its RFC 7638 thumbprint. */
 interface ProofKey {
   key: Awaited<ReturnType<typeof importJWK>>
@@ -139,24 +141,25 @@ interface ProofKey {
 }
 
 /**
- * A client signs proof after proof with one key: its import and thumbprint (about a third of a
- * proof check's CPU, measured) are kept per isolate or process, by algorithm and public members.
- * Public keys only, and bounded: when full, the oldest entry goes.
+ * A client signs proof after proof with one key: its import and thumbprint (more than half of a
+ * proof check's CPU in Node, measured) are kept per isolate or process, by algorithm and public
+ * members. Public keys only, and bounded: when full, the oldest entry goes.
  */
 const proofKeys = new Map<string, ProofKey>()
 const MAX_PROOF_KEYS = 1000
 
-async function importProofKey(publicJwk: JWK, alg: string): Promise<ProofKey> {
-  // readPublicJwk lists the members in a fixed order, so one key has one spelling here.
-  const id = `${alg}:${JSON.stringify(publicJwk)}`
-  const known = proofKeys.get(id)
-  if (known) return known
-  const imported = { key: await importJWK(publicJwk, alg), jkt: await calculateJwkThumbprint(publicJwk, 'sha256') }
-  if (proofKeys.size >= MAX_PROOF_KEYS) proofKeys.delete(proofKeys.keys().next().value!)
-  proofKeys.set(id, imported)
-  return imported
+/** One key, one spelling: readPublicJwk lists the public members in a fixed order. */
+function proofKeyId(publicJwk: JWK, alg: string): string {
+  return `${alg}:${JSON.stringify(publicJwk)}`
 }
 
+function rememberProofKey(id: string, proofKey: ProofKey): ProofKey {
+  if (proofKeys.size >= MAX_PROOF_KEYS) proofKeys.delete(proofKeys.keys().next().value!)
+  proofKeys.set(id, proofKey)
+  return proofKey
+}
+
+/** RFC 7515 §4.1.9: `typ` may omit the `application/` prefix and is compared case-insensitively. */
 function isProofType(typ: unknown): boolean {
   if (typeof typ !== 'string') return false
   const normalized = typ.toLowerCase()

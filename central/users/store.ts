@@ -308,6 +308,7 @@ export async function recordLoginFailure(
  * window when the old one has ended, else it is incremented. `returning` hands back the
  * counts as the database settled them, so concurrent attempts on several central instances
  * each see a distinct count (see login-throttle.ts). `locked_until` is kept for operators.
+ * Rows are taken in key order (LOGIN_ATTEMPTS_LOCK_ORDER).
  */
 export async function reserveLoginAttempts(
   sql: Queryable,
@@ -316,7 +317,7 @@ export async function reserveLoginAttempts(
 ): Promise<AttemptCount[]> {
   const windowStartCutoff = new Date(input.now.getTime() - input.windowSeconds * 1000)
   const rows = await sql<{ key: string; failures: number; window_start: Date }[]>`
-    insert into login_attempts ${sql(keys.map((key) => ({ key, failures: 1, window_start: input.now, locked_until: null })))}
+    insert into login_attempts ${sql(inLockOrder(keys).map((key) => ({ key, failures: 1, window_start: input.now, locked_until: null })))}
     on conflict (key) do update set
       failures = case when login_attempts.window_start <= ${windowStartCutoff} then 1 else login_attempts.failures + 1 end,
       window_start = case when login_attempts.window_start <= ${windowStartCutoff} then ${input.now}::timestamptz else login_attempts.window_start end,
@@ -334,7 +335,21 @@ export async function reserveLoginAttempts(
 
 /** A successful login: the username's counts start over. */
 export async function resetLoginAttempts(sql: Queryable, keys: string[]): Promise<void> {
-  await sql`delete from login_attempts where key = any(${keys}::text[])`
+  // Locked in key order first: a DELETE alone takes rows in whatever order its scan finds them.
+  await sql`
+    delete from login_attempts where key in (
+      select key from login_attempts where key = any(${keys}::text[]) order by key collate "C" for update)`
+}
+
+/**
+ * LOGIN_ATTEMPTS_LOCK_ORDER: every statement that locks several login_attempts rows takes them in
+ * ascending key order, byte by byte (keys are ASCII: JavaScript's sort and PostgreSQL's "C"
+ * collation agree). Concurrent logins of one username reserve and reset the same counters; in
+ * opposite orders the two statements would wait on each other, and PostgreSQL would abort one
+ * (deadlock, 40P01) and the login would answer 503.
+ */
+function inLockOrder(keys: string[]): string[] {
+  return [...keys].sort()
 }
 
 /** A successful login hands back its reservation on a shared key (an office behind one IP). */

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { purgeLoginAttempts, reserveLoginAttempts, searchUsersByPrefix, createUser } from '../../../central/users/store'
+import { purgeLoginAttempts, reserveLoginAttempts, resetLoginAttempts, searchUsersByPrefix, createUser } from '../../../central/users/store'
+import { throttleKeys } from '../../../central/users/login-throttle'
 import { Conflict } from '../../../shared/errors'
 import { createTestDatabase, type TestDatabase } from '../../support/database'
 
@@ -43,5 +44,22 @@ describe('users store', () => {
     expect(purged).toBe(1) // ip:1.2.3.4; user:w restarted later
     const keys = await db.sql<{ key: string }[]>`select key from login_attempts`
     expect(keys.map((k) => k.key)).toEqual(['user:w'])
+  })
+
+  it('reserves and resets one username\'s counters concurrently without deadlocking', async () => {
+    // Concurrent logins of one username: each reserves the same counters, a successful one resets
+    // them. Taken in different orders, PostgreSQL aborts one of two such statements (40P01).
+    const { usernameAndIp, username, ip } = throttleKeys('busy', '10.1.2.3')
+    const keys = [usernameAndIp, username, ip]
+    const resetKeys = [username, usernameAndIp]
+    const failures: unknown[] = []
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        for (let i = 0; i < 150; i++) {
+          await Promise.all([reserveLoginAttempts(db.sql, keys, { ...limits, now }), resetLoginAttempts(db.sql, resetKeys)]).catch((error: unknown) => failures.push(error))
+        }
+      }),
+    )
+    expect(failures).toEqual([])
   })
 })

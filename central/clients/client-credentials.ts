@@ -1,6 +1,5 @@
 import { UnauthorizedClient } from '../../shared/client-errors'
 import { clientSessionId } from '../../shared/identity-headers'
-import { InvalidDpopProof } from '../../shared/dpop-errors'
 import type { Sql } from 'postgres'
 import { InvalidClient, InvalidScope, InvalidTarget } from '../../shared/errors'
 import type { Config } from '../config'
@@ -8,6 +7,7 @@ import { accessTokenType } from '../sessions/token-set'
 import { mintAccessToken } from '../tokens/mint-access-token'
 import type { SigningKey } from '../tokens/signing-keys'
 import type { ClientRecord } from './client-record'
+import { assertDpopProofSent } from './dpop-binding'
 import { lockClientForIssue } from './store'
 
 export interface ClientCredentialsRequest {
@@ -61,9 +61,7 @@ export function decideClientCredentials(
     scopes = [...new Set(request.scopes)].filter((scope) => client.scopes.includes(scope))
     if (scopes.length === 0) throw new InvalidScope('none of the requested scopes is allowed for this client')
   }
-  if (client.requireDpop && request.dpopJkt === undefined) {
-    throw new InvalidDpopProof('this client must send a DPoP proof', { reason: 'missing' })
-  }
+  assertDpopProofSent(client.requireDpop, request.dpopJkt)
   const ttlSeconds = Math.min(client.accessTokenTtlSeconds ?? settings.accessTokenTtlSeconds, settings.accessTokenTtlSeconds)
   return { clientId: client.clientId, audiences, scopes, roles: client.roles, ttlSeconds, jkt: request.dpopJkt }
 }

@@ -1,3 +1,5 @@
+import { InvalidDpopProof } from '../../shared/dpop-errors'
+
 export type DpopBindingDecision =
   /** Go on; the new access token is bound to `accessTokenJkt` (undefined: a Bearer token). */
   | { kind: 'allow'; accessTokenJkt: string | undefined }
@@ -20,4 +22,9 @@ export function decideDpopBinding(chainJkt: string | null, proofJkt: string | un
   if (proofJkt === undefined) return { kind: 'refuse', reason: 'refresh token is bound to a DPoP key; send a DPoP proof' }
   if (proofJkt !== chainJkt) return { kind: 'refuse', reason: 'DPoP proof is signed by another key than the refresh token is bound to' }
   return { kind: 'allow', accessTokenJkt: chainJkt }
+}
+
+/** A client registered with `require_dpop` must send a DPoP proof; `proofJkt` undefined: none came (RFC 9449 §5). */
+export function assertDpopProofSent(required: boolean, proofJkt: string | undefined): void {
+  if (required && proofJkt === undefined) throw new InvalidDpopProof('this client must send a DPoP proof', { reason: 'missing' })
 }

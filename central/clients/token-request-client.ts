@@ -7,6 +7,7 @@ import type { Config } from '../config'
 import type { RefreshClient } from '../sessions/refresh-session'
 import { authenticateClient, implicitClientAllowed, readClientCredentials, type AuthenticatedClient, type PresentedClientCredentials, type TokenRequestClientParts } from './authenticate-client'
 import type { ClientKeySets } from './client-key-sets'
+import { assertDpopProofSent } from './dpop-binding'
 import type { ClientGrantType } from './client-record'
 import { dpopProofReplayGuard, findClientRegistration, recordClientAssertionJti } from './store'
 
@@ -88,7 +89,7 @@ export async function verifyRequestDpopProof(
   request: { method: string; url: string; required: boolean },
 ): Promise<string | undefined> {
   if (proof === undefined) {
-    if (request.required) throw new InvalidDpopProof('this client must send a DPoP proof', { reason: 'missing' })
+    assertDpopProofSent(request.required, undefined)
     return undefined
   }
   const window = { maxAgeSeconds: deps.config.DPOP_PROOF_MAX_AGE_SECONDS, clockToleranceSeconds: deps.config.CLOCK_TOLERANCE_SECONDS }
@@ -108,15 +109,18 @@ export function unauthenticatedRefreshClient(
   clientId: string,
   check: { authenticate: () => Promise<AuthenticatedClient>; dpopJkt: string | undefined },
 ): RefreshClient {
+  const mayRefresh = async () => {
+    const client = await check.authenticate()
+    requireClientGrant(client, 'refresh_token')
+    assertDpopProofSent(clientRequiresDpop(client), check.dpopJkt)
+  }
+  // One lookup per request, however often the refresh statement runs again.
+  let checked: Promise<void> | undefined
   return {
     kind: 'named',
     clientId,
     implicitAllowed: implicitClientAllowed(clientId, config.REQUIRE_REGISTERED_CLIENTS),
-    assertMayRefresh: async () => {
-      const client = await check.authenticate()
-      requireClientGrant(client, 'refresh_token')
-      if (clientRequiresDpop(client) && check.dpopJkt === undefined) throw new InvalidDpopProof('this client must send a DPoP proof', { reason: 'missing' })
-    },
+    assertMayRefresh: () => (checked ??= mayRefresh()),
   }
 }
 

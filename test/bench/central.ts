@@ -15,15 +15,11 @@
  * must be a 200 and every chain must end with exactly one live refresh token, the one its
  * worker holds, or the section fails: a bench that silently measures errors is worthless.
  */
-import { Agent, request } from 'node:http'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { Agent } from 'node:http'
 import postgres, { type Sql } from 'postgres'
 import { createAppDeps } from '../../central/app-deps'
 import { systemClock } from '../../central/clock'
-import { loadConfig, type Config } from '../../central/config'
-import { startEmbeddedPostgres } from '../../central/db/embedded-postgres'
+import type { Config } from '../../central/config'
 import { migrateDatabase } from '../../central/db/migrate'
 import { createPool } from '../../central/db/pool'
 import { refreshSession } from '../../central/sessions/refresh-session'
@@ -32,12 +28,13 @@ import { startSession } from '../../central/sessions/start-session'
 import { ensureSigningKeys } from '../../central/tokens/signing-keys'
 import { ARGON2ID_OPTIONS, hashPassword } from '../../central/users/passwords'
 import { createUser } from '../../central/users/store'
-import { descendantsCpuMs, processCpuMs } from './cpu-usage'
-import { MeasuredCell, ownCpuMs, postForm, type CellResult } from './load-generator'
-import { countForkedSuccessors, createPeerRefreshCell, describeFork, startCountedPeer, startOidcProviderPeer } from './oidc-provider-peer'
-import { startCentralProcess, type ServiceProcess } from './service-process'
+import { processCpuMs } from './cpu-usage'
+import { MeasuredCell, ownCpuMs, post, postForm, type CellResult } from './load-generator'
+import { countForkedSuccessors, createPeerRefreshCell, describeFork, startCountedPeer } from './oidc-provider-peer'
+import { startCentralProcess } from './service-process'
 import { createPhysicalLimitCell, measureStatementsPerRequest, startPhysicalLimitParty, type StatementsPerRequest } from './refresh-physical-limit'
 import { printTable } from './report'
+import { withTokenBenchStage } from './token-bench-stage'
 
 /** In-flight requests per cell; `BENCH_CONCURRENCY=32` runs one cell (e.g. with BENCH_CPU_PROF). */
 const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,8,32').split(',').map(Number)
@@ -73,24 +70,8 @@ interface ConcurrencyRow {
 }
 
 export async function runCentralBench(): Promise<void> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'portcullis-bench-'))
-  const database = await startEmbeddedPostgres({ dataDir, persistent: false })
-  const env = {
-    DATABASE_URL: database.url,
-    HOST: '127.0.0.1',
-    PORT: '0',
-    NODE_ENV: 'development',
-    // One pool size for the service, the peer and the physical limit, so all have the same connections.
-    DATABASE_POOL_MAX: process.env.DATABASE_POOL_MAX ?? '10',
-  }
-  const config = loadConfig(env)
-  const sql = createPool(database.url, { max: config.DATABASE_POOL_MAX })
-  let central: ServiceProcess | undefined
-  let peer: Awaited<ReturnType<typeof startOidcProviderPeer>> | undefined
-  try {
-    await migrateDatabase(sql)
-    await ensureSigningKeys(sql, config, new Date())
-    const user = await createUser(sql, {
+  const createBenchUser = async (sql: Sql) =>
+    createUser(sql, {
       username: 'bench',
       passwordHash: await hashPassword(BENCH_PASSWORD),
       audiences: ['https://api.example.test'],
@@ -99,10 +80,8 @@ export async function runCentralBench(): Promise<void> {
       actor: 'bench',
       now: new Date(),
     })
-    central = await startCentralProcess(env)
-    peer = await startOidcProviderPeer({ databaseUrl: database.url, poolMax: config.DATABASE_POOL_MAX })
+  await withTokenBenchStage({ name: 'refresh', prepare: createBenchUser }, async ({ env, config, sql, databaseUrl, central, peer, postgresCpuMs }, user) => {
     const centralPid = central.pid
-    const postgresCpuMs = () => descendantsCpuMs(process.pid, [centralPid, peer!.pid])
     const deps = createAppDeps({ sql, config, clock: systemClock })
     const newChains = (count: number) => startChains(deps, user, count)
 
@@ -119,7 +98,7 @@ export async function runCentralBench(): Promise<void> {
       const portcullisCell = new MeasuredCell(
         concurrency,
         () => ({ client: ownCpuMs(), server: processCpuMs(centralPid), postgres: postgresCpuMs() }),
-        (worker) => refreshOverHttp(agent, central!.url, chains[worker]!),
+        (worker) => refreshOverHttp(agent, central.url, chains[worker]!),
       )
       const peerCell = await createPeerRefreshCell({ peer, concurrency, postgresCpuMs })
       const limit = await createPhysicalLimitCell({ sql, concurrency, postgresCpuMs })
@@ -135,9 +114,9 @@ export async function runCentralBench(): Promise<void> {
     }
 
     const statements = {
-      portcullis: await measureStatementsPerRequest({ databaseUrl: database.url, start: async (url) => startCountedPortcullis(url, env, (await newChains(1))[0]!) }),
-      peer: await measureStatementsPerRequest({ databaseUrl: database.url, start: (url) => startCountedPeer(url, config.DATABASE_POOL_MAX) }),
-      limit: await measureStatementsPerRequest({ databaseUrl: database.url, start: startPhysicalLimitParty }),
+      portcullis: await measureStatementsPerRequest({ databaseUrl, start: async (url) => startCountedPortcullis(url, env, (await newChains(1))[0]!) }),
+      peer: await measureStatementsPerRequest({ databaseUrl, start: (url) => startCountedPeer(url, config.DATABASE_POOL_MAX) }),
+      limit: await measureStatementsPerRequest({ databaseUrl, start: startPhysicalLimitParty }),
     }
     for (const row of rows) printConcurrencyTable(row, statements)
     printCpuSplit(rows)
@@ -152,18 +131,12 @@ export async function runCentralBench(): Promise<void> {
         `${ownFork.distinctSuccessors} distinct successor (the identical one, retry-safe), and the chain holds exactly that one live token.`,
     )
 
-    await printStorage(database.url, config)
+    await printStorage(databaseUrl, config)
     await printLogin(central.url, user.username, centralPid, postgresCpuMs)
 
     printGoals(rows)
     console.log('\nevery measured response was 200 and every chain ended with exactly one live refresh token, the one its client holds')
-  } finally {
-    await peer?.stop()
-    await central?.stop()
-    await sql.end({ timeout: 5 })
-    await database.stop()
-    await rm(dataDir, { recursive: true, force: true })
-  }
+  })
 }
 
 async function startChains(deps: ReturnType<typeof createAppDeps>, user: UserRecord, count: number): Promise<Chain[]> {
@@ -360,17 +333,7 @@ async function printLogin(baseUrl: string, username: string, centralPid: number,
   const agent = new Agent({ keepAlive: true, maxSockets: LOGIN_CONCURRENCY })
   const body = JSON.stringify({ username, password: BENCH_PASSWORD })
   const login = async () => {
-    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const headers = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'User-Agent': USER_AGENT }
-      const req = request(`${baseUrl}/auth/login`, { method: 'POST', agent, headers }, (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }))
-        res.on('error', reject)
-      })
-      req.on('error', reject)
-      req.end(body)
-    })
+    const { status, text } = await post(agent, `${baseUrl}/auth/login`, 'application/json', body, { 'User-Agent': USER_AGENT })
     if (status !== 200) throw new Error(`POST /auth/login answered ${status}: ${text.slice(0, 300)}`)
   }
   const cell = new MeasuredCell(LOGIN_CONCURRENCY, () => ({ client: ownCpuMs(), server: processCpuMs(centralPid), postgres: postgresCpuMs() }), login)

@@ -7,21 +7,14 @@
  * CPU). Every measured answer is a 200 with an access token, or the section fails.
  */
 import { Agent } from 'node:http'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
+import type { Sql } from 'postgres'
 import { createClient } from '../../central/clients/store'
-import { loadConfig } from '../../central/config'
-import { startEmbeddedPostgres } from '../../central/db/embedded-postgres'
-import { migrateDatabase } from '../../central/db/migrate'
-import { createPool } from '../../central/db/pool'
-import { ensureSigningKeys } from '../../central/tokens/signing-keys'
-import { descendantsCpuMs, processCpuMs } from './cpu-usage'
+import { processCpuMs } from './cpu-usage'
 import { MeasuredCell, ownCpuMs, postForm, type CellResult } from './load-generator'
-import { clientCredentialsOnce, startOidcProviderPeer } from './oidc-provider-peer'
-import { startCentralProcess } from './service-process'
+import { clientCredentialsOnce } from './oidc-provider-peer'
 import { printTable } from './report'
+import { withTokenBenchStage } from './token-bench-stage'
 
 const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,8,32').split(',').map(Number)
 const MEASURE_MS = Number(process.env.BENCH_SECONDS ?? 5) * 1000
@@ -38,43 +31,28 @@ interface Row {
 }
 
 export async function runClientCredentialsBench(): Promise<void> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'portcullis-bench-cc-'))
-  const database = await startEmbeddedPostgres({ dataDir, persistent: false })
-  const env = {
-    DATABASE_URL: database.url,
-    HOST: '127.0.0.1',
-    PORT: '0',
-    NODE_ENV: 'development',
-    DATABASE_POOL_MAX: process.env.DATABASE_POOL_MAX ?? '10',
-  }
-  const config = loadConfig(env)
-  const sql = createPool(database.url, { max: 2 })
-  let central: { url: string; pid: number; stop(): Promise<void> } | undefined
-  let peer: Awaited<ReturnType<typeof startOidcProviderPeer>> | undefined
-  try {
-    await migrateDatabase(sql)
-    await ensureSigningKeys(sql, config, new Date())
-    const { secret } = await createClient(sql, {
-      clientId: CLIENT_ID,
-      type: 'confidential',
-      tokenEndpointAuthMethod: 'client_secret_basic',
-      jwks: null,
-      jwksUri: null,
-      grantTypes: ['client_credentials'],
-      audiences: [AUDIENCE],
-      scopes: ['read', 'write'],
-      roles: [],
-      accessTokenTtlSeconds: null,
-      requireDpop: false,
-      enabled: true,
-      actor: 'bench',
-      now: new Date(),
-    })
-    central = await startCentralProcess(env)
-    peer = await startOidcProviderPeer({ databaseUrl: database.url, poolMax: config.DATABASE_POOL_MAX })
+  const registerBenchClient = async (sql: Sql) =>
+    (
+      await createClient(sql, {
+        clientId: CLIENT_ID,
+        type: 'confidential',
+        tokenEndpointAuthMethod: 'client_secret_basic',
+        jwks: null,
+        jwksUri: null,
+        grantTypes: ['client_credentials'],
+        audiences: [AUDIENCE],
+        scopes: ['read', 'write'],
+        roles: [],
+        accessTokenTtlSeconds: null,
+        requireDpop: false,
+        enabled: true,
+        actor: 'bench',
+        now: new Date(),
+      })
+    ).secret
+  await withTokenBenchStage({ name: 'cc', prepare: registerBenchClient }, async ({ config, central, peer, postgresCpuMs }, secret) => {
     const centralPid = central.pid
     const peerPid = peer.pid
-    const postgresCpuMs = () => descendantsCpuMs(process.pid, [centralPid, peerPid])
     const tokenUrl = `${central.url}/oauth/token`
     const basic = `Basic ${Buffer.from(`${CLIENT_ID}:${secret}`).toString('base64')}`
     const dpopKey = await generateKeyPair('ES256')
@@ -102,7 +80,7 @@ export async function runClientCredentialsBench(): Promise<void> {
       const peerCell = new MeasuredCell(
         concurrency,
         () => ({ client: ownCpuMs(), server: processCpuMs(peerPid), postgres: postgresCpuMs() }),
-        () => clientCredentialsOnce(peer!, agent),
+        () => clientCredentialsOnce(peer, agent),
       )
       const cells = [portcullis, portcullisDpop, peerCell]
       for (const cell of cells) await cell.warmUp(WARMUP_MS)
@@ -130,13 +108,7 @@ export async function runClientCredentialsBench(): Promise<void> {
     }
     printTable('client-credentials tokens/s (client_secret_basic, ES256 at+jwt; DPoP: a fresh proof per request)', header, table)
     console.log('\nevery measured answer was 200 with an access token of the expected token_type')
-  } finally {
-    await peer?.stop()
-    await central?.stop()
-    await sql.end({ timeout: 5 })
-    await database.stop()
-    await rm(dataDir, { recursive: true, force: true })
-  }
+  })
 }
 
 function expectToken(answer: { status: number; text: string }, tokenType: 'Bearer' | 'DPoP'): void {

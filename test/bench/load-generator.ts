@@ -14,6 +14,11 @@ export interface HttpAnswer {
 
 /** POSTs an `application/x-www-form-urlencoded` body on `agent`'s keep-alive connections. */
 export function postForm(agent: Agent, url: string, body: string, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+  return post(agent, url, 'application/x-www-form-urlencoded', body, headers)
+}
+
+/** POSTs `body` as `contentType` on `agent`'s keep-alive connections. */
+export function post(agent: Agent, url: string, contentType: string, body: string, headers: Record<string, string> = {}): Promise<HttpAnswer> {
   return new Promise<HttpAnswer>((resolve, reject) => {
     const req = request(
       url,
@@ -21,7 +26,7 @@ export function postForm(agent: Agent, url: string, body: string, headers: Recor
         method: 'POST',
         agent,
         headers: {
-          'Content-Type': 'application/x-www-form-urlencoded',
+          'Content-Type': contentType,
           'Content-Length': Buffer.byteLength(body),
           ...headers,
         },

@@ -27,9 +27,10 @@ import { Agent, request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startEmbeddedPostgres } from '../../central/db/embedded-postgres'
-import { SignJWT, generateKeyPair } from 'jose'
+import { parseEdgeConfig } from '../../edge/config'
 import { RevocationList, type RevocationFeedSettings } from '../../edge/revocations'
 import type { RevocationFeed } from '../../shared/revocation-feed'
+import { unknownKidToken } from '../support/edge-keys'
 import { startEdge, type RunningEdge } from '../support/edge-worker'
 import {
   AUDIENCE,
@@ -150,19 +151,6 @@ async function measureIdleLatency(stack: WholeStack): Promise<{ delays: number[]
   return { delays, lateFirstRequests, staleLateAnswers }
 }
 
-/** A token naming a kid central never published: the edge refetches the JWKS for it, arming the cooldown. */
-async function unknownKidToken(): Promise<string> {
-  const { privateKey } = await generateKeyPair('ES256')
-  const now = Math.floor(Date.now() / 1000)
-  return new SignJWT({ sid: 'made-up', client_id: 'x', jti: crypto.randomUUID() })
-    .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: `made-up-${crypto.randomUUID()}` })
-    .setIssuer(ISSUER)
-    .setSubject('nobody')
-    .setAudience(AUDIENCE)
-    .setIssuedAt(now)
-    .setExpirationTime(now + 300)
-    .sign(privateKey)
-}
 
 /** (c) Immediate rotation → the first 200 for a token of the new key, with the cooldown armed before. */
 async function measureRotationLatency(stack: WholeStack): Promise<number[]> {
@@ -170,7 +158,7 @@ async function measureRotationLatency(stack: WholeStack): Promise<number[]> {
   for (let i = 0; i < ROTATIONS; i++) {
     const before = await issueSessionAsAdmin(stack.central.url, `rotation-${i}`)
     if ((await hit(stack.edge, before.accessToken)) !== 200) throw new Error('a fresh session was not accepted')
-    if ((await hit(stack.edge, await unknownKidToken())) !== 401) throw new Error('an unknown kid was accepted')
+    if ((await hit(stack.edge, await unknownKidToken({ iss: ISSUER, aud: AUDIENCE }))) !== 401) throw new Error('an unknown kid was accepted')
     await rotateKeysAsAdmin(stack.central.url, { immediate: true })
     const rotatedAt = performance.now()
     const after = await issueSessionAsAdmin(stack.central.url, `rotation-${i}-after`)
@@ -209,16 +197,7 @@ interface LoadRig {
  * 1 s after the last ask, so one run's hub does not poll into the next run's count.
  */
 async function measureFeedLoad(rig: LoadRig, isolates: number, mode: 'hub' | 'direct', location: string): Promise<{ hub: number; direct: number }> {
-  const settings: RevocationFeedSettings = {
-    url: `${rig.feed.url}/edge/revocations`,
-    token: EDGE_FEED_TOKEN,
-    pollSeconds: 1,
-    trustSeconds: 1.5,
-    maxStalenessSeconds: 60,
-    failureMode: 'fail-open',
-    fetchTimeoutMs: 2000,
-    hub: { pollMs: 500, idleSeconds: 60, timeoutMs: 1000 },
-  }
+  const settings = defaultFeedSettings(`${rig.feed.url}/edge/revocations`, EDGE_FEED_TOKEN)
   const namespace = mode === 'hub' ? await rig.edge.hubNamespace() : undefined
   const lists = Array.from(
     { length: isolates },
@@ -419,16 +398,7 @@ async function measureCheckInIsolation(): Promise<void> {
   }
   const body = JSON.stringify(feed)
   const list = new RevocationList(
-    {
-      url: 'http://feed.bench/edge/revocations',
-      token: 'x'.repeat(32),
-      pollSeconds: 1,
-      trustSeconds: 1.5,
-      maxStalenessSeconds: 60,
-      failureMode: 'fail-open',
-      fetchTimeoutMs: 2000,
-      hub: { pollMs: 500, idleSeconds: 60, timeoutMs: 1000 },
-    },
+    defaultFeedSettings('http://feed.bench/edge/revocations', 'x'.repeat(32)),
     { fetchFeed: async () => new Response(body, { headers: { 'content-type': 'application/json' } }) },
   )
   const loads: number[] = []
@@ -481,4 +451,16 @@ export async function runRevocationBench(): Promise<void> {
     await database.stop()
     await rm(dataDir, { recursive: true, force: true })
   }
+}
+
+/** The feed settings an edge gets by default (edge/config.ts), for a feed at `url`. */
+function defaultFeedSettings(url: string, token: string): RevocationFeedSettings {
+  const { revocation } = parseEdgeConfig({
+    ISSUER,
+    JWKS_URL: `${ISSUER}/.well-known/jwks.json`,
+    CENTRAL_URL: ISSUER,
+    ROUTES: JSON.stringify([{ prefix: '/api/', origin: 'http://origin.bench', audience: AUDIENCE }]),
+    EDGE_FEED_TOKEN: token,
+  })
+  return { ...revocation!, url }
 }

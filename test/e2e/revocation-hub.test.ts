@@ -1,6 +1,6 @@
-import { SignJWT, generateKeyPair } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../support/database'
+import { unknownKidToken } from '../support/edge-keys'
 import {
   AUDIENCE,
   ISSUER,
@@ -47,19 +47,6 @@ async function msUntilStatus(token: string, status: number, isolate = 0, started
   }
 }
 
-/** A token for a `kid` central never published: the edge refetches the JWKS for it, which arms the refetch cooldown. */
-async function unknownKidToken(): Promise<string> {
-  const { privateKey } = await generateKeyPair('ES256')
-  const now = Math.floor(Date.now() / 1000)
-  return new SignJWT({ sid: 'made-up', client_id: 'x', scope: 'read', jti: crypto.randomUUID() })
-    .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: `made-up-${crypto.randomUUID()}` })
-    .setIssuer(ISSUER)
-    .setSubject('nobody')
-    .setAudience(AUDIENCE)
-    .setIssuedAt(now)
-    .setExpirationTime(now + 300)
-    .sign(privateKey)
-}
 
 describe('revocation and key changes through the hub', () => {
   it('an isolate idle for longer than its poll answers its first request with 401 for a session revoked meanwhile', async () => {
@@ -87,7 +74,7 @@ describe('revocation and key changes through the hub', () => {
     const before = await loginThroughEdge(stack.edge, 'alice', PASSWORD)
     for (let isolate = 0; isolate < ISOLATES; isolate++) {
       expect((await callApi(stack.edge, before.accessToken, isolate)).status).toBe(200)
-      expect((await callApi(stack.edge, await unknownKidToken(), isolate)).status).toBe(401)
+      expect((await callApi(stack.edge, await unknownKidToken({ iss: ISSUER, aud: AUDIENCE }), isolate)).status).toBe(401)
     }
     await rotateKeysAsAdmin(stack.central.url, { immediate: true })
     const rotatedAt = performance.now()

@@ -49,6 +49,12 @@ export async function signAccessToken(
   return new SignJWT(payload).setProtectedHeader({ alg: key.alg, typ: 'at+jwt', kid: key.kid, ...header } as never).sign(key.privateKey)
 }
 
+/** A well-formed access token signed by a key central never published (a fresh `kid`): the edge refetches the JWKS for it, arming the refetch cooldown. */
+export async function unknownKidToken(claims: { iss: string; aud: string }): Promise<string> {
+  const key = await createSigningKey(`made-up-${crypto.randomUUID()}`)
+  return await signAccessToken(key, { iss: claims.iss, aud: claims.aud, sub: 'nobody', sid: 'made-up', client_id: 'x', scope: 'read' })
+}
+
 export function base64url(input: string | Uint8Array): string {
   return Buffer.from(input).toString('base64url')
 }

@@ -1,3 +1,4 @@
+import { CredentialFields } from './credential-fields'
 import { Layout, Notice } from './layout'
 
 /** Username + password form for console administrators (`portcullis:admin`). */
@@ -10,14 +11,7 @@ export function SignInPage({ csrfToken, error, username }: { csrfToken: string; 
         <div class="panel">
           <form method="post" action="/console/sign-in">
             <input type="hidden" name="_csrf" value={csrfToken} />
-            <p class="field">
-              <label for="username">Username</label>
-              <input id="username" name="username" type="text" autocomplete="username" required autofocus value={username ?? ''} />
-            </p>
-            <p class="field">
-              <label for="password">Password</label>
-              <input id="password" name="password" type="password" autocomplete="current-password" required />
-            </p>
+            <CredentialFields username={username} autofocus />
             <button class="primary" type="submit">
               Sign in
             </button>

@@ -1,5 +1,6 @@
 import type { Child } from 'hono/jsx'
 import { CONSOLE_CSS } from '../console/console-styles'
+import { CredentialFields } from '../console/credential-fields'
 
 /** The console's look, served under /auth (the edge forwards /auth/*, not /console/*). */
 export const SIGN_IN_CSS = `${CONSOLE_CSS}
@@ -62,14 +63,7 @@ export function SignInPage(props: { providers: ProviderButton[]; returnTo: strin
         <div class="panel">
           <form method="post" action="/auth/sign-in/password">
             <input type="hidden" name="return_to" value={props.returnTo} />
-            <p class="field">
-              <label for="username">Username</label>
-              <input id="username" name="username" type="text" autocomplete="username" required value={props.username ?? ''} />
-            </p>
-            <p class="field">
-              <label for="password">Password</label>
-              <input id="password" name="password" type="password" autocomplete="current-password" required />
-            </p>
+            <CredentialFields username={props.username} />
             <button class="primary" type="submit">
               Sign in
             </button>

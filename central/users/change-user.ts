@@ -37,7 +37,7 @@ export class LastAdminConflict extends Conflict {
  *   issued before survives;
  * - a role, scope or audience removed: live sessions lose it (refreshes mint within the user's
  *   current grant anyway, see boundByUserGrant), and the not-before marker moves past this
- *   second, so the edge drops the wider access tokens already out within one feed poll and
+ *   second, so the edges drop the wider access tokens already out within REVOCATION_TRUST_SECONDS and
  *   clients refresh into narrower ones. Sessions stay alive. A grant added widens nothing.
  * A change that takes the admin role (or, by disabling, the account) from the last enabled admin
  * is refused with `LastAdminConflict` and changes nothing.

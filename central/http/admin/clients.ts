@@ -17,7 +17,7 @@ const ClientWithSecretSchema = z
   .openapi('ClientWithSecret')
 
 const REVOKES_TOKENS =
-  'Its access tokens issued before now stop working at the edge within one revocation-feed poll (the client\'s not-before marker moves).'
+  'Its access tokens issued before now stop working at every edge within its revocation bound, REVOCATION_TRUST_SECONDS (the client\'s not-before marker moves).'
 
 /**
  * `/admin/clients`: register, list, show, change, rotate the secret of, disable and delete OAuth

@@ -10,14 +10,15 @@
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { Agent, createServer, request as httpRequest } from 'node:http'
+import { Agent, createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose'
 import { WORKER_BUNDLE_OPTIONS } from '../support/edge-worker'
-import { percentile, printTable } from './report'
+import { getOrders, loadEdge, type EdgeLoadResult } from './edge-load'
+import { printTable } from './report'
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
 const workerdBinary = join(repoRoot, 'node_modules/workerd/bin/workerd')
@@ -30,13 +31,6 @@ const PATH = '/api/orders'
 
 type ProofKey = Awaited<ReturnType<typeof generateKeyPair>>
 
-interface RunResult {
-  perSecond: number
-  p50Ms: number
-  p99Ms: number
-  errors: number
-  workerdCpuUs: number
-}
 
 const ath = (token: string) => createHash('sha256').update(token).digest('base64url')
 
@@ -64,42 +58,7 @@ async function signToken(privateKey: CryptoKey, issuer: string, i: number, jkt: 
     .sign(privateKey)
 }
 
-function send(agent: Agent, port: number, headers: Record<string, string>): Promise<number> {
-  return new Promise((resolve) => {
-    const request = httpRequest({ host: '127.0.0.1', port, path: `${PATH}?limit=10`, agent, headers }, (response) => {
-      response.resume()
-      response.on('end', () => resolve(response.statusCode ?? 0))
-    })
-    request.on('error', () => resolve(0))
-    request.end()
-  })
-}
 
-async function load(port: number, headersFor: (i: number) => Record<string, string>, limit: number, workerdCpuMs: () => number): Promise<RunResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY })
-  const latencies: number[] = []
-  let errors = 0
-  let next = 0
-  const deadline = performance.now() + SECONDS * 1000
-  const cpuStartedMs = workerdCpuMs()
-  const started = performance.now()
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (performance.now() < deadline && next < limit) {
-        const i = next++
-        const t0 = performance.now()
-        const status = await send(agent, port, headersFor(i))
-        latencies.push(performance.now() - t0)
-        if (status !== 200) errors++
-      }
-    }),
-  )
-  const elapsed = performance.now() - started
-  const cpuMs = workerdCpuMs() - cpuStartedMs
-  agent.destroy()
-  latencies.sort((a, b) => a - b)
-  return { perSecond: (latencies.length / elapsed) * 1000, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99), errors, workerdCpuUs: (cpuMs * 1000) / latencies.length }
-}
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b)
@@ -122,28 +81,28 @@ export async function benchDpopRequests(edgePort: number, privateKey: CryptoKey,
     bearerTokens.push(await signToken(privateKey, issuer, i, undefined))
     boundTokens.push(await signToken(privateKey, issuer, i, jkt))
   }
-  const check = await send(new Agent(), edgePort, { Authorization: `DPoP ${boundTokens[0]}`, DPoP: await proofFor(key, jwk, boundTokens[0]!, htu) })
+  const check = await getOrders(new Agent(), edgePort, { Authorization: `DPoP ${boundTokens[0]}`, DPoP: await proofFor(key, jwk, boundTokens[0]!, htu) })
   if (check !== 200) throw new Error(`edge answered ${check} to a valid DPoP request`)
 
-  const bearer: RunResult[] = []
-  const dpop: RunResult[] = []
+  const bearer: EdgeLoadResult[] = []
+  const dpop: EdgeLoadResult[] = []
   let budget = 20_000
   for (let round = 0; round < ROUNDS; round++) {
-    bearer.push(await load(edgePort, (i) => ({ Authorization: `Bearer ${bearerTokens[i % TOKENS]}` }), Number.POSITIVE_INFINITY, workerdCpuMs))
+    bearer.push(await loadEdge(edgePort, (i) => ({ Authorization: `Bearer ${bearerTokens[i % TOKENS]}` }), { concurrency: CONCURRENCY, seconds: SECONDS, workerdCpuMs }))
     // Enough fresh proofs for this round at the bearer rate, signed just before it (their iat stays in the window).
     budget = Math.min(60_000, Math.ceil(Math.max(budget, bearer.at(-1)!.perSecond * SECONDS * 1.2)))
     const proofs: string[] = []
     for (let i = 0; i < budget; i++) proofs.push(await proofFor(key, jwk, boundTokens[i % TOKENS]!, htu))
-    dpop.push(await load(edgePort, (i) => ({ Authorization: `DPoP ${boundTokens[i % TOKENS]}`, DPoP: proofs[i]! }), proofs.length, workerdCpuMs))
+    dpop.push(await loadEdge(edgePort, (i) => ({ Authorization: `DPoP ${boundTokens[i % TOKENS]}`, DPoP: proofs[i]! }), { concurrency: CONCURRENCY, seconds: SECONDS, limit: proofs.length, workerdCpuMs }))
   }
-  const typical = (runs: RunResult[]) => [...runs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(runs.length / 2)]!
+  const typical = (runs: EdgeLoadResult[]) => [...runs].sort((a, b) => a.perSecond - b.perSecond)[Math.floor(runs.length / 2)]!
   const ratio = median(dpop.map((run, i) => run.perSecond / bearer[i]!.perSecond))
   const rows = [
     ['Bearer (unbound)', bearer],
     ['DPoP (fresh proof each)', dpop],
   ].map(([name, runs]) => {
-    const t = typical(runs as RunResult[])
-    return [name as string, t.perSecond, t.p50Ms, t.p99Ms, median((runs as RunResult[]).map((r) => r.workerdCpuUs)), (runs as RunResult[]).reduce((s, r) => s + r.errors, 0)]
+    const t = typical(runs as EdgeLoadResult[])
+    return [name as string, t.perSecond, t.p50Ms, t.p99Ms, median((runs as EdgeLoadResult[]).map((r) => r.workerdCpuUs)), (runs as EdgeLoadResult[]).reduce((s, r) => s + r.errors, 0)]
   })
   printTable(`(c) requests/s through the edge, ${TOKENS} tokens each reused (verified-token cache hits), ${CONCURRENCY} connections`, ['tokens', 'req/s', 'p50 ms', 'p99 ms', 'workerd CPU µs/req', 'non-200'], rows)
   console.log(`  DPoP ÷ Bearer: ${ratio.toFixed(2)}× (median of ${ROUNDS} rounds, each DPoP run right after its Bearer run)`)

@@ -15,7 +15,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { Agent } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { allocatePorts, benchSigningKey, get, requestTargets, signTokens, startWorkerd, type Ports } from './edge'
+import { allocatePorts, benchSigningKey, requestTargets, signTokens, startWorkerd, type Ports } from './edge'
+import { getOrders } from './edge-load'
 import { printTable } from './report'
 
 const REQUESTS = Number(process.env.BENCH_EDGE_INSTRUCTIONS_REQUESTS ?? 1500)
@@ -66,7 +67,7 @@ async function countPerTarget(workerd: ChildProcess, profile: string, ports: Por
     let failures = 0
     await Promise.all(
       Array.from({ length: CONNECTIONS }, async () => {
-        while (next < count) if ((await get(agent, port, token(next++))) !== 200) failures++
+        while (next < count) if ((await getOrders(agent, port, { Authorization: `Bearer ${token(next++)}` })) !== 200) failures++
       }),
     )
     if (failures > 0) throw new Error(`${failures} of ${count} requests to port ${port} did not answer 200`)

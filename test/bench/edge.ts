@@ -14,7 +14,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { Agent, request as httpRequest } from 'node:http'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -23,7 +22,8 @@ import { build } from 'esbuild'
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose'
 import { WORKER_BUNDLE_OPTIONS } from '../support/edge-worker'
 import { benchDpopProofCost, benchDpopRequests } from './edge-dpop'
-import { percentile, printTable } from './report'
+import { loadEdge, type EdgeLoadResult } from './edge-load'
+import { printTable } from './report'
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
 const workerdBinary = join(repoRoot, 'node_modules/workerd/bin/workerd')
@@ -391,17 +391,17 @@ async function benchRequests(ports: Ports, tokens: string[], workerdCpuMs: () =>
   for (const [mode, pick] of Object.entries(pickers)) {
     const floor = mode === 'unique' ? floors.unique : floors.reused
     const targets = [...gateways, floor]
-    const results = new Map<string, LoadResult[]>(targets.map(([name]) => [name, []]))
+    const results = new Map<string, EdgeLoadResult[]>(targets.map(([name]) => [name, []]))
     const ratios = new Map<string, number[]>(targets.map(([name]) => [name, []]))
-    for (const [, port] of targets) await loadTest(port, pick, 1, workerdCpuMs) // warm-up second each
+    for (const [, port] of targets) await loadBearer(port, pick, 1, workerdCpuMs) // warm-up second each
     // Targets measured back to back in each round (in a rotating order), and each compared with the
     // minimal proxy of its own round: outside load on this shared machine comes in bursts of seconds,
     // so a ratio within one round is steadier than the best req/s of each target taken apart.
     // The median over the rounds is reported.
     for (let round = 0; round < ROUNDS; round++) {
       const order = targets.map((_, i) => targets[(i + round) % targets.length]!)
-      const roundResults = new Map<string, LoadResult>()
-      for (const [name, port] of order) roundResults.set(name, await loadTest(port, pick, SECONDS, workerdCpuMs))
+      const roundResults = new Map<string, EdgeLoadResult>()
+      for (const [name, port] of order) roundResults.set(name, await loadBearer(port, pick, SECONDS, workerdCpuMs))
       const minimalRate = roundResults.get('minimal proxy')!.perSecond
       for (const [name, result] of roundResults) {
         results.get(name)!.push(result)
@@ -431,13 +431,6 @@ async function benchRequests(ports: Ports, tokens: string[], workerdCpuMs: () =>
   for (const verdict of verdicts) console.log(`  ${verdict}`)
 }
 
-interface LoadResult {
-  perSecond: number
-  p50Ms: number
-  p99Ms: number
-  errors: number
-  workerdCpuUs: number
-}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
@@ -445,46 +438,7 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
 }
 
-async function loadTest(port: number, token: () => string, seconds: number, workerdCpuMs: () => number): Promise<LoadResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY })
-  const latencies: number[] = []
-  let errors = 0
-  const deadline = performance.now() + seconds * 1000
-  const cpuStartedMs = workerdCpuMs()
-  const started = performance.now()
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (performance.now() < deadline) {
-        const t0 = performance.now()
-        const status = await get(agent, port, token())
-        latencies.push(performance.now() - t0)
-        if (status !== 200) errors++
-      }
-    }),
-  )
-  const elapsed = performance.now() - started
-  const cpuMs = workerdCpuMs() - cpuStartedMs
-  agent.destroy()
-  latencies.sort((a, b) => a - b)
-  return {
-    perSecond: (latencies.length / elapsed) * 1000,
-    p50Ms: percentile(latencies, 0.5),
-    p99Ms: percentile(latencies, 0.99),
-    errors,
-    workerdCpuUs: (cpuMs * 1000) / latencies.length,
-  }
-}
 
-export function get(agent: Agent, port: number, token: string): Promise<number> {
-  return new Promise((resolve) => {
-    const request = httpRequest({ host: '127.0.0.1', port, path: '/api/orders?limit=10', agent, headers: { Authorization: `Bearer ${token}` } }, (response) => {
-      response.resume()
-      response.on('end', () => resolve(response.statusCode ?? 0))
-    })
-    request.on('error', () => resolve(0))
-    request.end()
-  })
-}
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -494,4 +448,9 @@ export function freePort(): Promise<number> {
       server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
     })
   })
+}
+
+/** Bearer requests through the target on `port`, each with the token `pick` chooses. */
+function loadBearer(port: number, pick: () => string, seconds: number, workerdCpuMs: () => number): Promise<EdgeLoadResult> {
+  return loadEdge(port, () => ({ Authorization: `Bearer ${pick()}` }), { concurrency: CONCURRENCY, seconds, workerdCpuMs })
 }

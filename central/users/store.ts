@@ -96,10 +96,9 @@ export async function findUserById(sql: Queryable, userId: string): Promise<User
  */
 export async function searchUsersByPrefix(sql: Queryable, prefix: string, limit: number): Promise<UserRecord[]> {
   const bounded = Math.min(Math.max(Math.trunc(limit) || 1, 1), 500)
-  const pattern = prefix.replace(/[\\%_]/g, '\\$&') + '%'
   const rows = await sql<UserRow[]>`
     select ${sql(userColumns)} from users
-    where username like ${pattern}
+    where starts_with(username, ${prefix})
     order by username
     limit ${bounded}`
   return rows.map(toUserRecord)

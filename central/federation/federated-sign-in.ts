@@ -240,7 +240,7 @@ async function undoIdentity(federation: Federation, input: WrittenIdentity & { i
  */
 export async function endReplacedSession(federation: Federation, input: { refreshToken: string | undefined; newSessionId: string }): Promise<void> {
   const { deps } = federation
-  const sessionId = input.refreshToken ? await findSessionIdByRefreshToken(deps.sql, input.refreshToken) : undefined
+  const sessionId = input.refreshToken ? await findSessionIdByRefreshToken(deps, input.refreshToken) : undefined
   if (!sessionId || sessionId === input.newSessionId) return
   await revokeSessionById(deps.sql, { sessionId, actor: 'user', reason: 'replaced by a new sign-in', now: deps.clock() })
 }
@@ -253,7 +253,7 @@ export async function endReplacedSession(federation: Federation, input: { refres
 export async function endFederatedSession(federation: Federation, input: { refreshToken: string | undefined; returnTo: string }): Promise<string> {
   const { deps, settings } = federation
   const now = deps.clock()
-  const sessionId = input.refreshToken ? await findSessionIdByRefreshToken(deps.sql, input.refreshToken) : undefined
+  const sessionId = input.refreshToken ? await findSessionIdByRefreshToken(deps, input.refreshToken) : undefined
   if (!sessionId) return input.returnTo
   await revokeSessionById(deps.sql, { sessionId, actor: 'user', reason: 'sign-out', now })
   const federated = await findFederatedSession(deps.sql, sessionId)

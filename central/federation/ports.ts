@@ -9,9 +9,9 @@ import { recordAuditEvent } from '../audit/store'
 import { LOCAL_KEY_ENCRYPTION_SECRET, type Config } from '../config'
 import type { Queryable } from '../db/pool'
 import { refreshSession } from '../sessions/refresh-session'
-import { hashRefreshToken, looksLikeRefreshToken } from '../sessions/refresh-token'
+import { refreshTokenHolder } from '../sessions/refresh-token-holder'
 import { startSession } from '../sessions/start-session'
-import { findSession, findSessionIdByTokenHash, revokeSession } from '../sessions/store'
+import { findSession, revokeSession } from '../sessions/store'
 import type { TokenSet } from '../sessions/token-set'
 import { deriveKey, open, seal } from '../tokens/seal'
 import { authenticateUser, INVALID_CREDENTIALS } from '../users/authenticate-user'
@@ -91,15 +91,14 @@ export async function rotateRefreshToken(deps: FederationDeps, input: { refreshT
   } catch (error) {
     if (!(error instanceof InvalidGrant)) throw error
   }
-  const sessionId = await findSessionIdByRefreshToken(deps.sql, input.refreshToken)
+  const sessionId = await findSessionIdByRefreshToken(deps, input.refreshToken)
   const session = sessionId === undefined ? undefined : await findSession(deps.sql, sessionId, deps.clock())
   return session?.state === 'active' ? { kind: 'refused' } : { kind: 'ended' }
 }
 
-/** Calls sessions/refresh-token `hashRefreshToken` and sessions/store `findSessionIdByTokenHash`. */
-export async function findSessionIdByRefreshToken(sql: Queryable, refreshToken: string): Promise<string | undefined> {
-  if (!looksLikeRefreshToken(refreshToken)) return undefined
-  return await findSessionIdByTokenHash(sql, hashRefreshToken(refreshToken))
+/** Calls sessions/refresh-token-holder `refreshTokenHolder`. */
+export async function findSessionIdByRefreshToken(deps: FederationDeps, refreshToken: string): Promise<string | undefined> {
+  return (await refreshTokenHolder(deps, refreshToken))?.sessionId
 }
 
 /** Calls sessions/store `revokeSession` (inside the caller's transaction when given one): feeds the edge. */

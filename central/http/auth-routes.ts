@@ -11,8 +11,9 @@ import {
 import { findProvidersOfSessions } from '../federation/linked-identities'
 import { DEFAULT_CLIENT_ID } from '../sessions/default-client'
 import { startSession } from '../sessions/start-session'
-import { hashRefreshToken, looksLikeRefreshToken } from '../sessions/refresh-token'
-import { findSessionIdByTokenHash, listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
+import { looksLikeRefreshToken } from '../sessions/refresh-token'
+import { refreshTokenHolder } from '../sessions/refresh-token-holder'
+import { listUserSessions, revokeAllUserSessions, revokeSession } from '../sessions/store'
 import { authenticateUser, INVALID_CREDENTIALS, LoginCredentialsSchema } from '../users/authenticate-user'
 import type { AppDeps } from '../app-deps'
 import { authenticateCaller } from './authenticate-caller'
@@ -150,7 +151,7 @@ export function authRoutes(deps: AppDeps) {
       // access token has expired. Either way a cookie request must pass the same-origin check.
       assertSameOrigin(c, config)
       if (refreshToken && looksLikeRefreshToken(refreshToken)) {
-        sessionId = await findSessionIdByTokenHash(sql, hashRefreshToken(refreshToken))
+        sessionId = (await refreshTokenHolder(deps, refreshToken))?.sessionId
       } else {
         sessionId = (await authenticateCaller(c, deps)).claims.sid
       }

@@ -13,9 +13,10 @@ import {
   publicEndpointUrl,
   verifyRequestDpopProof,
 } from '../clients/token-request-client'
-import { hashRefreshToken, looksLikeRefreshToken } from '../sessions/refresh-token'
+import { looksLikeRefreshToken } from '../sessions/refresh-token'
+import { refreshTokenHolder } from '../sessions/refresh-token-holder'
 import { DEFAULT_CLIENT_ID } from '../sessions/default-client'
-import { findRefreshTokenHolder, revokeSession } from '../sessions/store'
+import { revokeSession } from '../sessions/store'
 import { verifyAccessToken } from '../tokens/verify-access-token'
 import type { AppDeps } from '../app-deps'
 import { createRouter } from './create-router'
@@ -155,7 +156,7 @@ export function oauthRoutes(deps: AppDeps) {
     const now = deps.clock()
     let sessionId: string | undefined
     if (looksLikeRefreshToken(form.token)) {
-      const holder = await findRefreshTokenHolder(deps.sql, hashRefreshToken(form.token))
+      const holder = await refreshTokenHolder(deps, form.token)
       if (holder && mayRevokeToken({ clientId: holder.clientId, boundJkt: holder.dpopJkt }, caller)) sessionId = holder.sessionId
     } else {
       // An access token: revoke its session only if we really signed it (a forged sid must not

@@ -132,28 +132,20 @@ export function parseRefreshToken(token: string, chainKey: Buffer): PresentedRef
   }
 }
 
+/**
+ * `parseRefreshToken`, keeping only what central may have issued: a current-format token whose
+ * tag verifies, or an earlier-format one (its hash decides). Everything else is undefined, so it
+ * never reaches the database.
+ */
+export function readIssuedRefreshToken(token: string, chainKey: Buffer): PresentedRefreshToken | undefined {
+  const presented = parseRefreshToken(token, chainKey)
+  return presented?.kind === 'chained' && !presented.genuine ? undefined : presented
+}
+
 function isCanonicalBase64url(token: string): boolean {
   return Buffer.from(token, 'base64url').toString('base64url') === token
 }
 
-/**
- * The token's lookup digest for `findSessionIdByTokenHash`: for the current format its session id
- * (public: it is in the token and in every access token) followed by the SHA-256 of the token, so
- * the lookup goes by primary key; for the earlier format the SHA-256 alone.
- */
-export function hashRefreshToken(token: string): Buffer {
-  const hash = sha256RefreshToken(token)
-  if (!CHAINED_TOKEN_PATTERN.test(token)) return hash
-  return Buffer.concat([Buffer.from(token, 'base64url').subarray(0, SESSION_ID_BYTES), hash])
-}
-
-/** Splits a digest from `hashRefreshToken` into session id (undefined: earlier format) and SHA-256. */
-export function splitTokenDigest(digest: Buffer): { sessionId: string | undefined; tokenHash: Buffer } {
-  if (digest.length === SESSION_ID_BYTES + 32) {
-    return { sessionId: uuidFromBytes(digest.subarray(0, SESSION_ID_BYTES)), tokenHash: digest.subarray(SESSION_ID_BYTES) }
-  }
-  return { sessionId: undefined, tokenHash: digest }
-}
 
 /**
  * The successor as the release before successorRefreshToken kept it: sealed under a key derived

@@ -7,7 +7,7 @@ import { toInet } from '../db/inet'
 import type { Queryable } from '../db/pool'
 import { lockUserForUpdate, publishUserNotBefore } from '../users/store'
 import type { FullGrant } from './narrow-grant'
-import { splitTokenDigest } from './refresh-token'
+import type { PresentedRefreshToken } from './refresh-token'
 import { sessionState, type SessionRecord, type SessionView } from './session-record'
 
 /** Runs `fn` in a transaction, or inside the caller's when `sql` already is one. */
@@ -461,19 +461,6 @@ function toSessionView(row: SessionRow, now: Date): SessionView {
   return { ...view, state: sessionState({ revokedAt: row.revoked_at, idleExpiresAt: row.idle_expires_at, absoluteExpiresAt: row.absolute_expires_at }, now) }
 }
 
-/**
- * The session a refresh token belongs to, without locking (logout by cookie, RFC 7009 revoke), by
- * the digest from `hashRefreshToken`: the current or the previous token of a session (the digest
- * names its session, looked up by primary key), or any token of the earlier format on record.
- */
-export async function findSessionIdByTokenHash(sql: Queryable, digest: Buffer): Promise<string | undefined> {
-  const { sessionId, tokenHash } = splitTokenDigest(digest)
-  if (sessionId === undefined) return findLegacyTokenSession(sql, tokenHash)
-  const [row]: [{ id: string }?] = await sql`
-    select id from sessions where id = ${sessionId} and (token_hash = ${tokenHash} or previous_token_hash = ${tokenHash})`
-  return row?.id
-}
-
 /** Who may end a session by one of its refresh tokens (RFC 7009): its client, and its DPoP key if bound. */
 export interface RefreshTokenHolder {
   sessionId: string
@@ -481,10 +468,20 @@ export interface RefreshTokenHolder {
   dpopJkt: string | null
 }
 
-/** `findSessionIdByTokenHash`, with the session's client and DPoP key (RFC 7009 revocation checks them). */
-export async function findRefreshTokenHolder(sql: Queryable, digest: Buffer): Promise<RefreshTokenHolder | undefined> {
-  const sessionId = await findSessionIdByTokenHash(sql, digest)
-  if (sessionId === undefined) return undefined
-  const [row]: [{ client_id: string; dpop_jkt: string | null }?] = await sql`select client_id, dpop_jkt from sessions where id = ${sessionId}`
-  return row && { sessionId, clientId: row.client_id, dpopJkt: row.dpop_jkt }
+/**
+ * The session a refresh token belongs to, without locking (logout by cookie, RFC 7009 revoke,
+ * sign-out), with its client and DPoP key: the current or previous token of the session it names
+ * (by primary key), or a token of the earlier format on record. One statement.
+ */
+export async function findRefreshTokenHolder(sql: Queryable, presented: PresentedRefreshToken): Promise<RefreshTokenHolder | undefined> {
+  const { tokenHash } = presented
+  const [row]: [{ id: string; client_id: string; dpop_jkt: string | null }?] =
+    presented.kind === 'chained'
+      ? await sql`
+          select id, client_id, dpop_jkt from sessions
+          where id = ${presented.sessionId} and (token_hash = ${tokenHash} or previous_token_hash = ${tokenHash})`
+      : await sql`
+          select s.id, s.client_id, s.dpop_jkt from legacy_refresh_tokens t join sessions s on s.id = t.session_id
+          where t.token_hash = ${tokenHash}`
+  return row && { sessionId: row.id, clientId: row.client_id, dpopJkt: row.dpop_jkt }
 }

@@ -5,7 +5,8 @@ import {
   HUB_POLL_HEADER,
   HUB_UNAVAILABLE_HEADER,
   describeFailure,
-  parseRevocationFeed,
+  readFeedAnswer,
+  requestCentralFeed,
   type AskRevocationHub,
   type RevocationFeedSettings,
 } from './revocations'
@@ -95,22 +96,13 @@ export class RevocationHub extends DurableObject<Env> {
 
   private async pollCentral(settings: RevocationFeedSettings): Promise<void> {
     const startedMs = Date.now()
-    const headers: Record<string, string> = { Authorization: `Bearer ${settings.token}`, [HUB_POLL_HEADER]: '1' }
-    if (this.copy) headers['If-None-Match'] = `"${this.copy.version}"`
+    const held = this.copy
     try {
-      const response = await fetch(settings.url, { headers, signal: AbortSignal.timeout(settings.fetchTimeoutMs) })
-      if (response.status === 304 && this.copy) {
-        this.copy.confirmedAtMs = startedMs
-        return
-      }
-      if (!response.ok || response.status === 304) {
-        await response.body?.cancel()
-        throw new Error(`revocation feed answered ${response.status}`)
-      }
-      const body = await response.text()
+      const response = await requestCentralFeed((input, init) => fetch(input, init), settings, held?.version, { [HUB_POLL_HEADER]: '1' })
       // Checked here once, so isolates never receive what they would refuse.
-      const feed = parseRevocationFeed(JSON.parse(body))
-      this.copy = { version: feed.version, body, confirmedAtMs: startedMs }
+      const answer = await readFeedAnswer(response, held?.version)
+      if (answer.kind === 'unchanged') held!.confirmedAtMs = startedMs
+      else this.copy = { version: answer.feed.version, body: answer.body, confirmedAtMs: startedMs }
     } catch (error) {
       this.lastFailureMs = Date.now()
       if (this.lastFailureMs - this.lastFailureLogMs >= FAILURE_LOG_INTERVAL_MS) {

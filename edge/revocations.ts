@@ -260,19 +260,12 @@ export class RevocationList {
   }
 
   private async fromCentral(nowMs: number): Promise<CopyAnswer> {
-    const headers: Record<string, string> = { Authorization: `Bearer ${this.settings.token}` }
-    if (this.version) headers['If-None-Match'] = `"${this.version}"`
-    const response = await this.fetchFeed(this.settings.url, { headers, signal: AbortSignal.timeout(this.settings.fetchTimeoutMs) })
-    return this.readAnswer(response, nowMs)
+    return this.readAnswer(await requestCentralFeed(this.fetchFeed, this.settings, this.version), nowMs)
   }
 
   private async readAnswer(response: Response, confirmedAtMs: number): Promise<CopyAnswer> {
-    if (response.status === 304 && this.version) return { kind: 'unchanged', confirmedAtMs }
-    if (!response.ok || response.status === 304) {
-      await response.body?.cancel()
-      throw new Error(`revocation feed answered ${response.status}`)
-    }
-    return { kind: 'changed', feed: parseRevocationFeed(await response.json()), confirmedAtMs }
+    const answer = await readFeedAnswer(response, this.version)
+    return answer.kind === 'unchanged' ? { kind: 'unchanged', confirmedAtMs } : { kind: 'changed', feed: answer.feed, confirmedAtMs }
   }
 
   private async replace(feed: RevocationFeed, nowMs: number): Promise<void> {
@@ -300,6 +293,38 @@ const FeedEnvelopeSchema = RevocationFeedSchema.extend({
  * isolate CPU for a 10k-entry feed on every change (half the reload), and a reload runs in the
  * isolate that also serves requests. Same rules as the shared schema: non-empty strings, integers.
  */
+/**
+ * A conditional GET of central's feed (its token, `If-None-Match` on the version held, the fetch
+ * timeout), as isolates and the hub poll it; `headers` adds to it.
+ */
+export function requestCentralFeed(
+  fetchFeed: typeof fetch,
+  settings: RevocationFeedSettings,
+  version: string | undefined,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  const all: Record<string, string> = { Authorization: `Bearer ${settings.token}`, ...headers }
+  if (version) all['If-None-Match'] = `"${version}"`
+  return fetchFeed(settings.url, { headers: all, signal: AbortSignal.timeout(settings.fetchTimeoutMs) })
+}
+
+/**
+ * The answer to a conditional feed request (central's or the hub's): `unchanged` (304 to the
+ * version held), or the feed, checked, with its text. Anything else throws.
+ */
+export async function readFeedAnswer(
+  response: Response,
+  version: string | undefined,
+): Promise<{ kind: 'unchanged' } | { kind: 'changed'; feed: RevocationFeed; body: string }> {
+  if (response.status === 304 && version) return { kind: 'unchanged' }
+  if (!response.ok || response.status === 304) {
+    await response.body?.cancel()
+    throw new Error(`revocation feed answered ${response.status}`)
+  }
+  const body = await response.text()
+  return { kind: 'changed', feed: parseRevocationFeed(JSON.parse(body)), body }
+}
+
 export function parseRevocationFeed(body: unknown): RevocationFeed {
   const envelope = FeedEnvelopeSchema.parse(body)
   envelope.sessions.forEach((entry, index) => {
